@@ -1,0 +1,169 @@
+//! What an action request is, as every front door shows it.
+
+use crate::policy::{Outcome, Stage, Trigger};
+use serde::{Deserialize, Serialize};
+
+/// Where a request is in its lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Allowed,
+    Drafted,
+    Denied,
+    PendingApproval,
+    Approved,
+    Rejected,
+    Expired,
+    Cancelled,
+    Executing,
+    Succeeded,
+    Failed,
+}
+
+impl State {
+    pub const ALL: [State; 11] = [
+        State::Allowed,
+        State::Drafted,
+        State::Denied,
+        State::PendingApproval,
+        State::Approved,
+        State::Rejected,
+        State::Expired,
+        State::Cancelled,
+        State::Executing,
+        State::Succeeded,
+        State::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Allowed => "allowed",
+            State::Drafted => "drafted",
+            State::Denied => "denied",
+            State::PendingApproval => "pending_approval",
+            State::Approved => "approved",
+            State::Rejected => "rejected",
+            State::Expired => "expired",
+            State::Cancelled => "cancelled",
+            State::Executing => "executing",
+            State::Succeeded => "succeeded",
+            State::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<State, String> {
+        State::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| format!("unknown action state {s:?}"))
+    }
+
+    /// The state a fresh decision puts a request in.
+    pub fn after(outcome: Outcome) -> State {
+        match outcome {
+            Outcome::Allowed => State::Allowed,
+            Outcome::PendingApproval => State::PendingApproval,
+            Outcome::Drafted => State::Drafted,
+            Outcome::Denied => State::Denied,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            State::Allowed => "allowed",
+            State::Drafted => "drafted",
+            State::Denied => "denied",
+            State::PendingApproval => "waiting for approval",
+            State::Approved => "approved",
+            State::Rejected => "rejected",
+            State::Expired => "expired",
+            State::Cancelled => "cancelled",
+            State::Executing => "executing",
+            State::Succeeded => "succeeded",
+            State::Failed => "failed",
+        }
+    }
+}
+
+/// One piece of evidence, described (its bytes are fetched separately).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceInfo {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub media_type: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+}
+
+/// A request with everything a reviewer needs to decide it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionDetail {
+    pub id: String,
+    pub agent_id: String,
+    pub agent_name: String,
+    /// The agent's stage when the decision was made.
+    pub stage: Stage,
+    pub capability: String,
+    pub triggers: Vec<Trigger>,
+    pub target: String,
+    pub summary: String,
+    pub params: serde_json::Value,
+    pub observation: Option<String>,
+    pub decision: Outcome,
+    pub reasons: Vec<String>,
+    pub policy_version: i64,
+    pub state: State,
+    pub created_at_ms: i64,
+    pub expires_at_ms: Option<i64>,
+    pub decided_at_ms: Option<i64>,
+    pub decided_by: Option<String>,
+    pub decision_note: Option<String>,
+    pub evidence: Vec<EvidenceInfo>,
+}
+
+/// A row of the approval queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueRow {
+    pub id: String,
+    pub agent_name: String,
+    pub capability: String,
+    pub triggers: Vec<Trigger>,
+    pub summary: String,
+    pub target: String,
+    pub created_at_ms: i64,
+    pub expires_at_ms: Option<i64>,
+}
+
+/// How long ago, in words, for a queue that shows age.
+pub fn age(from_ms: i64, now_ms: i64) -> String {
+    let secs = (now_ms - from_ms).max(0) / 1000;
+    match secs {
+        0..=59 => format!("{secs}s"),
+        60..=3599 => format!("{}m", secs / 60),
+        3600..=86_399 => format!("{}h {}m", secs / 3600, (secs % 3600) / 60),
+        _ => format!("{}d {}h", secs / 86_400, (secs % 86_400) / 3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_round_trip() {
+        for s in State::ALL {
+            assert_eq!(State::parse(s.as_str()), Ok(s));
+        }
+        assert!(State::parse("done").is_err());
+    }
+
+    #[test]
+    fn ages_read_naturally() {
+        assert_eq!(age(0, 5_000), "5s");
+        assert_eq!(age(0, 125_000), "2m");
+        assert_eq!(age(0, 3_900_000), "1h 5m");
+        assert_eq!(age(0, 90_000_000), "1d 1h");
+        assert_eq!(age(10, 0), "0s");
+    }
+}

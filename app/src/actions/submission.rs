@@ -1,0 +1,294 @@
+//! Parsing what an agent submits: raw JSON in, a validated `Submission` out.
+
+use crate::error::AppError;
+use base64::Engine;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+/// Largest single piece of evidence, decoded.
+pub const MAX_EVIDENCE_BYTES: usize = 5 * 1024 * 1024;
+/// Most pieces of evidence on one submission.
+pub const MAX_EVIDENCE_ITEMS: usize = 20;
+/// Largest `params` object, serialized.
+pub const MAX_PARAMS_BYTES: usize = 64 * 1024;
+
+/// The evidence types of PRODUCT.md.
+pub const EVIDENCE_KINDS: [&str; 8] = [
+    "screenshot",
+    "dom_snapshot",
+    "request_log",
+    "events",
+    "plan",
+    "prompt",
+    "extracted_data",
+    "diff",
+];
+
+/// `POST /api/v1/actions` as sent. Unknown fields are refused.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitRequest {
+    pub capability: String,
+    pub target: String,
+    pub summary: String,
+    #[serde(default)]
+    pub params: Option<serde_json::Value>,
+    #[serde(default)]
+    pub evidence: Vec<EvidenceRequest>,
+    #[serde(default)]
+    pub observation: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceRequest {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub media_type: Option<String>,
+    /// Text, or JSON for structured evidence.
+    #[serde(default)]
+    pub content: Option<serde_json::Value>,
+    /// Binary evidence (screenshots), base64.
+    #[serde(default)]
+    pub content_base64: Option<String>,
+}
+
+/// A validated submission.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub capability: String,
+    pub target: String,
+    pub summary: String,
+    pub params: serde_json::Value,
+    pub observation: Option<String>,
+    pub evidence: Vec<Evidence>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Evidence {
+    pub kind: &'static str,
+    pub media_type: String,
+    pub content: Vec<u8>,
+    pub sha256: String,
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn text(field: &str, raw: &str, max_chars: usize) -> Result<String, AppError> {
+    let value = raw.trim();
+    if value.is_empty() {
+        return Err(AppError::validation(format!("{field} must not be empty")));
+    }
+    if value.chars().count() > max_chars {
+        return Err(AppError::validation(format!(
+            "{field} is longer than {max_chars} characters"
+        )));
+    }
+    Ok(value.to_string())
+}
+
+/// Capability names look like `email.send`: lowercase letters, digits, `_`, `.` and `-`.
+pub fn parse_capability(raw: &str) -> Result<String, AppError> {
+    let name = raw.trim();
+    let valid = (1..=100).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-'));
+    if valid {
+        Ok(name.to_string())
+    } else {
+        Err(AppError::validation(
+            "capability must be 1 to 100 characters of a-z, 0-9, '_', '.' or '-'",
+        ))
+    }
+}
+
+impl Submission {
+    pub fn parse(req: SubmitRequest) -> Result<Submission, AppError> {
+        let params = match req.params {
+            None | Some(serde_json::Value::Null) => serde_json::json!({}),
+            Some(v @ serde_json::Value::Object(_)) => v,
+            Some(_) => return Err(AppError::validation("params must be a JSON object")),
+        };
+        if params.to_string().len() > MAX_PARAMS_BYTES {
+            return Err(AppError::PayloadTooLarge(format!(
+                "params are larger than {MAX_PARAMS_BYTES} bytes"
+            )));
+        }
+        if req.evidence.len() > MAX_EVIDENCE_ITEMS {
+            return Err(AppError::validation(format!(
+                "at most {MAX_EVIDENCE_ITEMS} pieces of evidence per action"
+            )));
+        }
+        Ok(Submission {
+            capability: parse_capability(&req.capability)?,
+            target: text("target", &req.target, 500)?,
+            summary: text("summary", &req.summary, 2000)?,
+            params,
+            observation: req
+                .observation
+                .map(|o| text("observation", &o, 10_000))
+                .transpose()?,
+            evidence: req
+                .evidence
+                .into_iter()
+                .enumerate()
+                .map(|(i, e)| Evidence::parse(e).map_err(|err| prefix(i, err)))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    /// Hash of exactly what a reviewer sees: an approval binds to it.
+    pub fn payload_hash(&self) -> String {
+        let evidence: Vec<_> = self
+            .evidence
+            .iter()
+            .map(|e| serde_json::json!([e.kind, e.media_type, e.sha256]))
+            .collect();
+        let canonical = serde_json::json!({
+            "capability": self.capability,
+            "target": self.target,
+            "summary": self.summary,
+            "params": self.params,
+            "observation": self.observation,
+            "evidence": evidence,
+        });
+        sha256_hex(canonical.to_string().as_bytes())
+    }
+}
+
+fn prefix(i: usize, err: AppError) -> AppError {
+    match err {
+        AppError::Validation(m) => AppError::Validation(format!("evidence[{i}]: {m}")),
+        AppError::PayloadTooLarge(m) => AppError::PayloadTooLarge(format!("evidence[{i}]: {m}")),
+        AppError::UnsupportedMediaType(m) => {
+            AppError::UnsupportedMediaType(format!("evidence[{i}]: {m}"))
+        }
+        other => other,
+    }
+}
+
+impl Evidence {
+    pub fn parse(req: EvidenceRequest) -> Result<Evidence, AppError> {
+        let kind = EVIDENCE_KINDS
+            .into_iter()
+            .find(|k| *k == req.kind)
+            .ok_or_else(|| {
+                AppError::validation(format!(
+                    "unknown evidence type {:?}: expected one of {}",
+                    req.kind,
+                    EVIDENCE_KINDS.join(", ")
+                ))
+            })?;
+        let (content, default_type) = match (req.content, req.content_base64) {
+            (Some(_), Some(_)) | (None, None) => {
+                return Err(AppError::validation(
+                    "give exactly one of content or content_base64",
+                ))
+            }
+            (Some(serde_json::Value::String(s)), None) => (s.into_bytes(), "text/plain"),
+            (Some(json), None) => (json.to_string().into_bytes(), "application/json"),
+            (None, Some(b64)) => {
+                // Refuse before decoding: base64 is 4/3 the size of its bytes.
+                if b64.len() / 4 * 3 > MAX_EVIDENCE_BYTES + 3 {
+                    return Err(too_large());
+                }
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(b64.trim())
+                    .map_err(|_| AppError::validation("content_base64 is not valid base64"))?;
+                (bytes, "application/octet-stream")
+            }
+        };
+        if content.len() > MAX_EVIDENCE_BYTES {
+            return Err(too_large());
+        }
+        let media_type = match req.media_type {
+            Some(m) => {
+                let m = m.trim().to_ascii_lowercase();
+                let valid = !m.is_empty()
+                    && m.len() <= 100
+                    && m.split_once('/').is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
+                    && m.bytes().all(|b| b.is_ascii_graphic());
+                if !valid {
+                    return Err(AppError::UnsupportedMediaType(format!(
+                        "{m:?} is not a media type"
+                    )));
+                }
+                m
+            }
+            None => default_type.to_string(),
+        };
+        Ok(Evidence {
+            kind,
+            sha256: sha256_hex(&content),
+            media_type,
+            content,
+        })
+    }
+}
+
+fn too_large() -> AppError {
+    AppError::PayloadTooLarge(format!(
+        "evidence is larger than {} MiB",
+        MAX_EVIDENCE_BYTES / 1024 / 1024
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(json: serde_json::Value) -> Result<Submission, AppError> {
+        Submission::parse(serde_json::from_value(json).map_err(|e| AppError::BadRequest(e.to_string()))?)
+    }
+
+    #[test]
+    fn a_minimal_submission_parses_with_empty_params() {
+        let s = req(serde_json::json!({"capability": "email.send", "target": "a@b.c", "summary": "hi"})).unwrap();
+        assert_eq!(s.params, serde_json::json!({}));
+        assert!(s.evidence.is_empty());
+    }
+
+    #[test]
+    fn bad_fields_are_refused_with_their_name() {
+        let err = req(serde_json::json!({"capability": "Email Send", "target": "x", "summary": "y"})).unwrap_err();
+        assert!(matches!(err, AppError::Validation(m) if m.contains("capability")));
+        let err = req(serde_json::json!({"capability": "a.b", "target": " ", "summary": "y"})).unwrap_err();
+        assert!(matches!(err, AppError::Validation(m) if m.contains("target")));
+        let err = req(serde_json::json!({"capability": "a.b", "target": "x", "summary": "y", "params": [1]})).unwrap_err();
+        assert!(matches!(err, AppError::Validation(m) if m.contains("params")));
+    }
+
+    #[test]
+    fn evidence_is_typed_sized_and_hashed() {
+        let s = req(serde_json::json!({"capability": "a.b", "target": "x", "summary": "y", "evidence": [
+            {"type": "plan", "content": "1. do it"},
+            {"type": "extracted_data", "content": {"total": 3}},
+            {"type": "screenshot", "media_type": "image/png", "content_base64": "iVBORw0KGgo="},
+        ]})).unwrap();
+        assert_eq!(s.evidence[0].media_type, "text/plain");
+        assert_eq!(s.evidence[1].media_type, "application/json");
+        assert_eq!(s.evidence[2].content.len(), 8);
+        assert_eq!(s.evidence[0].sha256, sha256_hex(b"1. do it"));
+
+        let err = req(serde_json::json!({"capability": "a.b", "target": "x", "summary": "y",
+            "evidence": [{"type": "video", "content": "x"}]})).unwrap_err();
+        assert!(matches!(err, AppError::Validation(m) if m.starts_with("evidence[0]: unknown evidence type")));
+        let big = "A".repeat((MAX_EVIDENCE_BYTES + 1024) / 3 * 4);
+        let err = req(serde_json::json!({"capability": "a.b", "target": "x", "summary": "y",
+            "evidence": [{"type": "screenshot", "content_base64": big}]})).unwrap_err();
+        assert!(matches!(err, AppError::PayloadTooLarge(_)));
+    }
+
+    #[test]
+    fn the_payload_hash_changes_with_anything_a_reviewer_sees() {
+        let base = serde_json::json!({"capability": "a.b", "target": "x", "summary": "y", "params": {"n": 1}});
+        let a = req(base.clone()).unwrap().payload_hash();
+        assert_eq!(a, req(base).unwrap().payload_hash());
+        let b = req(serde_json::json!({"capability": "a.b", "target": "x", "summary": "y", "params": {"n": 2}})).unwrap();
+        assert_ne!(a, b.payload_hash());
+    }
+}

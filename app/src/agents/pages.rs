@@ -1,0 +1,241 @@
+use super::*;
+use crate::ui::{ErrorNote, StageBadge};
+use leptos_router::hooks::use_params_map;
+
+#[component]
+pub fn AgentsPage() -> impl IntoView {
+    let create = ServerAction::<CreateAgent>::new();
+    let agents = Resource::new(move || create.version().get(), |_| list_agents());
+    // Only leads and admins get the sponsor list; for others the form stays hidden.
+    let sponsors = Resource::new(|| (), |_| list_sponsors());
+    view! {
+        <h1>"Agents"</h1>
+        <Transition fallback=|| view! { <p class="muted">"Loading agents…"</p> }>
+            {move || Suspend::new(async move {
+                match agents.await {
+                    Ok(list) if list.is_empty() => {
+                        view! { <p class="muted">"No agents yet."</p> }.into_any()
+                    }
+                    Ok(list) => view! { <AgentTable agents=list/> }.into_any(),
+                    Err(e) => view! { <ErrorNote error=e/> }.into_any(),
+                }
+            })}
+        </Transition>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match sponsors.await {
+                    Ok(names) => view! { <RegisterAgent action=create sponsors=names/> }.into_any(),
+                    Err(_) => ().into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn AgentTable(agents: Vec<AgentRow>) -> impl IntoView {
+    view! {
+        <table class="table">
+            <thead>
+                <tr>
+                    <th>"Name"</th>
+                    <th>"Stage"</th>
+                    <th>"Status"</th>
+                    <th>"Sponsor"</th>
+                    <th>"Active keys"</th>
+                    <th>"Registered"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {agents
+                    .into_iter()
+                    .map(|a| {
+                        view! {
+                            <tr>
+                                <td>
+                                    <a href=format!("/agents/{}", a.id)>{a.name}</a>
+                                    <div class="muted small">{a.purpose}</div>
+                                </td>
+                                <td><StageBadge stage=a.stage/></td>
+                                <td>{a.status}</td>
+                                <td>{a.sponsor}</td>
+                                <td>{a.active_keys}</td>
+                                <td class="small">{a.created_at}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+#[component]
+fn RegisterAgent(action: ServerAction<CreateAgent>, sponsors: Vec<String>) -> impl IntoView {
+    let result = move || match action.value().get() {
+        Some(Ok(agent)) => view! {
+            <p class="success" role="status">
+                "Registered " <a href=format!("/agents/{}", agent.id)>{agent.name.clone()}</a>
+                ". Open it to issue its first API key."
+            </p>
+        }
+        .into_any(),
+        Some(Err(e)) => view! { <ErrorNote error=e/> }.into_any(),
+        None => ().into_any(),
+    };
+    view! {
+        <section class="card">
+            <h2>"Register an agent"</h2>
+            <ActionForm action=action attr:class="form">
+                <label>"Name" <input name="name" required placeholder="invoice-bot"/></label>
+                <label>
+                    "Purpose"
+                    <textarea name="purpose" required rows="2"
+                        placeholder="Reconcile supplier invoices against purchase orders"></textarea>
+                </label>
+                <label>
+                    "Accountable sponsor"
+                    <select name="sponsor" required>
+                        {sponsors
+                            .into_iter()
+                            .map(|s| view! { <option value=s.clone()>{s.clone()}</option> })
+                            .collect_view()}
+                    </select>
+                </label>
+                <label>
+                    "Trust stage"
+                    <select name="stage">
+                        {crate::policy::Stage::ALL
+                            .into_iter()
+                            .map(|s| {
+                                view! {
+                                    <option value=s.as_str() selected=s == Stage::Observe>
+                                        {format!("{} {}", s.number(), s.as_str())}
+                                    </option>
+                                }
+                            })
+                            .collect_view()}
+                    </select>
+                </label>
+                <button type="submit" disabled=move || action.pending().get()>
+                    {move || if action.pending().get() { "Registering…" } else { "Register agent" }}
+                </button>
+            </ActionForm>
+            {result}
+        </section>
+    }
+}
+
+#[component]
+pub fn AgentPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let issue = ServerAction::<IssueKey>::new();
+    let revoke = ServerAction::<RevokeKey>::new();
+    let detail = Resource::new(
+        move || (id(), issue.version().get(), revoke.version().get()),
+        |(id, _, _)| get_agent(id),
+    );
+    view! {
+        <Transition fallback=|| view! { <p class="muted">"Loading agent…"</p> }>
+            {move || Suspend::new(async move {
+                match detail.await {
+                    Ok(d) => view! { <AgentDetailView detail=d issue revoke/> }.into_any(),
+                    Err(e) => view! { <ErrorNote error=e/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn AgentDetailView(
+    detail: AgentDetail,
+    issue: ServerAction<IssueKey>,
+    revoke: ServerAction<RevokeKey>,
+) -> impl IntoView {
+    let a = detail.agent;
+    let agent_id = a.id.clone();
+    view! {
+        <p><a href="/agents">"← Agents"</a></p>
+        <h1>{a.name.clone()} " " <StageBadge stage=a.stage/></h1>
+        <dl class="facts">
+            <dt>"Purpose"</dt><dd>{a.purpose.clone()}</dd>
+            <dt>"Sponsor"</dt><dd>{a.sponsor.clone()}</dd>
+            <dt>"Status"</dt><dd>{a.status.clone()}</dd>
+            <dt>"Registered"</dt><dd>{a.created_at.clone()}</dd>
+            <dt>"Agent id"</dt><dd><code>{a.id.clone()}</code></dd>
+        </dl>
+        <section class="card">
+            <h2>"API keys"</h2>
+            {if detail.keys.is_empty() {
+                view! { <p class="muted">"No keys yet."</p> }.into_any()
+            } else {
+                view! { <KeyTable keys=detail.keys revoke/> }.into_any()
+            }}
+            <ActionForm action=issue attr:class="form inline">
+                <input type="hidden" name="agent_id" value=agent_id/>
+                <label>
+                    "Expires after (days, blank for never)"
+                    <input name="expires_in_days" inputmode="numeric" size="6"/>
+                </label>
+                <button type="submit" disabled=move || issue.pending().get()>
+                    {move || if issue.pending().get() { "Issuing…" } else { "Issue new key" }}
+                </button>
+            </ActionForm>
+            {move || match issue.value().get() {
+                Some(Ok(key)) => view! {
+                    <div class="secret" role="status">
+                        <p><strong>"Copy this key now: it will not be shown again."</strong></p>
+                        <code class="key" data-testid="new-key">{key.secret}</code>
+                    </div>
+                }
+                .into_any(),
+                Some(Err(e)) => view! { <ErrorNote error=e/> }.into_any(),
+                None => ().into_any(),
+            }}
+            {move || match revoke.value().get() {
+                Some(Err(e)) => view! { <ErrorNote error=e/> }.into_any(),
+                _ => ().into_any(),
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn KeyTable(keys: Vec<KeyRow>, revoke: ServerAction<RevokeKey>) -> impl IntoView {
+    view! {
+        <table class="table">
+            <thead>
+                <tr><th>"Key"</th><th>"Status"</th><th>"Issued"</th><th>"Expires"</th><th></th></tr>
+            </thead>
+            <tbody>
+                {keys
+                    .into_iter()
+                    .map(|k| {
+                        let active = k.status == "active";
+                        view! {
+                            <tr>
+                                <td><code>{format!("{}…", k.prefix)}</code></td>
+                                <td>{k.status.clone()}</td>
+                                <td class="small">{k.created_at}</td>
+                                <td class="small">{k.expires_at.unwrap_or_else(|| "never".into())}</td>
+                                <td>
+                                    {active
+                                        .then(|| {
+                                            view! {
+                                                <ActionForm action=revoke>
+                                                    <input type="hidden" name="key_id" value=k.id.clone()/>
+                                                    <button type="submit" class="danger">"Revoke"</button>
+                                                </ActionForm>
+                                            }
+                                        })}
+                                </td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+}

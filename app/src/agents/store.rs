@@ -1,0 +1,359 @@
+//! Agents and their keys in the database.
+
+use super::{keys, AgentDetail, AgentRow, IssuedKey, KeyRow};
+use crate::audit::{self, Actor};
+use crate::auth::users;
+use crate::clock::display as display_time;
+use crate::db::{new_id, now_ms, Db, Tx};
+use crate::error::AppError;
+use crate::policy::Stage;
+use sqlx::Row;
+
+/// An agent name: 2–64 characters of letters, digits, `.`, `_` or `-`.
+pub fn parse_name(raw: &str) -> Result<String, AppError> {
+    let name = raw.trim();
+    let valid = (2..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if valid {
+        Ok(name.to_string())
+    } else {
+        Err(AppError::validation(
+            "agent names are 2 to 64 characters: letters, digits, '.', '_' or '-'",
+        ))
+    }
+}
+
+/// A purpose: the bounded task the agent exists for, 1–500 characters.
+pub fn parse_purpose(raw: &str) -> Result<String, AppError> {
+    let purpose = raw.trim();
+    if purpose.is_empty() || purpose.chars().count() > 500 {
+        return Err(AppError::validation(
+            "describe the agent's purpose in 1 to 500 characters",
+        ));
+    }
+    Ok(purpose.to_string())
+}
+
+pub struct NewAgent<'a> {
+    pub name: &'a str,
+    pub purpose: &'a str,
+    pub sponsor: &'a str,
+    pub stage: Stage,
+}
+
+#[tracing::instrument(skip(db, new), fields(agent = %new.name))]
+pub async fn create(db: &Db, actor: &Actor, new: NewAgent<'_>) -> Result<AgentRow, AppError> {
+    let mut tx = db.begin().await?;
+    let agent = insert_agent(db, &mut tx, actor, new).await?;
+    tx.commit().await?;
+    Ok(agent)
+}
+
+/// Registers an agent and its first key in one transaction: either both
+/// exist afterwards or neither does.
+#[tracing::instrument(skip(db, new), fields(agent = %new.name))]
+pub async fn create_with_key(
+    db: &Db,
+    actor: &Actor,
+    new: NewAgent<'_>,
+) -> Result<(AgentRow, IssuedKey), AppError> {
+    let mut tx = db.begin().await?;
+    let mut agent = insert_agent(db, &mut tx, actor, new).await?;
+    let key = insert_key(&mut tx, actor, &agent.id, None).await?;
+    tx.commit().await?;
+    agent.active_keys = 1;
+    Ok((agent, key))
+}
+
+async fn insert_agent(
+    db: &Db,
+    tx: &mut Tx<'_>,
+    actor: &Actor,
+    new: NewAgent<'_>,
+) -> Result<AgentRow, AppError> {
+    let name = parse_name(new.name)?;
+    let purpose = parse_purpose(new.purpose)?;
+    let sponsor = users::find_by_username(db, new.sponsor.trim())
+        .await?
+        .ok_or_else(|| AppError::validation(format!("unknown sponsor {:?}", new.sponsor.trim())))?;
+    let id = new_id();
+    let now = now_ms();
+    let inserted = sqlx::query(
+        "INSERT INTO agents (id, name, purpose, sponsor_id, status, stage, created_at) \
+         VALUES ($1, $2, $3, $4, 'active', $5, $6)",
+    )
+    .bind(&id)
+    .bind(&name)
+    .bind(&purpose)
+    .bind(&sponsor.id)
+    .bind(new.stage.as_str())
+    .bind(now)
+    .execute(&mut **tx)
+    .await;
+    match inserted {
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            return Err(AppError::Conflict(format!("an agent named {name:?} already exists")))
+        }
+        other => other?,
+    };
+    audit::record(
+        tx,
+        audit::Event {
+            actor,
+            what: "agent.created",
+            subject_kind: "agent",
+            subject_id: &id,
+            detail: serde_json::json!({ "after": {
+                "name": name, "purpose": purpose, "sponsor": sponsor.username, "stage": new.stage,
+            }}),
+        },
+    )
+    .await?;
+    Ok(AgentRow {
+        id,
+        name,
+        purpose,
+        sponsor: sponsor.username,
+        status: "active".into(),
+        stage: new.stage,
+        created_at: display_time(now),
+        active_keys: 0,
+    })
+}
+
+const AGENT_COLUMNS: &str = "a.id, a.name, a.purpose, u.username AS sponsor, a.status, a.stage, a.created_at, \
+     (SELECT COUNT(*) FROM agent_keys k WHERE k.agent_id = a.id AND k.revoked_at IS NULL \
+        AND (k.expires_at IS NULL OR k.expires_at > $1)) AS active_keys";
+
+pub async fn list(db: &Db) -> Result<Vec<AgentRow>, AppError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {AGENT_COLUMNS} FROM agents a JOIN users u ON u.id = a.sponsor_id ORDER BY a.name"
+    ))
+    .bind(now_ms())
+    .fetch_all(db)
+    .await?;
+    rows.iter().map(agent_from_row).collect()
+}
+
+pub async fn get(db: &Db, id: &str) -> Result<AgentDetail, AppError> {
+    let row = sqlx::query(&format!(
+        "SELECT {AGENT_COLUMNS} FROM agents a JOIN users u ON u.id = a.sponsor_id WHERE a.id = $2"
+    ))
+    .bind(now_ms())
+    .bind(id)
+    .fetch_optional(db)
+    .await?
+    .ok_or_else(|| AppError::NotFound("no such agent".into()))?;
+    let agent = agent_from_row(&row)?;
+    let now = now_ms();
+    let keys = sqlx::query(
+        "SELECT id, prefix, created_at, expires_at, revoked_at FROM agent_keys \
+         WHERE agent_id = $1 ORDER BY created_at DESC",
+    )
+    .bind(id)
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(|r| {
+        let expires_at: Option<i64> = r.try_get("expires_at")?;
+        let revoked_at: Option<i64> = r.try_get("revoked_at")?;
+        let status = match (revoked_at, expires_at) {
+            (Some(_), _) => "revoked",
+            (None, Some(e)) if e <= now => "expired",
+            _ => "active",
+        };
+        Ok(KeyRow {
+            id: r.try_get("id")?,
+            prefix: r.try_get("prefix")?,
+            created_at: display_time(r.try_get("created_at")?),
+            expires_at: expires_at.map(display_time),
+            revoked_at: revoked_at.map(display_time),
+            status: status.into(),
+        })
+    })
+    .collect::<Result<Vec<_>, AppError>>()?;
+    Ok(AgentDetail { agent, keys })
+}
+
+fn agent_from_row(r: &sqlx::any::AnyRow) -> Result<AgentRow, AppError> {
+    let stage: String = r.try_get("stage")?;
+    Ok(AgentRow {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        purpose: r.try_get("purpose")?,
+        sponsor: r.try_get("sponsor")?,
+        status: r.try_get("status")?,
+        stage: Stage::parse(&stage).map_err(|e| {
+            tracing::error!(error = %e, "stored stage is invalid");
+            AppError::Internal
+        })?,
+        created_at: display_time(r.try_get("created_at")?),
+        active_keys: r.try_get("active_keys")?,
+    })
+}
+
+/// Issues a new key for an agent; the secret is returned once.
+#[tracing::instrument(skip(db), fields(agent_id = %agent_id))]
+pub async fn issue_key(
+    db: &Db,
+    actor: &Actor,
+    agent_id: &str,
+    expires_at: Option<i64>,
+) -> Result<IssuedKey, AppError> {
+    if let Some(at) = expires_at {
+        if at <= now_ms() {
+            return Err(AppError::validation("a key's expiry must be in the future"));
+        }
+    }
+    let mut tx = db.begin().await?;
+    let key = insert_key(&mut tx, actor, agent_id, expires_at).await?;
+    tx.commit().await?;
+    Ok(key)
+}
+
+async fn insert_key(
+    tx: &mut Tx<'_>,
+    actor: &Actor,
+    agent_id: &str,
+    expires_at: Option<i64>,
+) -> Result<IssuedKey, AppError> {
+    let key = keys::generate();
+    let id = new_id();
+    let inserted = sqlx::query(
+        "INSERT INTO agent_keys (id, agent_id, prefix, key_hash, created_at, expires_at) \
+         SELECT $1, id, $2, $3, $4, $5 FROM agents WHERE id = $6",
+    )
+    .bind(&id)
+    .bind(&key.prefix)
+    .bind(&key.hash)
+    .bind(now_ms())
+    .bind(expires_at)
+    .bind(agent_id)
+    .execute(&mut **tx)
+    .await?;
+    if inserted.rows_affected() != 1 {
+        return Err(AppError::NotFound("no such agent".into()));
+    }
+    audit::record(
+        tx,
+        audit::Event {
+            actor,
+            what: "agent_key.issued",
+            subject_kind: "agent",
+            subject_id: agent_id,
+            detail: serde_json::json!({ "after": { "key_id": id, "prefix": key.prefix, "expires_at": expires_at } }),
+        },
+    )
+    .await?;
+    Ok(IssuedKey {
+        key_id: id,
+        prefix: key.prefix,
+        secret: key.secret,
+    })
+}
+
+#[tracing::instrument(skip(db), fields(key_id = %key_id))]
+pub async fn revoke_key(db: &Db, actor: &Actor, key_id: &str) -> Result<(), AppError> {
+    let mut tx = db.begin().await?;
+    // Conditional update: revoking twice is a conflict, not a second revocation.
+    let done = sqlx::query("UPDATE agent_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        .bind(now_ms())
+        .bind(key_id)
+        .execute(&mut *tx)
+        .await?;
+    if done.rows_affected() != 1 {
+        let exists = sqlx::query("SELECT 1 AS one FROM agent_keys WHERE id = $1")
+            .bind(key_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        return Err(if exists {
+            AppError::Conflict("that key is already revoked".into())
+        } else {
+            AppError::NotFound("no such key".into())
+        });
+    }
+    let agent_id: String = sqlx::query("SELECT agent_id FROM agent_keys WHERE id = $1")
+        .bind(key_id)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("agent_id")?;
+    audit::record(
+        &mut tx,
+        audit::Event {
+            actor,
+            what: "agent_key.revoked",
+            subject_kind: "agent",
+            subject_id: &agent_id,
+            detail: serde_json::json!({ "after": { "key_id": key_id, "revoked": true } }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The agent behind an API key.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub agent_id: String,
+    pub name: String,
+    pub stage: Stage,
+    pub key_id: String,
+}
+
+/// Resolves a bearer token to its agent. Unknown, revoked and expired keys
+/// are all 401; a suspended agent is 403.
+pub async fn authenticate(db: &Db, token: &str) -> Result<Principal, AppError> {
+    let invalid = || AppError::Unauthorized("the API key is not valid".into());
+    if !keys::well_formed(token) {
+        return Err(invalid());
+    }
+    let row = sqlx::query(
+        "SELECT k.id AS key_id, k.expires_at, k.revoked_at, a.id AS agent_id, a.name, a.stage, a.status \
+         FROM agent_keys k JOIN agents a ON a.id = k.agent_id WHERE k.key_hash = $1",
+    )
+    .bind(keys::hash(token))
+    .fetch_optional(db)
+    .await?
+    .ok_or_else(invalid)?;
+    let revoked_at: Option<i64> = row.try_get("revoked_at")?;
+    if revoked_at.is_some() {
+        return Err(AppError::Unauthorized("the API key has been revoked".into()));
+    }
+    let expires_at: Option<i64> = row.try_get("expires_at")?;
+    if matches!(expires_at, Some(at) if at <= now_ms()) {
+        return Err(AppError::Unauthorized("the API key has expired".into()));
+    }
+    let status: String = row.try_get("status")?;
+    if status != "active" {
+        return Err(AppError::Forbidden("the agent is suspended".into()));
+    }
+    let stage: String = row.try_get("stage")?;
+    Ok(Principal {
+        agent_id: row.try_get("agent_id")?,
+        name: row.try_get("name")?,
+        stage: Stage::parse(&stage).map_err(|e| {
+            tracing::error!(error = %e, "stored stage is invalid");
+            AppError::Internal
+        })?,
+        key_id: row.try_get("key_id")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_purposes_are_parsed_at_the_edge() {
+        assert_eq!(parse_name(" invoice-bot ").unwrap(), "invoice-bot");
+        assert!(parse_name("x").is_err());
+        assert!(parse_name("two words").is_err());
+        assert!(parse_purpose("   ").is_err());
+        assert!(parse_purpose(&"p".repeat(501)).is_err());
+        assert_eq!(parse_purpose(" Reconcile invoices ").unwrap(), "Reconcile invoices");
+    }
+}

@@ -1,0 +1,124 @@
+//! Signing in and out, roles, and the login page.
+
+mod role;
+pub use role::Role;
+
+#[cfg(feature = "ssr")]
+pub mod password;
+#[cfg(feature = "ssr")]
+pub mod session;
+#[cfg(feature = "ssr")]
+pub mod users;
+
+use crate::error::AppError;
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+use serde::{Deserialize, Serialize};
+
+/// A signed-in person as the UI sees them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    pub id: String,
+    pub username: String,
+    pub role: Role,
+}
+
+#[server(prefix = "/rpc", endpoint = "login")]
+pub async fn login(
+    username: String,
+    password: String,
+    next: Option<String>,
+) -> Result<(), AppError> {
+    crate::error::respond(async move {
+        let state = crate::state::app_state()?;
+        let found = users::credentials(&state.db, username.trim()).await?;
+        let (user, stored) = match found {
+            Some(c) => (Some(c.user), Some(c.password_hash)),
+            None => (None, None),
+        };
+        let ok = password::verify(password, stored).await?;
+        let user = match (ok, user) {
+            (true, Some(user)) => user,
+            _ => {
+                tracing::info!(username = %username.trim(), "sign-in refused");
+                return Err(AppError::Unauthorized(
+                    "wrong username or password".into(),
+                ));
+            }
+        };
+        session::sign_in(&user).await?;
+        tracing::info!(user = %user.username, "signed in");
+        leptos_axum::redirect(&safe_next(next.as_deref()));
+        Ok(())
+    })
+    .await
+}
+
+#[server(prefix = "/rpc", endpoint = "logout")]
+pub async fn logout() -> Result<(), AppError> {
+    crate::error::respond(async move {
+        session::sign_out().await?;
+        leptos_axum::redirect("/login");
+        Ok(())
+    })
+    .await
+}
+
+#[server(prefix = "/rpc", endpoint = "me")]
+pub async fn current_user() -> Result<Option<UserView>, AppError> {
+    crate::error::respond(async move {
+        let state = crate::state::app_state()?;
+        session::current_user(&state).await
+    })
+    .await
+}
+
+/// Only same-site paths are followed after sign-in (no open redirects).
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_string(),
+        _ => "/approvals".to_string(),
+    }
+}
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let login = ServerAction::<Login>::new();
+    let query = use_query_map();
+    let next = move || query.read().get("next").unwrap_or_default();
+    let error = move || match login.value().get() {
+        Some(Err(e)) => Some(e.to_string()),
+        _ => None,
+    };
+    view! {
+        <section class="login">
+            <h1>"Sign in to Belay"</h1>
+            <ActionForm action=login attr:class="card form">
+                <input type="hidden" name="next" value=next/>
+                <label>"Username" <input name="username" autocomplete="username" required/></label>
+                <label>
+                    "Password"
+                    <input type="password" name="password" autocomplete="current-password" required/>
+                </label>
+                <button type="submit" disabled=move || login.pending().get()>
+                    {move || if login.pending().get() { "Signing in…" } else { "Sign in" }}
+                </button>
+                {move || error().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+            </ActionForm>
+        </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_only_follows_local_paths() {
+        assert_eq!(safe_next(Some("/agents")), "/agents");
+        assert_eq!(safe_next(Some("//evil.example")), "/approvals");
+        assert_eq!(safe_next(Some("https://evil.example")), "/approvals");
+        assert_eq!(safe_next(Some("/\\evil")), "/approvals");
+        assert_eq!(safe_next(None), "/approvals");
+    }
+}

@@ -1,0 +1,69 @@
+//! The signed-in person, from the server-side session.
+
+use super::{users, Role, UserView};
+use crate::error::AppError;
+use crate::state::AppState;
+use tower_sessions::Session;
+
+/// Session key holding the signed-in user's id.
+pub const USER_ID: &str = "user_id";
+
+async fn session() -> Result<Session, AppError> {
+    leptos_axum::extract::<Session>().await.map_err(|e| {
+        tracing::error!(error = %e, "session layer missing");
+        AppError::Internal
+    })
+}
+
+/// The signed-in user, re-read from the database so that a deactivated
+/// account loses access at once.
+pub async fn signed_in(state: &AppState, session: &Session) -> Result<Option<UserView>, AppError> {
+    let id: Option<String> = session.get(USER_ID).await.map_err(|e| {
+        tracing::error!(error = %e, "session store failed");
+        AppError::Internal
+    })?;
+    match id {
+        Some(id) => users::find_active(&state.db, &id).await,
+        None => Ok(None),
+    }
+}
+
+pub async fn current_user(state: &AppState) -> Result<Option<UserView>, AppError> {
+    signed_in(state, &session().await?).await
+}
+
+/// The signed-in user, if their role passes `allowed`; otherwise 401 or 403.
+pub async fn require(
+    state: &AppState,
+    allowed: fn(Role) -> bool,
+    what: &str,
+) -> Result<UserView, AppError> {
+    let user = current_user(state)
+        .await?
+        .ok_or_else(|| AppError::Unauthorized("sign in first".into()))?;
+    if allowed(user.role) {
+        Ok(user)
+    } else {
+        Err(AppError::Forbidden(format!(
+            "your role ({}) may not {what}",
+            user.role
+        )))
+    }
+}
+
+pub async fn sign_in(user: &UserView) -> Result<(), AppError> {
+    let session = session().await?;
+    // A new session id on sign-in defeats session fixation.
+    session.cycle_id().await.map_err(store_failed)?;
+    session.insert(USER_ID, &user.id).await.map_err(store_failed)?;
+    Ok(())
+}
+
+pub async fn sign_out() -> Result<(), AppError> {
+    session().await?.flush().await.map_err(store_failed)
+}
+
+fn store_failed(e: tower_sessions::session::Error) -> AppError {
+    tracing::error!(error = %e, "session store failed");
+    AppError::Internal
+}

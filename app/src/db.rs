@@ -1,0 +1,163 @@
+//! Storage: one pool for every backend, chosen by the URL's scheme.
+//! Queries are portable SQL (`$1` placeholders, text ids, integer times).
+
+use sqlx::any::{AnyPoolOptions, AnyConnectOptions};
+use sqlx::{AnyPool, Executor};
+use std::str::FromStr;
+
+pub type Db = AnyPool;
+pub type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of(url: &str) -> Result<Self, String> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(format!(
+                "unsupported database URL scheme in {:?}: use sqlite:// or postgres://",
+                redact_url(url)
+            ))
+        }
+    }
+}
+
+/// For SQLite: create the parent folder and ask for the file to be created.
+pub fn prepare_sqlite_url(url: &str) -> std::io::Result<String> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let file = path.split('?').next().unwrap_or_default();
+    if !file.is_empty() && file != ":memory:" {
+        if let Some(parent) = std::path::Path::new(file).parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent)?;
+            }
+        }
+    }
+    Ok(if url.contains("mode=") {
+        url.to_string()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    })
+}
+
+/// Hides a password in a database URL, for logs and errors.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let creds = &url[scheme_end + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &creds[..colon],
+                    &url[at..]
+                ),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
+    sqlx::any::install_default_drivers();
+    let backend = Backend::of(url).map_err(|e| sqlx::Error::Configuration(e.into()))?;
+    let url = match backend {
+        Backend::Sqlite => prepare_sqlite_url(url).map_err(sqlx::Error::Io)?,
+        Backend::Postgres => url.to_string(),
+    };
+    let options = AnyConnectOptions::from_str(&url)?;
+    let pool = AnyPoolOptions::new()
+        .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    // WAL lets readers run beside the writer; FULL makes every
+                    // acknowledged commit survive a crash or power loss.
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                    )
+                    .await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await?;
+    Ok(pool)
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+pub async fn migrate(db: &Db, url: &str) -> Result<(), sqlx::migrate::MigrateError> {
+    let backend = Backend::of(url).map_err(|e| sqlx::migrate::MigrateError::Source(e.into()))?;
+    match backend {
+        Backend::Sqlite => SQLITE_MIGRATIONS.run(db).await,
+        Backend::Postgres => POSTGRES_MIGRATIONS.run(db).await,
+    }
+}
+
+/// Milliseconds since the Unix epoch: how times are stored.
+pub fn now_ms() -> i64 {
+    let now = time::OffsetDateTime::now_utc();
+    (now.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// Time-ordered ids (UUIDv7), stored as text.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// RFC 3339 text for API responses.
+pub fn rfc3339(ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_url_hides_the_password() {
+        assert_eq!(
+            redact_url("postgres://belay:s3cret@db:5432/belay"),
+            "postgres://belay:***@db:5432/belay"
+        );
+        assert_eq!(redact_url("sqlite://data/belay.db"), "sqlite://data/belay.db");
+    }
+
+    #[test]
+    fn sqlite_url_asks_for_the_file_to_be_created() {
+        let dir = std::env::temp_dir().join(format!("belay-url-{}", new_id()));
+        let url = format!("sqlite://{}/x.db", dir.display());
+        assert_eq!(prepare_sqlite_url(&url).unwrap(), format!("{url}?mode=rwc"));
+        assert!(dir.is_dir());
+        assert_eq!(
+            prepare_sqlite_url("sqlite::memory:?mode=memory").unwrap(),
+            "sqlite::memory:?mode=memory"
+        );
+    }
+
+    #[test]
+    fn unknown_scheme_is_refused() {
+        assert!(Backend::of("mysql://x").is_err());
+        assert_eq!(Backend::of("postgresql://x").unwrap(), Backend::Postgres);
+    }
+}
+

@@ -1,0 +1,96 @@
+//! Belay's application: pages, server functions, and (behind the `ssr`
+//! feature) the rule book and storage they share with the REST API.
+#![recursion_limit = "256"]
+
+pub mod actions;
+pub mod agents;
+pub mod auth;
+pub mod clock;
+pub mod error;
+pub mod policy;
+mod ui;
+
+#[cfg(feature = "ssr")]
+pub mod audit;
+#[cfg(feature = "ssr")]
+pub mod catalog;
+#[cfg(feature = "ssr")]
+pub mod db;
+#[cfg(feature = "ssr")]
+pub mod state;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes, A};
+use leptos_router::path;
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/belay.css"/>
+        <Title text="Belay"/>
+        <Router>
+            <Nav/>
+            <main>
+                <Routes fallback=|| view! { <h1>"Page not found"</h1> }>
+                    <Route path=path!("/") view=actions::ApprovalsPage/>
+                    <Route path=path!("/login") view=auth::LoginPage/>
+                    <Route path=path!("/approvals") view=actions::ApprovalsPage/>
+                    <Route path=path!("/approvals/:id") view=actions::ActionPage/>
+                    <Route path=path!("/agents") view=agents::AgentsPage/>
+                    <Route path=path!("/agents/:id") view=agents::AgentPage/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+#[component]
+fn Nav() -> impl IntoView {
+    let me = Resource::new(|| (), |_| auth::current_user());
+    let logout = ServerAction::<auth::Logout>::new();
+    view! {
+        <header class="nav">
+            <a class="brand" href="/">"Belay"</a>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match me.await {
+                        Ok(Some(user)) => view! {
+                            <nav>
+                                <A href="/approvals">"Approvals"</A>
+                                <A href="/agents">"Agents"</A>
+                            </nav>
+                            <div class="who">
+                                <span data-testid="whoami">{format!("{} ({})", user.username, user.role)}</span>
+                                <ActionForm action=logout attr:class="inline">
+                                    <button type="submit" class="link">"Sign out"</button>
+                                </ActionForm>
+                            </div>
+                        }
+                        .into_any(),
+                        _ => ().into_any(),
+                    }
+                })}
+            </Transition>
+        </header>
+    }
+}

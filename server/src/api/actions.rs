@@ -1,0 +1,70 @@
+//! `/api/v1/actions`: thin handlers over the action rule book.
+
+use super::agent_auth::Agent;
+use super::json::ApiJson;
+use app::actions::model::ActionDetail;
+use app::actions::service;
+use app::actions::submission::{SubmitRequest, Submission};
+use app::db::rfc3339;
+use app::error::AppError;
+use app::state::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::Deserialize;
+use std::time::Duration;
+
+pub async fn submit(
+    State(state): State<AppState>,
+    Agent(agent): Agent,
+    ApiJson(body): ApiJson<SubmitRequest>,
+) -> Result<impl IntoResponse, AppError> {
+    let submission = Submission::parse(body)?;
+    let action = service::submit(&state, &agent, submission).await?;
+    Ok((StatusCode::CREATED, Json(view(&action))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetQuery {
+    /// Long-poll for up to this many seconds while the request is pending.
+    wait: Option<u64>,
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Agent(agent): Agent,
+    Path(id): Path<String>,
+    query: Result<Query<GetQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let Query(query) = query.map_err(|e| AppError::BadRequest(e.body_text()))?;
+    let action = match query.wait {
+        None | Some(0) => service::get_for_agent(&state, &agent, &id).await?,
+        Some(secs) => {
+            let secs = secs.min(state.settings.max_wait_secs);
+            service::wait_for_agent(&state, &agent, &id, Duration::from_secs(secs)).await?
+        }
+    };
+    Ok(Json(view(&action)))
+}
+
+/// The agent's view of a request, as the API contract spells it.
+fn view(a: &ActionDetail) -> serde_json::Value {
+    serde_json::json!({
+        "id": a.id,
+        "capability": a.capability,
+        "target": a.target,
+        "summary": a.summary,
+        "params": a.params,
+        "decision": a.decision,
+        "reasons": a.reasons,
+        "policy_version": a.policy_version,
+        "state": a.state,
+        "created_at": rfc3339(a.created_at_ms),
+        "expires_at": a.expires_at_ms.map(rfc3339),
+        "decided_at": a.decided_at_ms.map(rfc3339),
+        "decision_note": a.decision_note,
+        "evidence": a.evidence,
+    })
+}

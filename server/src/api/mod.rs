@@ -1,0 +1,36 @@
+//! The agent REST API (`/api/v1`), per the contract in PRODUCT.md.
+
+mod actions;
+mod agent_auth;
+mod json;
+
+use agent_auth::Agent;
+use app::error::AppError;
+use app::state::AppState;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+/// Largest request body the API reads; bigger ones get 413.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/me", get(me))
+        .route("/actions", post(actions::submit))
+        .route("/actions/{id}", get(actions::get))
+        .fallback(|| async { AppError::NotFound("no such API endpoint".into()) })
+        .method_not_allowed_fallback(|| async {
+            AppError::MethodNotAllowed("this endpoint does not take that method".into())
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+async fn me(Agent(agent): Agent) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "id": agent.agent_id,
+        "name": agent.name,
+        "stage": agent.stage,
+        "status": "active",
+    }))
+}

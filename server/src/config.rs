@@ -1,0 +1,143 @@
+//! Typed configuration from flags and environment, with defaults that run
+//! out of the box. The database URL may hold a password, so it is redacted.
+
+use clap::{Args, Parser, Subcommand};
+use std::fmt;
+use std::net::SocketAddr;
+
+#[derive(Parser)]
+#[command(name = "belay", version, about = "Belay: layered trust for AI agents in production")]
+pub struct Cli {
+    /// Where Belay keeps its data: sqlite://PATH (default) or postgres://…
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/belay.db",
+        global = true,
+        hide_env_values = true
+    )]
+    pub database_url: String,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage people who sign in.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage agents.
+    #[command(subcommand)]
+    Agent(AgentCommand),
+}
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Create a user. Without --password-stdin a strong password is generated and printed once.
+    Create {
+        #[arg(long)]
+        username: String,
+        /// admin, lead, reviewer or auditor
+        #[arg(long)]
+        role: String,
+        /// Read the password from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AgentCommand {
+    /// Register an agent and print its id and a new API key (shown once).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Username of the accountable human sponsor.
+        #[arg(long)]
+        sponsor: String,
+        /// observe, draft, propose, act_with_approval or scoped_autonomy
+        #[arg(long, default_value = "observe")]
+        stage: String,
+        /// The bounded task the agent exists for.
+        #[arg(long, default_value = "Registered from the command line")]
+        purpose: String,
+    },
+}
+
+#[derive(Args, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "BELAY_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+    /// Folder with the compiled site (wasm, js, css), as cargo-leptos writes it.
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: String,
+    /// Mark the session cookie Secure (set this when Belay is served over HTTPS).
+    #[arg(long, env = "BELAY_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+    /// How long a request may wait for approval before it expires.
+    #[arg(long, env = "BELAY_APPROVAL_TTL_SECS", default_value_t = 86_400)]
+    pub approval_ttl_secs: u64,
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        ServeArgs {
+            addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            site_root: "target/site".into(),
+            secure_cookies: false,
+            approval_ttl_secs: 86_400,
+        }
+    }
+}
+
+/// Everything `Application::build` needs.
+#[derive(Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub serve: ServeArgs,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &app::db::redact_url(&self.database_url))
+            .field("addr", &self.serve.addr)
+            .field("site_root", &self.serve.site_root)
+            .field("secure_cookies", &self.serve.secure_cookies)
+            .field("approval_ttl_secs", &self.serve.approval_ttl_secs)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_the_database_password() {
+        let c = Config {
+            database_url: "postgres://belay:hunter2hunter2@db/belay".into(),
+            serve: ServeArgs::default(),
+        };
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("belay:***@db"));
+    }
+
+    #[test]
+    fn the_defaults_run_out_of_the_box() {
+        let cli = Cli::try_parse_from(["belay"]).unwrap();
+        assert!(cli.command.is_none());
+        let cli = Cli::try_parse_from(["belay", "serve"]).unwrap();
+        match cli.command {
+            Some(Command::Serve(s)) => assert_eq!(s.addr.to_string(), "127.0.0.1:3000"),
+            _ => panic!("expected serve"),
+        }
+    }
+}

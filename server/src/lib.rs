@@ -1,0 +1,8 @@
+//! The `belay` server: configuration, startup, the agent REST API and the
+//! browser's front door. The rules live in the `app` crate.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod startup;
+pub mod web;

@@ -1,0 +1,85 @@
+use belay::config::{Cli, Command, Config};
+use belay::startup::{open_database, Application, StartupError};
+use belay::cli;
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() {
+    let mut args = Cli::parse();
+    if args.command.is_none() {
+        // `belay` alone means `belay serve`, with serve's flags and environment.
+        args = Cli::parse_from(std::env::args().chain(["serve".to_string()]));
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(e) = run(args).await {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(args: Cli) -> Result<(), StartupError> {
+    let url = args.database_url;
+    let Some(command) = args.command else {
+        return Err("no command given".into());
+    };
+    match command {
+        Command::Serve(serve) => serve_until_signal(Config { database_url: url, serve }).await,
+        Command::Migrate => {
+            open_database(&url).await?;
+            println!("Database is up to date.");
+            Ok(())
+        }
+        Command::User(cmd) => cli::user(&open_database(&url).await?, cmd).await,
+        Command::Agent(cmd) => cli::agent(&open_database(&url).await?, cmd).await,
+    }
+}
+
+async fn serve_until_signal(config: Config) -> Result<(), StartupError> {
+    tracing::info!(?config, "starting");
+    let app = Application::build(config.clone()).await?;
+    if app::auth::users::count(&app.state().db).await? == 0 {
+        let db_flag = if config.database_url == "sqlite://data/belay.db" {
+            String::new()
+        } else {
+            " --database-url <the same URL>".to_string()
+        };
+        println!(
+            "\nBelay has no users yet. Create the first admin with:\n\n    belay{db_flag} user create --username admin --role admin\n\n\
+             (from a checkout: cargo run --release -p belay --{db_flag} user create --username admin --role admin)\n"
+        );
+    }
+    let addr = format!("http://{}:{}", config.serve.addr.ip(), app.port());
+    println!("Belay is listening on {addr}");
+    app.run_until_stopped(shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

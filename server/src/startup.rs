@@ -1,0 +1,182 @@
+//! Building and running the server. `build` binds the listener (port 0
+//! works) and migrates, so tests drive exactly what `belay serve` runs.
+
+use crate::config::Config;
+use crate::{api, web};
+use app::db::{self, Backend};
+use app::state::{AppState, Settings};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::IntoResponse;
+use axum::routing::any;
+use axum::Router;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::future::Future;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+use tower_sessions::ExpiredDeletion;
+use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
+
+pub type StartupError = Box<dyn std::error::Error + Send + Sync>;
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+    sessions: Sessions,
+}
+
+#[derive(Clone)]
+enum Sessions {
+    Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+}
+
+impl Sessions {
+    async fn delete_expired(&self) -> Result<(), tower_sessions::session_store::Error> {
+        match self {
+            Sessions::Sqlite(s) => s.delete_expired().await,
+            Sessions::Postgres(s) => s.delete_expired().await,
+        }
+    }
+}
+
+/// Connects and migrates; used by `serve`, `migrate` and the CLI.
+pub async fn open_database(url: &str) -> Result<db::Db, StartupError> {
+    let pool = db::connect(url)
+        .await
+        .map_err(|e| format!("cannot open the database {}: {e}", db::redact_url(url)))?;
+    db::migrate(&pool, url)
+        .await
+        .map_err(|e| format!("cannot migrate the database: {e}"))?;
+    Ok(pool)
+}
+
+impl Application {
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let pool = open_database(&config.database_url).await?;
+        let sessions = match Backend::of(&config.database_url)? {
+            Backend::Sqlite => {
+                let url = db::prepare_sqlite_url(&config.database_url)?;
+                let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                    .max_connections(4)
+                    .connect(&url)
+                    .await?;
+                let store = SqliteStore::new(pool);
+                store.migrate().await?;
+                Sessions::Sqlite(store)
+            }
+            Backend::Postgres => {
+                let pool = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(4)
+                    .connect(&config.database_url)
+                    .await?;
+                let store = PostgresStore::new(pool);
+                store.migrate().await?;
+                Sessions::Postgres(store)
+            }
+        };
+
+        let listener = TcpListener::bind(config.serve.addr)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", config.serve.addr))?;
+        let addr = listener.local_addr()?;
+        let leptos_options = LeptosOptions::builder()
+            .output_name("belay")
+            .site_root(config.serve.site_root.as_str())
+            .site_pkg_dir("pkg")
+            .site_addr(addr)
+            .build();
+        let settings = Settings {
+            approval_ttl_ms: (config.serve.approval_ttl_secs as i64).saturating_mul(1000),
+            ..Settings::default()
+        };
+        let state = AppState::new(pool, settings, leptos_options.clone());
+
+        let routes = generate_route_list(app::App);
+        let web = Router::new()
+            .route("/rpc/{*fn_name}", any(server_fn))
+            .leptos_routes_with_context(
+                &state,
+                routes,
+                {
+                    let state = state.clone();
+                    move || provide_context(state.clone())
+                },
+                {
+                    let options = leptos_options.clone();
+                    move || app::shell(options.clone())
+                },
+            )
+            .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                web::require_sign_in,
+            ))
+            .layer(axum::middleware::from_fn(web::csrf));
+        let web = match &sessions {
+            Sessions::Sqlite(s) => web.layer(web::session_layer(s.clone(), config.serve.secure_cookies)),
+            Sessions::Postgres(s) => {
+                web.layer(web::session_layer(s.clone(), config.serve.secure_cookies))
+            }
+        };
+        let router = Router::new()
+            .nest("/api/v1", api::router())
+            .merge(web)
+            .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), agent = tracing::field::Empty)
+            }))
+            .with_state(state.clone());
+
+        Ok(Application {
+            listener,
+            router,
+            state,
+            sessions,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let sweeper = tokio::spawn(sweep(self.state.clone(), self.sessions.clone()));
+        let result = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        sweeper.abort();
+        result
+    }
+}
+
+async fn server_fn(State(state): State<AppState>, req: Request<Body>) -> impl IntoResponse {
+    leptos_axum::handle_server_fns_with_context(move || provide_context(state.clone()), req).await
+}
+
+/// Background upkeep: overdue requests expire (expiry means no) and
+/// expired sessions are removed.
+async fn sweep(state: AppState, sessions: Sessions) {
+    let mut every = tokio::time::interval(Duration::from_secs(15));
+    loop {
+        every.tick().await;
+        match app::actions::service::expire_due(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(expired = n, "expired overdue requests"),
+            Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
+        }
+        if let Err(e) = sessions.delete_expired().await {
+            tracing::warn!(error = %e, "session cleanup failed");
+        }
+    }
+}
