@@ -1,0 +1,180 @@
+//! A real Belay on a random port with a fresh SQLite file, and one method
+//! per endpoint to talk to it.
+#![allow(dead_code)]
+
+use app::agents::store::{self, NewAgent};
+use app::audit::Actor;
+use app::auth::{users, Role};
+use app::db::Db;
+use app::policy::Stage;
+use belay::config::{Config, ServeArgs};
+use belay::startup::Application;
+use reqwest::{Response, StatusCode};
+use serde_json::{json, Value};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct TestApp {
+    pub base: String,
+    pub db: Db,
+    pub http: reqwest::Client,
+    _dir: tempfile::TempDir,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(tweak: impl FnOnce(&mut ServeArgs)) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut serve = ServeArgs {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            site_root: dir.path().join("site").display().to_string(),
+            ..ServeArgs::default()
+        };
+        tweak(&mut serve);
+        let config = Config {
+            database_url: format!("sqlite://{}/belay.db", dir.path().display()),
+            serve,
+        };
+        let app = Application::build(config).await.expect("server builds");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let db = app.state().db.clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until_stopped(async {
+            let _ = stopped.await;
+        }));
+        TestApp {
+            base,
+            db,
+            http: reqwest::Client::new(),
+            _dir: dir,
+            _stop: stop,
+        }
+    }
+
+    pub async fn user(&self, username: &str, role: Role) {
+        users::create(&self.db, &Actor::System, username, role, PASSWORD.into())
+            .await
+            .expect("user created");
+    }
+
+    /// Registers an agent (sponsored by `sponsor`, created if missing) and returns (id, key).
+    pub async fn agent(&self, name: &str, stage: Stage) -> (String, String) {
+        if users::find_by_username(&self.db, "sponsor").await.unwrap().is_none() {
+            self.user("sponsor", Role::Lead).await;
+        }
+        let (agent, key) = store::create_with_key(
+            &self.db,
+            &Actor::System,
+            NewAgent { name, purpose: "testing", sponsor: "sponsor", stage },
+        )
+        .await
+        .expect("agent created");
+        (agent.id, key.secret)
+    }
+
+    pub async fn submit(&self, key: &str, body: Value) -> Response {
+        self.http
+            .post(format!("{}/api/v1/actions", self.base))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Submits and returns the 201 body.
+    pub async fn submit_ok(&self, key: &str, capability: &str) -> Value {
+        let res = self
+            .submit(key, json!({"capability": capability, "target": "customer-42", "summary": "test action"}))
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        res.json().await.unwrap()
+    }
+
+    pub async fn get_action(&self, key: &str, id: &str, wait: Option<u64>) -> Response {
+        let mut url = format!("{}/api/v1/actions/{id}", self.base);
+        if let Some(w) = wait {
+            url.push_str(&format!("?wait={w}"));
+        }
+        self.http.get(url).bearer_auth(key).send().await.unwrap()
+    }
+
+    /// A person's browser: a cookie jar, same-origin headers, signed in.
+    pub async fn browser(&self, username: &str) -> Browser {
+        let b = self.anonymous_browser();
+        let res = b.rpc("login", &[("username", username), ("password", PASSWORD), ("next", "")]).await;
+        assert_eq!(res.status(), StatusCode::OK, "sign-in as {username}");
+        b
+    }
+
+    pub fn anonymous_browser(&self) -> Browser {
+        Browser {
+            base: self.base.clone(),
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+        }
+    }
+
+    pub async fn audit_count(&self, what: &str, subject_id: &str) -> i64 {
+        use sqlx::Row;
+        sqlx::query("SELECT COUNT(*) AS n FROM audit_events WHERE what = $1 AND subject_id = $2")
+            .bind(what)
+            .bind(subject_id)
+            .fetch_one(&self.db)
+            .await
+            .unwrap()
+            .try_get("n")
+            .unwrap()
+    }
+}
+
+pub struct Browser {
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+impl Browser {
+    /// Calls a server function the way the hydrated page does.
+    pub async fn rpc(&self, endpoint: &str, form: &[(&str, &str)]) -> Response {
+        self.http
+            .post(format!("{}/rpc/{endpoint}", self.base))
+            .header("Origin", &self.base)
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn approve(&self, id: &str) -> Response {
+        self.rpc("approvals/approve", &[("id", id)]).await
+    }
+
+    pub async fn reject(&self, id: &str, reason: &str) -> Response {
+        self.rpc("approvals/reject", &[("id", id), ("reason", reason)]).await
+    }
+
+    pub async fn page(&self, path: &str) -> Response {
+        self.http.get(format!("{}{path}", self.base)).send().await.unwrap()
+    }
+}
+
+/// Asserts an RFC 9457 problem response with this status; returns its detail.
+pub async fn assert_problem(res: Response, status: u16) -> String {
+    assert_eq!(res.status().as_u16(), status);
+    assert_eq!(
+        res.headers()["content-type"].to_str().unwrap(),
+        "application/problem+json"
+    );
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["status"], status);
+    assert!(body["type"].as_str().unwrap().starts_with("/problems/"));
+    assert!(body["title"].is_string());
+    body["detail"].as_str().unwrap().to_string()
+}
