@@ -1,7 +1,7 @@
 //! Storage: one pool for every backend, chosen by the URL's scheme.
 //! Queries are portable SQL (`$1` placeholders, text ids, integer times).
 
-use sqlx::any::{AnyPoolOptions, AnyConnectOptions};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 use std::str::FromStr;
 
@@ -139,7 +139,10 @@ mod tests {
             redact_url("postgres://belay:s3cret@db:5432/belay"),
             "postgres://belay:***@db:5432/belay"
         );
-        assert_eq!(redact_url("sqlite://data/belay.db"), "sqlite://data/belay.db");
+        assert_eq!(
+            redact_url("sqlite://data/belay.db"),
+            "sqlite://data/belay.db"
+        );
     }
 
     #[test]
@@ -160,4 +163,3 @@ mod tests {
         assert_eq!(Backend::of("postgresql://x").unwrap(), Backend::Postgres);
     }
 }
-

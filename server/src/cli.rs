@@ -27,7 +27,10 @@ pub async fn user(db: &Db, command: UserCommand) -> Result<(), StartupError> {
                 (password::generate(), true)
             };
             let user = users::create(db, &Actor::System, &username, role, password.clone()).await?;
-            println!("Created {} {:?} (id {}).", user.role, user.username, user.id);
+            println!(
+                "Created {} {:?} (id {}).",
+                user.role, user.username, user.id
+            );
             if generated {
                 println!("Password (shown once; store it now): {password}");
             }
@@ -56,7 +59,10 @@ pub async fn agent(db: &Db, command: AgentCommand) -> Result<(), StartupError> {
                 },
             )
             .await?;
-            println!("Registered agent {:?} at stage {}.", agent.name, agent.stage);
+            println!(
+                "Registered agent {:?} at stage {}.",
+                agent.name, agent.stage
+            );
             println!("id: {}", agent.id);
             println!("API key (shown once; store it now): {}", key.secret);
             Ok(())

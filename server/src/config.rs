@@ -6,7 +6,11 @@ use std::fmt;
 use std::net::SocketAddr;
 
 #[derive(Parser)]
-#[command(name = "belay", version, about = "Belay: layered trust for AI agents in production")]
+#[command(
+    name = "belay",
+    version,
+    about = "Belay: layered trust for AI agents in production"
+)]
 pub struct Cli {
     /// Where Belay keeps its data: sqlite://PATH (default) or postgres://…
     #[arg(

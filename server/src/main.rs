@@ -1,6 +1,6 @@
+use belay::cli;
 use belay::config::{Cli, Command, Config};
 use belay::startup::{open_database, Application, StartupError};
-use belay::cli;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
@@ -30,7 +30,13 @@ async fn run(args: Cli) -> Result<(), StartupError> {
         return Err("no command given".into());
     };
     match command {
-        Command::Serve(serve) => serve_until_signal(Config { database_url: url, serve }).await,
+        Command::Serve(serve) => {
+            serve_until_signal(Config {
+                database_url: url,
+                serve,
+            })
+            .await
+        }
         Command::Migrate => {
             open_database(&url).await?;
             println!("Database is up to date.");

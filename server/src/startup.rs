@@ -110,14 +110,18 @@ impl Application {
                     move || app::shell(options.clone())
                 },
             )
-            .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+            .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+                app::shell,
+            ))
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),
                 web::require_sign_in,
             ))
             .layer(axum::middleware::from_fn(web::csrf));
         let web = match &sessions {
-            Sessions::Sqlite(s) => web.layer(web::session_layer(s.clone(), config.serve.secure_cookies)),
+            Sessions::Sqlite(s) => {
+                web.layer(web::session_layer(s.clone(), config.serve.secure_cookies))
+            }
             Sessions::Postgres(s) => {
                 web.layer(web::session_layer(s.clone(), config.serve.secure_cookies))
             }

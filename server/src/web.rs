@@ -115,12 +115,30 @@ mod tests {
 
     #[test]
     fn only_our_own_origin_may_post() {
-        assert!(same_origin(&headers(&[("host", "127.0.0.1:3000"), ("origin", "http://127.0.0.1:3000")])));
-        assert!(!same_origin(&headers(&[("host", "127.0.0.1:3000"), ("origin", "https://evil.example")])));
-        assert!(!same_origin(&headers(&[("host", "127.0.0.1:3000"), ("origin", "null")])));
-        assert!(same_origin(&headers(&[("host", "b:1"), ("sec-fetch-site", "same-origin")])));
-        assert!(!same_origin(&headers(&[("host", "b:1"), ("sec-fetch-site", "cross-site")])));
-        assert!(same_origin(&headers(&[("host", "b:1"), ("referer", "http://b:1/agents")])));
+        assert!(same_origin(&headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "http://127.0.0.1:3000")
+        ])));
+        assert!(!same_origin(&headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "https://evil.example")
+        ])));
+        assert!(!same_origin(&headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "null")
+        ])));
+        assert!(same_origin(&headers(&[
+            ("host", "b:1"),
+            ("sec-fetch-site", "same-origin")
+        ])));
+        assert!(!same_origin(&headers(&[
+            ("host", "b:1"),
+            ("sec-fetch-site", "cross-site")
+        ])));
+        assert!(same_origin(&headers(&[
+            ("host", "b:1"),
+            ("referer", "http://b:1/agents")
+        ])));
         assert!(!same_origin(&headers(&[("host", "b:1")])));
     }
 

@@ -15,13 +15,16 @@ async fn an_agent_submits_a_reviewer_approves_and_the_long_poll_sees_it() {
     let (_, key) = app.agent("mailer", Stage::ActWithApproval).await;
 
     let res = app
-        .submit(&key, json!({
-            "capability": "email.send",
-            "target": "customer@example.com",
-            "summary": "Send the overdue-invoice reminder",
-            "params": {"template": "reminder", "invoice": "INV-7"},
-            "evidence": [{"type": "plan", "content": "1. Look up invoice\n2. Send reminder"}]
-        }))
+        .submit(
+            &key,
+            json!({
+                "capability": "email.send",
+                "target": "customer@example.com",
+                "summary": "Send the overdue-invoice reminder",
+                "params": {"template": "reminder", "invoice": "INV-7"},
+                "evidence": [{"type": "plan", "content": "1. Look up invoice\n2. Send reminder"}]
+            }),
+        )
         .await;
     assert_eq!(res.status(), 201);
     let created: Value = res.json().await.unwrap();
@@ -30,13 +33,20 @@ async fn an_agent_submits_a_reviewer_approves_and_the_long_poll_sees_it() {
     assert_eq!(created["policy_version"], 1);
     assert!(created["expires_at"].is_string());
     let reasons = created["reasons"].as_array().unwrap();
-    assert!(reasons[0].as_str().unwrap().contains("external_send"), "{reasons:?}");
+    assert!(
+        reasons[0].as_str().unwrap().contains("external_send"),
+        "{reasons:?}"
+    );
     assert_eq!(created["evidence"][0]["type"], "plan");
     let id = created["id"].as_str().unwrap().to_string();
 
     // The agent waits; the reviewer decides meanwhile.
     let waiter = {
-        let (http, url, key) = (app.http.clone(), format!("{}/api/v1/actions/{id}?wait=20", app.base), key.clone());
+        let (http, url, key) = (
+            app.http.clone(),
+            format!("{}/api/v1/actions/{id}?wait=20", app.base),
+            key.clone(),
+        );
         tokio::spawn(async move {
             let started = Instant::now();
             let res = http.get(url).bearer_auth(key).send().await.unwrap();
@@ -50,7 +60,10 @@ async fn an_agent_submits_a_reviewer_approves_and_the_long_poll_sees_it() {
     let (waited, seen) = waiter.await.unwrap();
     assert_eq!(seen["state"], "approved");
     assert!(seen["decided_at"].is_string());
-    assert!(waited < Duration::from_secs(10), "long-poll answered after {waited:?}");
+    assert!(
+        waited < Duration::from_secs(10),
+        "long-poll answered after {waited:?}"
+    );
 
     assert_eq!(app.audit_count("action.submitted", &id).await, 1);
     assert_eq!(app.audit_count("action.approved", &id).await, 1);
@@ -60,11 +73,17 @@ async fn an_agent_submits_a_reviewer_approves_and_the_long_poll_sees_it() {
 async fn a_long_poll_on_a_pending_request_returns_when_the_wait_ends() {
     let app = TestApp::spawn().await;
     let (_, key) = app.agent("waiter", Stage::ActWithApproval).await;
-    let id = app.submit_ok(&key, "records.delete").await["id"].as_str().unwrap().to_string();
+    let id = app.submit_ok(&key, "records.delete").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let started = Instant::now();
     let res = app.get_action(&key, &id, Some(1)).await;
     assert_eq!(res.status(), 200);
-    assert_eq!(res.json::<Value>().await.unwrap()["state"], "pending_approval");
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["state"],
+        "pending_approval"
+    );
     assert!(started.elapsed() >= Duration::from_millis(900));
 }
 
@@ -111,9 +130,21 @@ async fn missing_malformed_and_unknown_keys_get_401_problem_details() {
     let res = app.http.get(&url).send().await.unwrap();
     assert_eq!(res.headers()["www-authenticate"], "Bearer realm=\"belay\"");
     assert!(assert_problem(res, 401).await.contains("missing API key"));
-    let res = app.http.get(&url).header("Authorization", "Basic abc").send().await.unwrap();
+    let res = app
+        .http
+        .get(&url)
+        .header("Authorization", "Basic abc")
+        .send()
+        .await
+        .unwrap();
     assert_problem(res, 401).await;
-    let res = app.http.get(&url).bearer_auth("belay_not-a-real-key").send().await.unwrap();
+    let res = app
+        .http
+        .get(&url)
+        .bearer_auth("belay_not-a-real-key")
+        .send()
+        .await
+        .unwrap();
     assert_problem(res, 401).await;
     let forged = format!("belay_{}", "A".repeat(43));
     let res = app.http.get(&url).bearer_auth(forged).send().await.unwrap();
@@ -124,7 +155,13 @@ async fn missing_malformed_and_unknown_keys_get_401_problem_details() {
 async fn me_describes_the_calling_agent() {
     let app = TestApp::spawn().await;
     let (id, key) = app.agent("self-aware", Stage::Propose).await;
-    let res = app.http.get(format!("{}/api/v1/me", app.base)).bearer_auth(&key).send().await.unwrap();
+    let res = app
+        .http
+        .get(format!("{}/api/v1/me", app.base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     let me: Value = res.json().await.unwrap();
     assert_eq!(me["id"], id.as_str());
@@ -137,7 +174,10 @@ async fn another_agents_request_is_404() {
     let app = TestApp::spawn().await;
     let (_, mine) = app.agent("mine", Stage::ActWithApproval).await;
     let (_, theirs) = app.agent("theirs", Stage::ActWithApproval).await;
-    let id = app.submit_ok(&theirs, "email.send").await["id"].as_str().unwrap().to_string();
+    let id = app.submit_ok(&theirs, "email.send").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_problem(app.get_action(&mine, &id, None).await, 404).await;
     assert_problem(app.get_action(&mine, "no-such-id", None).await, 404).await;
     assert_eq!(app.get_action(&theirs, &id, None).await.status(), 200);
@@ -149,19 +189,39 @@ async fn malformed_json_is_400_and_unknown_or_missing_fields_422() {
     let (_, key) = app.agent("sloppy", Stage::ActWithApproval).await;
     let url = format!("{}/api/v1/actions", app.base);
     let raw = |body: &'static str| {
-        app.http.post(&url).bearer_auth(&key).header("content-type", "application/json").body(body).send()
+        app.http
+            .post(&url)
+            .bearer_auth(&key)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
     };
     assert_problem(raw("{\"capability\":").await.unwrap(), 400).await;
     assert_problem(raw("not json at all").await.unwrap(), 400).await;
     let detail = assert_problem(
-        raw(r#"{"capability":"email.send","target":"x","summary":"y","sneaky":true}"#).await.unwrap(),
+        raw(r#"{"capability":"email.send","target":"x","summary":"y","sneaky":true}"#)
+            .await
+            .unwrap(),
         422,
     )
     .await;
     assert!(detail.contains("sneaky"), "{detail}");
     assert_problem(raw(r#"{"capability":"email.send"}"#).await.unwrap(), 422).await;
-    assert_problem(raw(r#"{"capability":"Not Valid!","target":"x","summary":"y"}"#).await.unwrap(), 422).await;
-    let res = app.http.post(&url).bearer_auth(&key).body("capability=x").send().await.unwrap();
+    assert_problem(
+        raw(r#"{"capability":"Not Valid!","target":"x","summary":"y"}"#)
+            .await
+            .unwrap(),
+        422,
+    )
+    .await;
+    let res = app
+        .http
+        .post(&url)
+        .bearer_auth(&key)
+        .body("capability=x")
+        .send()
+        .await
+        .unwrap();
     assert_problem(res, 415).await;
 }
 
@@ -177,8 +237,11 @@ async fn an_oversized_body_is_413() {
     // Within the body limit but over the per-evidence limit.
     let big = "A".repeat(7 * 1024 * 1024);
     let res = app
-        .submit(&key, json!({"capability": "email.send", "target": "x", "summary": "y",
-            "evidence": [{"type": "screenshot", "content_base64": big}]}))
+        .submit(
+            &key,
+            json!({"capability": "email.send", "target": "x", "summary": "y",
+            "evidence": [{"type": "screenshot", "content_base64": big}]}),
+        )
         .await;
     assert_problem(res, 413).await;
 }
@@ -186,12 +249,25 @@ async fn an_oversized_body_is_413() {
 #[tokio::test]
 async fn unknown_endpoints_and_methods_are_problems_too() {
     let app = TestApp::spawn().await;
-    let res = app.http.get(format!("{}/api/v1/nothing-here", app.base)).send().await.unwrap();
+    let res = app
+        .http
+        .get(format!("{}/api/v1/nothing-here", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_problem(res, 404).await;
-    let res = app.http.delete(format!("{}/api/v1/actions", app.base)).send().await.unwrap();
+    let res = app
+        .http
+        .delete(format!("{}/api/v1/actions", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_problem(res, 405).await;
     let (_, key) = app.agent("poller", Stage::ActWithApproval).await;
-    let id = app.submit_ok(&key, "email.send").await["id"].as_str().unwrap().to_string();
+    let id = app.submit_ok(&key, "email.send").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let res = app
         .http
         .get(format!("{}/api/v1/actions/{id}?wait=soon", app.base))

@@ -10,7 +10,10 @@ use serde_json::Value;
 use std::time::Duration;
 
 async fn pending(app: &TestApp, key: &str) -> String {
-    app.submit_ok(key, "email.send").await["id"].as_str().unwrap().to_string()
+    app.submit_ok(key, "email.send").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 #[tokio::test]
@@ -27,7 +30,13 @@ async fn deciding_twice_returns_409_and_records_one_decision() {
     let res = bob.approve(&id).await;
     assert_eq!(res.status(), 409);
     let body: Value = res.json().await.unwrap();
-    assert!(body["Conflict"].as_str().unwrap().contains("already rejected by alice"), "{body}");
+    assert!(
+        body["Conflict"]
+            .as_str()
+            .unwrap()
+            .contains("already rejected by alice"),
+        "{body}"
+    );
     assert_eq!(alice.reject(&id, "again").await.status(), 409);
 
     let seen: Value = app.get_action(&key, &id, None).await.json().await.unwrap();
@@ -55,8 +64,16 @@ async fn concurrent_reviewers_produce_exactly_one_decision() {
         set.spawn(async move { r.approve(&id).await.status().as_u16() });
     }
     let statuses = set.join_all().await;
-    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 7, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        7,
+        "{statuses:?}"
+    );
     assert_eq!(app.audit_count("action.approved", &id).await, 1);
 }
 
@@ -107,8 +124,16 @@ async fn the_queue_and_request_page_show_why_it_paused() {
     let id = pending(&app, &key).await;
     let alice = app.browser("alice").await;
     let queue = alice.page("/approvals").await.text().await.unwrap();
-    assert!(queue.contains(&id) && queue.contains("email.send"), "queue lacks the request");
-    let page = alice.page(&format!("/approvals/{id}")).await.text().await.unwrap();
+    assert!(
+        queue.contains(&id) && queue.contains("email.send"),
+        "queue lacks the request"
+    );
+    let page = alice
+        .page(&format!("/approvals/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("Why it paused"));
     assert!(page.contains("paused: external_send, customer_visible"));
     assert!(page.contains("policy v1"));
@@ -120,15 +145,28 @@ async fn evidence_is_escaped_never_rendered_as_html() {
     app.user("alice", Role::Reviewer).await;
     let (_, key) = app.agent("sneaky", Stage::ActWithApproval).await;
     let res = app
-        .submit(&key, serde_json::json!({
-            "capability": "email.send",
-            "target": "<img src=x onerror=alert(1)>",
-            "summary": "<script>alert('xss')</script>",
-            "params": {"html": "<b>bold</b>"}
-        }))
+        .submit(
+            &key,
+            serde_json::json!({
+                "capability": "email.send",
+                "target": "<img src=x onerror=alert(1)>",
+                "summary": "<script>alert('xss')</script>",
+                "params": {"html": "<b>bold</b>"}
+            }),
+        )
         .await;
-    let id = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
-    let page = app.browser("alice").await.page(&format!("/approvals/{id}")).await.text().await.unwrap();
+    let id = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let page = app
+        .browser("alice")
+        .await
+        .page(&format!("/approvals/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(!page.contains("<script>alert"), "summary rendered as HTML");
     assert!(!page.contains("<img src=x"), "target rendered as HTML");
     assert!(page.contains("&lt;script&gt;"));

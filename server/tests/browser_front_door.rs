@@ -24,9 +24,23 @@ async fn a_wrong_password_is_refused_and_a_right_one_opens_the_pages() {
     let app = TestApp::spawn().await;
     app.user("alice", Role::Reviewer).await;
     let b = app.anonymous_browser();
-    let res = b.rpc("login", &[("username", "alice"), ("password", "not the password"), ("next", "")]).await;
+    let res = b
+        .rpc(
+            "login",
+            &[
+                ("username", "alice"),
+                ("password", "not the password"),
+                ("next", ""),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), 401);
-    let res = b.rpc("login", &[("username", "nobody"), ("password", PASSWORD), ("next", "")]).await;
+    let res = b
+        .rpc(
+            "login",
+            &[("username", "nobody"), ("password", PASSWORD), ("next", "")],
+        )
+        .await;
     assert_eq!(res.status(), 401);
     assert_eq!(b.page("/approvals").await.status(), 303);
 
@@ -48,9 +62,21 @@ async fn cross_site_posts_are_refused() {
     let form = [("username", "alice"), ("password", PASSWORD), ("next", "")];
     let res = client.post(&url).form(&form).send().await.unwrap();
     assert_eq!(res.status(), 403);
-    let res = client.post(&url).header("Origin", "https://evil.example").form(&form).send().await.unwrap();
+    let res = client
+        .post(&url)
+        .header("Origin", "https://evil.example")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 403);
-    let res = client.post(&url).header("Origin", &app.base).form(&form).send().await.unwrap();
+    let res = client
+        .post(&url)
+        .header("Origin", &app.base)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
 }
 
@@ -60,33 +86,76 @@ async fn a_lead_registers_an_agent_whose_key_works_until_revoked() {
     app.user("lena", Role::Lead).await;
     let lena = app.browser("lena").await;
     let res = lena
-        .rpc("agents/create", &[("name", "invoice-bot"), ("purpose", "Reconcile invoices"), ("sponsor", "lena"), ("stage", "act_with_approval")])
+        .rpc(
+            "agents/create",
+            &[
+                ("name", "invoice-bot"),
+                ("purpose", "Reconcile invoices"),
+                ("sponsor", "lena"),
+                ("stage", "act_with_approval"),
+            ],
+        )
         .await;
     assert_eq!(res.status(), 200);
     let agent: Value = res.json().await.unwrap();
     let agent_id = agent["id"].as_str().unwrap();
 
-    let res = lena.rpc("agents/issue_key", &[("agent_id", agent_id), ("expires_in_days", "30")]).await;
+    let res = lena
+        .rpc(
+            "agents/issue_key",
+            &[("agent_id", agent_id), ("expires_in_days", "30")],
+        )
+        .await;
     assert_eq!(res.status(), 200);
     let issued: Value = res.json().await.unwrap();
     let secret = issued["secret"].as_str().unwrap();
 
     // Only a hash is stored.
-    let stored: Vec<(String,)> = sqlx::query_as("SELECT key_hash FROM agent_keys").fetch_all(&app.db).await.unwrap();
+    let stored: Vec<(String,)> = sqlx::query_as("SELECT key_hash FROM agent_keys")
+        .fetch_all(&app.db)
+        .await
+        .unwrap();
     assert!(stored.iter().all(|(h,)| h != secret && !h.contains(secret)));
 
-    let me = app.http.get(format!("{}/api/v1/me", app.base)).bearer_auth(secret).send().await.unwrap();
+    let me = app
+        .http
+        .get(format!("{}/api/v1/me", app.base))
+        .bearer_auth(secret)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(me.status(), 200);
 
-    let res = lena.rpc("agents/revoke_key", &[("key_id", issued["key_id"].as_str().unwrap())]).await;
+    let res = lena
+        .rpc(
+            "agents/revoke_key",
+            &[("key_id", issued["key_id"].as_str().unwrap())],
+        )
+        .await;
     assert_eq!(res.status(), 200);
-    let me = app.http.get(format!("{}/api/v1/me", app.base)).bearer_auth(secret).send().await.unwrap();
+    let me = app
+        .http
+        .get(format!("{}/api/v1/me", app.base))
+        .bearer_auth(secret)
+        .send()
+        .await
+        .unwrap();
     let detail = common::assert_problem(me, 401).await;
     assert!(detail.contains("revoked"), "{detail}");
-    let res = lena.rpc("agents/revoke_key", &[("key_id", issued["key_id"].as_str().unwrap())]).await;
+    let res = lena
+        .rpc(
+            "agents/revoke_key",
+            &[("key_id", issued["key_id"].as_str().unwrap())],
+        )
+        .await;
     assert_eq!(res.status(), 409);
 
-    let page = lena.page(&format!("/agents/{agent_id}")).await.text().await.unwrap();
+    let page = lena
+        .page(&format!("/agents/{agent_id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("invoice-bot") && page.contains("revoked"));
     assert!(!page.contains(secret), "the key must never be shown again");
 }
@@ -97,16 +166,39 @@ async fn agent_registration_refuses_bad_input_and_non_managers() {
     app.user("lena", Role::Lead).await;
     app.user("rita", Role::Reviewer).await;
     let lena = app.browser("lena").await;
-    let ok = [("name", "bot-one"), ("purpose", "p"), ("sponsor", "lena"), ("stage", "observe")];
+    let ok = [
+        ("name", "bot-one"),
+        ("purpose", "p"),
+        ("sponsor", "lena"),
+        ("stage", "observe"),
+    ];
     assert_eq!(lena.rpc("agents/create", &ok).await.status(), 200);
     assert_eq!(lena.rpc("agents/create", &ok).await.status(), 409);
-    let bad_stage = [("name", "bot-two"), ("purpose", "p"), ("sponsor", "lena"), ("stage", "godmode")];
+    let bad_stage = [
+        ("name", "bot-two"),
+        ("purpose", "p"),
+        ("sponsor", "lena"),
+        ("stage", "godmode"),
+    ];
     assert_eq!(lena.rpc("agents/create", &bad_stage).await.status(), 422);
-    let bad_sponsor = [("name", "bot-two"), ("purpose", "p"), ("sponsor", "ghost"), ("stage", "observe")];
+    let bad_sponsor = [
+        ("name", "bot-two"),
+        ("purpose", "p"),
+        ("sponsor", "ghost"),
+        ("stage", "observe"),
+    ];
     assert_eq!(lena.rpc("agents/create", &bad_sponsor).await.status(), 422);
     let rita = app.browser("rita").await;
-    let other = [("name", "bot-three"), ("purpose", "p"), ("sponsor", "lena"), ("stage", "observe")];
+    let other = [
+        ("name", "bot-three"),
+        ("purpose", "p"),
+        ("sponsor", "lena"),
+        ("stage", "observe"),
+    ];
     assert_eq!(rita.rpc("agents/create", &other).await.status(), 403);
-    let names: Vec<(String,)> = sqlx::query_as("SELECT name FROM agents").fetch_all(&app.db).await.unwrap();
+    let names: Vec<(String,)> = sqlx::query_as("SELECT name FROM agents")
+        .fetch_all(&app.db)
+        .await
+        .unwrap();
     assert_eq!(names, vec![("bot-one".to_string(),)]);
 }

@@ -22,7 +22,11 @@ fn belay(db: &str, args: &[&str], stdin: Option<&str>) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 #[test]
@@ -33,27 +37,76 @@ fn user_and_agent_creation_work_and_refuse_bad_input() {
     let out = belay(&db, &["migrate"], None);
     assert!(out.status.success(), "{}", text(&out));
 
-    let out = belay(&db, &["user", "create", "--username", "ada", "--role", "admin"], None);
+    let out = belay(
+        &db,
+        &["user", "create", "--username", "ada", "--role", "admin"],
+        None,
+    );
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("Password (shown once"));
 
-    let out = belay(&db, &["user", "create", "--username", "lee", "--role", "lead", "--password-stdin"], Some("a long enough secret\n"));
+    let out = belay(
+        &db,
+        &[
+            "user",
+            "create",
+            "--username",
+            "lee",
+            "--role",
+            "lead",
+            "--password-stdin",
+        ],
+        Some("a long enough secret\n"),
+    );
     assert!(out.status.success(), "{}", text(&out));
     assert!(!text(&out).contains("a long enough secret"));
 
-    let out = belay(&db, &["user", "create", "--username", "eve", "--role", "root"], None);
+    let out = belay(
+        &db,
+        &["user", "create", "--username", "eve", "--role", "root"],
+        None,
+    );
     assert!(!out.status.success());
     assert!(text(&out).contains("unknown role"));
 
-    let out = belay(&db, &["user", "create", "--username", "ada", "--role", "lead"], None);
+    let out = belay(
+        &db,
+        &["user", "create", "--username", "ada", "--role", "lead"],
+        None,
+    );
     assert!(!out.status.success());
     assert!(text(&out).contains("already exists"));
 
-    let out = belay(&db, &["user", "create", "--username", "sam", "--role", "lead", "--password-stdin"], Some("short\n"));
+    let out = belay(
+        &db,
+        &[
+            "user",
+            "create",
+            "--username",
+            "sam",
+            "--role",
+            "lead",
+            "--password-stdin",
+        ],
+        Some("short\n"),
+    );
     assert!(!out.status.success());
     assert!(text(&out).contains("at least 12"));
 
-    let out = belay(&db, &["agent", "create", "--name", "invoice-bot", "--sponsor", "lee", "--stage", "act_with_approval"], None);
+    let out = belay(
+        &db,
+        &[
+            "agent",
+            "create",
+            "--name",
+            "invoice-bot",
+            "--sponsor",
+            "lee",
+            "--stage",
+            "act_with_approval",
+        ],
+        None,
+    );
     assert!(out.status.success(), "{}", text(&out));
     let printed = text(&out);
     assert!(printed.contains("id: "));
@@ -61,9 +114,41 @@ fn user_and_agent_creation_work_and_refuse_bad_input() {
     assert!(printed.contains("belay_"));
 
     for (args, expect) in [
-        (vec!["agent", "create", "--name", "invoice-bot", "--sponsor", "lee"], "already exists"),
-        (vec!["agent", "create", "--name", "ghost-bot", "--sponsor", "nobody"], "unknown sponsor"),
-        (vec!["agent", "create", "--name", "odd-bot", "--sponsor", "lee", "--stage", "boss"], "unknown stage"),
+        (
+            vec![
+                "agent",
+                "create",
+                "--name",
+                "invoice-bot",
+                "--sponsor",
+                "lee",
+            ],
+            "already exists",
+        ),
+        (
+            vec![
+                "agent",
+                "create",
+                "--name",
+                "ghost-bot",
+                "--sponsor",
+                "nobody",
+            ],
+            "unknown sponsor",
+        ),
+        (
+            vec![
+                "agent",
+                "create",
+                "--name",
+                "odd-bot",
+                "--sponsor",
+                "lee",
+                "--stage",
+                "boss",
+            ],
+            "unknown stage",
+        ),
     ] {
         let out = belay(&db, &args, None);
         assert!(!out.status.success(), "{args:?}");
@@ -75,5 +160,9 @@ fn user_and_agent_creation_work_and_refuse_bad_input() {
 fn a_bad_database_url_is_a_clear_error() {
     let out = belay("mysql://nowhere/db", &["migrate"], None);
     assert!(!out.status.success());
-    assert!(text(&out).contains("unsupported database URL"), "{}", text(&out));
+    assert!(
+        text(&out).contains("unsupported database URL"),
+        "{}",
+        text(&out)
+    );
 }

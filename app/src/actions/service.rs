@@ -100,9 +100,7 @@ pub async fn submit(
     .await?;
     tx.commit().await?;
     tracing::info!(action_id = %id, decision = decision.outcome.as_str(), "action submitted");
-    load(&state.db, &id)
-        .await?
-        .ok_or(AppError::Internal)
+    load(&state.db, &id).await?.ok_or(AppError::Internal)
 }
 
 /// One request as its agent may see it: another agent's request is 404,
@@ -207,7 +205,9 @@ pub async fn decide(
                 return Err(AppError::validation("give a reason for rejecting"));
             }
             if reason.chars().count() > 2000 {
-                return Err(AppError::validation("keep the reason under 2000 characters"));
+                return Err(AppError::validation(
+                    "keep the reason under 2000 characters",
+                ));
             }
             (State::Rejected, Some(reason.to_string()))
         }

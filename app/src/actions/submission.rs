@@ -74,7 +74,10 @@ pub struct Evidence {
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn text(field: &str, raw: &str, max_chars: usize) -> Result<String, AppError> {
@@ -94,9 +97,9 @@ fn text(field: &str, raw: &str, max_chars: usize) -> Result<String, AppError> {
 pub fn parse_capability(raw: &str) -> Result<String, AppError> {
     let name = raw.trim();
     let valid = (1..=100).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-'));
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-')
+        });
     if valid {
         Ok(name.to_string())
     } else {
@@ -210,7 +213,8 @@ impl Evidence {
                 let m = m.trim().to_ascii_lowercase();
                 let valid = !m.is_empty()
                     && m.len() <= 100
-                    && m.split_once('/').is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
+                    && m.split_once('/')
+                        .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
                     && m.bytes().all(|b| b.is_ascii_graphic());
                 if !valid {
                     return Err(AppError::UnsupportedMediaType(format!(
@@ -242,44 +246,66 @@ mod tests {
     use super::*;
 
     fn req(json: serde_json::Value) -> Result<Submission, AppError> {
-        Submission::parse(serde_json::from_value(json).map_err(|e| AppError::BadRequest(e.to_string()))?)
+        Submission::parse(
+            serde_json::from_value(json).map_err(|e| AppError::BadRequest(e.to_string()))?,
+        )
     }
 
     #[test]
     fn a_minimal_submission_parses_with_empty_params() {
-        let s = req(serde_json::json!({"capability": "email.send", "target": "a@b.c", "summary": "hi"})).unwrap();
+        let s = req(
+            serde_json::json!({"capability": "email.send", "target": "a@b.c", "summary": "hi"}),
+        )
+        .unwrap();
         assert_eq!(s.params, serde_json::json!({}));
         assert!(s.evidence.is_empty());
     }
 
     #[test]
     fn bad_fields_are_refused_with_their_name() {
-        let err = req(serde_json::json!({"capability": "Email Send", "target": "x", "summary": "y"})).unwrap_err();
+        let err =
+            req(serde_json::json!({"capability": "Email Send", "target": "x", "summary": "y"}))
+                .unwrap_err();
         assert!(matches!(err, AppError::Validation(m) if m.contains("capability")));
-        let err = req(serde_json::json!({"capability": "a.b", "target": " ", "summary": "y"})).unwrap_err();
+        let err = req(serde_json::json!({"capability": "a.b", "target": " ", "summary": "y"}))
+            .unwrap_err();
         assert!(matches!(err, AppError::Validation(m) if m.contains("target")));
-        let err = req(serde_json::json!({"capability": "a.b", "target": "x", "summary": "y", "params": [1]})).unwrap_err();
+        let err = req(
+            serde_json::json!({"capability": "a.b", "target": "x", "summary": "y", "params": [1]}),
+        )
+        .unwrap_err();
         assert!(matches!(err, AppError::Validation(m) if m.contains("params")));
     }
 
     #[test]
     fn evidence_is_typed_sized_and_hashed() {
-        let s = req(serde_json::json!({"capability": "a.b", "target": "x", "summary": "y", "evidence": [
-            {"type": "plan", "content": "1. do it"},
-            {"type": "extracted_data", "content": {"total": 3}},
-            {"type": "screenshot", "media_type": "image/png", "content_base64": "iVBORw0KGgo="},
-        ]})).unwrap();
+        let s = req(
+            serde_json::json!({"capability": "a.b", "target": "x", "summary": "y", "evidence": [
+                {"type": "plan", "content": "1. do it"},
+                {"type": "extracted_data", "content": {"total": 3}},
+                {"type": "screenshot", "media_type": "image/png", "content_base64": "iVBORw0KGgo="},
+            ]}),
+        )
+        .unwrap();
         assert_eq!(s.evidence[0].media_type, "text/plain");
         assert_eq!(s.evidence[1].media_type, "application/json");
         assert_eq!(s.evidence[2].content.len(), 8);
         assert_eq!(s.evidence[0].sha256, sha256_hex(b"1. do it"));
 
-        let err = req(serde_json::json!({"capability": "a.b", "target": "x", "summary": "y",
-            "evidence": [{"type": "video", "content": "x"}]})).unwrap_err();
-        assert!(matches!(err, AppError::Validation(m) if m.starts_with("evidence[0]: unknown evidence type")));
+        let err = req(
+            serde_json::json!({"capability": "a.b", "target": "x", "summary": "y",
+            "evidence": [{"type": "video", "content": "x"}]}),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, AppError::Validation(m) if m.starts_with("evidence[0]: unknown evidence type"))
+        );
         let big = "A".repeat((MAX_EVIDENCE_BYTES + 1024) / 3 * 4);
-        let err = req(serde_json::json!({"capability": "a.b", "target": "x", "summary": "y",
-            "evidence": [{"type": "screenshot", "content_base64": big}]})).unwrap_err();
+        let err = req(
+            serde_json::json!({"capability": "a.b", "target": "x", "summary": "y",
+            "evidence": [{"type": "screenshot", "content_base64": big}]}),
+        )
+        .unwrap_err();
         assert!(matches!(err, AppError::PayloadTooLarge(_)));
     }
 

@@ -94,7 +94,9 @@ async fn insert_agent(
     .await;
     match inserted {
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-            return Err(AppError::Conflict(format!("an agent named {name:?} already exists")))
+            return Err(AppError::Conflict(format!(
+                "an agent named {name:?} already exists"
+            )))
         }
         other => other?,
     };
@@ -123,7 +125,8 @@ async fn insert_agent(
     })
 }
 
-const AGENT_COLUMNS: &str = "a.id, a.name, a.purpose, u.username AS sponsor, a.status, a.stage, a.created_at, \
+const AGENT_COLUMNS: &str =
+    "a.id, a.name, a.purpose, u.username AS sponsor, a.status, a.stage, a.created_at, \
      (SELECT COUNT(*) FROM agent_keys k WHERE k.agent_id = a.id AND k.revoked_at IS NULL \
         AND (k.expires_at IS NULL OR k.expires_at > $1)) AS active_keys";
 
@@ -258,11 +261,12 @@ async fn insert_key(
 pub async fn revoke_key(db: &Db, actor: &Actor, key_id: &str) -> Result<(), AppError> {
     let mut tx = db.begin().await?;
     // Conditional update: revoking twice is a conflict, not a second revocation.
-    let done = sqlx::query("UPDATE agent_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-        .bind(now_ms())
-        .bind(key_id)
-        .execute(&mut *tx)
-        .await?;
+    let done =
+        sqlx::query("UPDATE agent_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now_ms())
+            .bind(key_id)
+            .execute(&mut *tx)
+            .await?;
     if done.rows_affected() != 1 {
         let exists = sqlx::query("SELECT 1 AS one FROM agent_keys WHERE id = $1")
             .bind(key_id)
@@ -321,7 +325,9 @@ pub async fn authenticate(db: &Db, token: &str) -> Result<Principal, AppError> {
     .ok_or_else(invalid)?;
     let revoked_at: Option<i64> = row.try_get("revoked_at")?;
     if revoked_at.is_some() {
-        return Err(AppError::Unauthorized("the API key has been revoked".into()));
+        return Err(AppError::Unauthorized(
+            "the API key has been revoked".into(),
+        ));
     }
     let expires_at: Option<i64> = row.try_get("expires_at")?;
     if matches!(expires_at, Some(at) if at <= now_ms()) {
@@ -354,6 +360,9 @@ mod tests {
         assert!(parse_name("two words").is_err());
         assert!(parse_purpose("   ").is_err());
         assert!(parse_purpose(&"p".repeat(501)).is_err());
-        assert_eq!(parse_purpose(" Reconcile invoices ").unwrap(), "Reconcile invoices");
+        assert_eq!(
+            parse_purpose(" Reconcile invoices ").unwrap(),
+            "Reconcile invoices"
+        );
     }
 }

@@ -41,9 +41,7 @@ pub async fn login(
             (true, Some(user)) => user,
             _ => {
                 tracing::info!(username = %username.trim(), "sign-in refused");
-                return Err(AppError::Unauthorized(
-                    "wrong username or password".into(),
-                ));
+                return Err(AppError::Unauthorized("wrong username or password".into()));
             }
         };
         session::sign_in(&user).await?;

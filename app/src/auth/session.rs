@@ -55,7 +55,10 @@ pub async fn sign_in(user: &UserView) -> Result<(), AppError> {
     let session = session().await?;
     // A new session id on sign-in defeats session fixation.
     session.cycle_id().await.map_err(store_failed)?;
-    session.insert(USER_ID, &user.id).await.map_err(store_failed)?;
+    session
+        .insert(USER_ID, &user.id)
+        .await
+        .map_err(store_failed)?;
     Ok(())
 }
 

@@ -48,7 +48,9 @@ pub async fn create(
     .await;
     match inserted {
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-            return Err(AppError::Conflict(format!("user {username:?} already exists")))
+            return Err(AppError::Conflict(format!(
+                "user {username:?} already exists"
+            )))
         }
         other => other?,
     };
@@ -98,15 +100,18 @@ pub async fn find_active(db: &Db, id: &str) -> Result<Option<UserView>, AppError
 }
 
 pub async fn find_by_username(db: &Db, username: &str) -> Result<Option<UserView>, AppError> {
-    let row = sqlx::query("SELECT id, username, role FROM users WHERE username = $1 AND active = 1")
-        .bind(username)
-        .fetch_optional(db)
-        .await?;
+    let row =
+        sqlx::query("SELECT id, username, role FROM users WHERE username = $1 AND active = 1")
+            .bind(username)
+            .fetch_optional(db)
+            .await?;
     row.map(|r| user_from_row(&r)).transpose()
 }
 
 pub async fn count(db: &Db) -> Result<i64, AppError> {
-    let row = sqlx::query("SELECT COUNT(*) AS n FROM users").fetch_one(db).await?;
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM users")
+        .fetch_one(db)
+        .await?;
     Ok(row.try_get("n")?)
 }
 
@@ -114,9 +119,7 @@ pub async fn list_usernames(db: &Db) -> Result<Vec<String>, AppError> {
     let rows = sqlx::query("SELECT username FROM users WHERE active = 1 ORDER BY username")
         .fetch_all(db)
         .await?;
-    rows.iter()
-        .map(|r| Ok(r.try_get("username")?))
-        .collect()
+    rows.iter().map(|r| Ok(r.try_get("username")?)).collect()
 }
 
 fn user_from_row(r: &sqlx::any::AnyRow) -> Result<UserView, AppError> {

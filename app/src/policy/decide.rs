@@ -107,7 +107,9 @@ pub fn decide(input: &Input<'_>) -> Decision {
                 Ok(triggers) => reasons.push(format!("risk: {}", names(triggers))),
                 Err(why) => reasons.push(why),
             }
-            reasons.push(format!("rule 'every proposal needs 1 approval' (policy v{v})"));
+            reasons.push(format!(
+                "rule 'every proposal needs 1 approval' (policy v{v})"
+            ));
             decision(Outcome::PendingApproval, reasons)
         }
         Stage::ActWithApproval | Stage::ScopedAutonomy => {
@@ -230,7 +232,8 @@ mod tests {
         assert_eq!(
             d.reasons,
             vec![
-                "paused: external_send, customer_visible; the agent is at act_with_approval".to_string(),
+                "paused: external_send, customer_visible; the agent is at act_with_approval"
+                    .to_string(),
                 "rule 'risk triggers need 1 approval' (policy v1)".to_string(),
             ]
         );

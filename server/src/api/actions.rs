@@ -4,7 +4,7 @@ use super::agent_auth::Agent;
 use super::json::ApiJson;
 use app::actions::model::ActionDetail;
 use app::actions::service;
-use app::actions::submission::{SubmitRequest, Submission};
+use app::actions::submission::{Submission, SubmitRequest};
 use app::db::rfc3339;
 use app::error::AppError;
 use app::state::AppState;

@@ -36,4 +36,3 @@ fn rejected(rejection: JsonRejection) -> AppError {
         _ => AppError::BadRequest(detail),
     }
 }
-

@@ -63,13 +63,22 @@ impl TestApp {
 
     /// Registers an agent (sponsored by `sponsor`, created if missing) and returns (id, key).
     pub async fn agent(&self, name: &str, stage: Stage) -> (String, String) {
-        if users::find_by_username(&self.db, "sponsor").await.unwrap().is_none() {
+        if users::find_by_username(&self.db, "sponsor")
+            .await
+            .unwrap()
+            .is_none()
+        {
             self.user("sponsor", Role::Lead).await;
         }
         let (agent, key) = store::create_with_key(
             &self.db,
             &Actor::System,
-            NewAgent { name, purpose: "testing", sponsor: "sponsor", stage },
+            NewAgent {
+                name,
+                purpose: "testing",
+                sponsor: "sponsor",
+                stage,
+            },
         )
         .await
         .expect("agent created");
@@ -106,7 +115,12 @@ impl TestApp {
     /// A person's browser: a cookie jar, same-origin headers, signed in.
     pub async fn browser(&self, username: &str) -> Browser {
         let b = self.anonymous_browser();
-        let res = b.rpc("login", &[("username", username), ("password", PASSWORD), ("next", "")]).await;
+        let res = b
+            .rpc(
+                "login",
+                &[("username", username), ("password", PASSWORD), ("next", "")],
+            )
+            .await;
         assert_eq!(res.status(), StatusCode::OK, "sign-in as {username}");
         b
     }
@@ -157,11 +171,16 @@ impl Browser {
     }
 
     pub async fn reject(&self, id: &str, reason: &str) -> Response {
-        self.rpc("approvals/reject", &[("id", id), ("reason", reason)]).await
+        self.rpc("approvals/reject", &[("id", id), ("reason", reason)])
+            .await
     }
 
     pub async fn page(&self, path: &str) -> Response {
-        self.http.get(format!("{}{path}", self.base)).send().await.unwrap()
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
     }
 }
 
