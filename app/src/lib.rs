@@ -31,6 +31,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -66,7 +67,9 @@ pub fn App() -> impl IntoView {
 
 #[component]
 fn Nav() -> impl IntoView {
-    let me = Resource::new(|| (), |_| auth::current_user());
+    // Re-read on every navigation, so signing in or out shows at once.
+    let location = leptos_router::hooks::use_location();
+    let me = Resource::new(move || location.pathname.get(), |_| auth::current_user());
     let logout = ServerAction::<auth::Logout>::new();
     view! {
         <header class="nav">

@@ -3,10 +3,15 @@ import { actionState, createAgent, createUser, PASSWORD, submit } from './belay'
 
 let key: string;
 
+// Names are unique per worker start: after a failure Playwright starts a
+// new worker, which runs beforeAll again against the same database.
+const run = Date.now().toString(36);
+const reviewer = `rita-${run}`;
+
 test.beforeAll(() => {
-  createUser('rita', 'reviewer');
-  createUser('sam', 'lead');
-  key = createAgent('e2e-mailer', 'sam', 'act_with_approval');
+  createUser(reviewer, 'reviewer');
+  createUser(`sam-${run}`, 'lead');
+  key = createAgent(`mailer-${run}`, `sam-${run}`, 'act_with_approval');
 });
 
 /** Fails the test on any script error in the page (a broken hydration shows up here). */
@@ -15,6 +20,9 @@ function watchErrors(page: Page): string[] {
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('console', (m) => {
     if (m.type() === 'error') errors.push(m.text());
+  });
+  page.on('response', (r) => {
+    if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`);
   });
   return errors;
 }
@@ -31,7 +39,7 @@ async function signIn(page: Page, username: string) {
 
 test('a reviewer signs in, opens the pending request, approves it and sees it decided', async ({ page }) => {
   const errors = watchErrors(page);
-  const wasm = page.waitForResponse((r) => r.url().endsWith('/pkg/belay_bg.wasm') && r.ok());
+  const wasm = page.waitForResponse((r) => r.url().endsWith('/pkg/belay.wasm') && r.ok());
   const action = await submit(key, {
     capability: 'email.send',
     target: 'customer@example.com',
@@ -41,7 +49,7 @@ test('a reviewer signs in, opens the pending request, approves it and sees it de
   });
   expect(action.decision).toBe('pending_approval');
 
-  await signIn(page, 'rita');
+  await signIn(page, reviewer);
   await wasm; // the page hydrated: the wasm bundle loaded
 
   await page.getByRole('link', { name: 'email.send' }).first().click();
@@ -53,7 +61,7 @@ test('a reviewer signs in, opens the pending request, approves it and sees it de
 
   await page.getByRole('button', { name: 'Approve' }).click();
   await expect(page.getByTestId('state')).toHaveText('approved');
-  await expect(page.getByTestId('outcome')).toContainText('Approved by rita');
+  await expect(page.getByTestId('outcome')).toContainText(`Approved by ${reviewer}`);
   await expect(page.getByRole('button', { name: 'Approve' })).toHaveCount(0);
 
   expect((await actionState(key, action.id)).state).toBe('approved');
@@ -68,12 +76,12 @@ test('a request decided elsewhere cannot be decided again, and the page says so'
   });
   const first = await browser.newPage();
   const second = await browser.newPage();
-  await signIn(first, 'rita');
+  await signIn(first, reviewer);
   await first.goto(`/approvals/${action.id}`);
   // A second browser (its own cookies) has the same request open.
   await second.goto(`/approvals/${action.id}`);
   if (second.url().includes('/login')) {
-    await second.getByLabel('Username').fill('rita');
+    await second.getByLabel('Username').fill(reviewer);
     await second.getByLabel('Password').fill(PASSWORD);
     await second.getByRole('button', { name: 'Sign in' }).click();
     await expect(second).toHaveURL(new RegExp(`/approvals/${action.id}$`));
@@ -85,7 +93,7 @@ test('a request decided elsewhere cannot be decided again, and the page says so'
   await expect(first.getByTestId('state')).toHaveText('rejected');
 
   await second.getByRole('button', { name: 'Approve' }).click();
-  await expect(second.getByRole('alert')).toContainText('already rejected by rita');
+  await expect(second.getByRole('alert')).toContainText(`already rejected by ${reviewer}`);
   await expect(second.getByTestId('state')).toHaveText('rejected');
   expect((await actionState(key, action.id)).state).toBe('rejected');
 });

@@ -70,7 +70,7 @@ pub async fn require_sign_in(
     let public = path == "/login"
         || path.starts_with("/pkg/")
         || path.starts_with("/rpc/")
-        || path == "/favicon.ico";
+        || path == "/favicon.svg";
     if public {
         return next.run(req).await;
     }
