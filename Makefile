@@ -2,7 +2,8 @@
 SHELL := /bin/bash
 export PATH := $(CURDIR)/.tools/node_modules/.bin:$(PATH)
 
-.PHONY: run setup build test check unit e2e
+.PHONY: run setup test check unit unit-postgres e2e
+PG := postgres://postgres@127.0.0.1:5432
 
 ## Set up a fresh machine, build a release and serve Belay at http://127.0.0.1:3000
 run: setup
@@ -15,7 +16,7 @@ setup:
 ## Set up a fresh machine and run every test: lints, unit, integration, browser
 test:
 	.ci/setup --browser
-	$(MAKE) check unit e2e
+	$(MAKE) check unit unit-postgres e2e
 
 check:
 	cargo fmt --all -- --check
@@ -25,6 +26,12 @@ check:
 unit:
 	cargo test -p app --features ssr
 	cargo test -p belay
+
+## The HTTP integration suite again, each test on a fresh PostgreSQL database
+unit-postgres:
+	pg_isready -q -h 127.0.0.1 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
+	BELAY_TEST_POSTGRES=$(PG) cargo test -p belay --test agent_api --test approvals --test browser_front_door; \
+	  status=$$?; .ci/drop-test-databases $(PG); exit $$status
 
 e2e:
 	cargo leptos build

@@ -51,14 +51,18 @@ async fn serve_until_signal(config: Config) -> Result<(), StartupError> {
     tracing::info!(?config, "starting");
     let app = Application::build(config.clone()).await?;
     if app::auth::users::count(&app.state().db).await? == 0 {
+        // A password in the URL is not printed; whoever set it knows it.
         let db_flag = if config.database_url == "sqlite://data/belay.db" {
             String::new()
         } else {
-            " --database-url <the same URL>".to_string()
+            format!(
+                " --database-url '{}'",
+                app::db::redact_url(&config.database_url)
+            )
         };
         println!(
-            "\nBelay has no users yet. Create the first admin with:\n\n    belay{db_flag} user create --username admin --role admin\n\n\
-             (from a checkout: cargo run --release -p belay --{db_flag} user create --username admin --role admin)\n"
+            "\nBelay has no users yet. Create the first admin with:\n\n    {}{db_flag} user create --username admin --role admin\n",
+            this_command()
         );
     }
     let addr = format!("http://{}:{}", config.serve.addr.ip(), app.port());
@@ -66,6 +70,19 @@ async fn serve_until_signal(config: Config) -> Result<(), StartupError> {
     app.run_until_stopped(shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// How to run this same binary from the current folder, e.g. `./target/release/belay`.
+fn this_command() -> String {
+    let exe = std::env::current_exe().ok();
+    let cwd = std::env::current_dir().ok();
+    match (exe, cwd) {
+        (Some(exe), Some(cwd)) => match exe.strip_prefix(&cwd) {
+            Ok(rel) => format!("./{}", rel.display()),
+            Err(_) => exe.display().to_string(),
+        },
+        _ => "belay".to_string(),
+    }
 }
 
 async fn shutdown_signal() {

@@ -2,9 +2,11 @@
 
 use app::state::AppState;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::Router;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, Session, SessionManagerLayer, SessionStore};
 
@@ -17,6 +19,22 @@ pub fn session_layer<S: SessionStore + Clone>(store: S, secure: bool) -> Session
         .with_same_site(SameSite::Lax)
         .with_secure(secure)
         .with_expiry(Expiry::OnInactivity(time::Duration::hours(12)))
+}
+
+/// Headers on every response: no MIME sniffing, no framing of Belay's
+/// pages by other sites, no full URLs leaked in Referer.
+pub fn with_security_headers(router: Router<AppState>) -> Router<AppState> {
+    let headers = [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "same-origin"),
+    ];
+    headers.into_iter().fold(router, |router, (name, value)| {
+        router.layer(SetResponseHeaderLayer::if_not_present(
+            name,
+            HeaderValue::from_static(value),
+        ))
+    })
 }
 
 /// Refuses state-changing requests that another site started. Browsers send
@@ -103,7 +121,6 @@ fn form_urlencoded_component(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut h = HeaderMap::new();

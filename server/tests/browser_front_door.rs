@@ -16,7 +16,10 @@ async fn pages_send_anonymous_people_to_sign_in() {
         let to = res.headers()["location"].to_str().unwrap().to_string();
         assert!(to.starts_with("/login?next=/"), "{path} -> {to}");
     }
-    assert_eq!(anon.page("/login").await.status(), 200);
+    let login = anon.page("/login").await;
+    assert_eq!(login.status(), 200);
+    assert_eq!(login.headers()["x-frame-options"], "DENY");
+    assert_eq!(login.headers()["x-content-type-options"], "nosniff");
 }
 
 #[tokio::test]

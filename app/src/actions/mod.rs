@@ -36,12 +36,14 @@ pub async fn pending_actions() -> Result<(Vec<QueueRow>, i64), AppError> {
     .await
 }
 
+/// One request, and whether the signed-in person may decide it.
 #[server(prefix = "/rpc", endpoint = "approvals/get")]
-pub async fn get_action(id: String) -> Result<ActionDetail, AppError> {
+pub async fn get_action(id: String) -> Result<(ActionDetail, bool), AppError> {
     crate::error::respond(async move {
         let state = crate::state::app_state()?;
-        crate::auth::session::require(&state, |_| true, "see approval requests").await?;
-        service::get_for_reviewer(&state, &id).await
+        let user = crate::auth::session::require(&state, |_| true, "see approval requests").await?;
+        let action = service::get_for_reviewer(&state, &id).await?;
+        Ok((action, user.role.can_decide_actions()))
     })
     .await
 }

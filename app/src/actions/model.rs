@@ -122,6 +122,9 @@ pub struct ActionDetail {
     pub evidence: Vec<EvidenceInfo>,
 }
 
+/// Most rows the approval queue shows at once.
+pub const QUEUE_LIMIT: usize = 200;
+
 /// A row of the approval queue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueRow {

@@ -30,7 +30,13 @@ pub fn ApprovalsPage() -> impl IntoView {
 #[component]
 fn QueueTable(rows: Vec<QueueRow>, now: i64) -> impl IntoView {
     view! {
-        <p class="muted">{format!("{} waiting, newest first", rows.len())}</p>
+        <p class="muted">
+            {if rows.len() >= service_limit() {
+                format!("Showing the newest {} waiting requests", rows.len())
+            } else {
+                format!("{} waiting, newest first", rows.len())
+            }}
+        </p>
         <table class="table queue">
             <thead>
                 <tr>
@@ -90,7 +96,9 @@ pub fn ActionPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading the request…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
-                    Ok(a) => view! { <ActionView action=a approve reject/> }.into_any(),
+                    Ok((a, can_decide)) => {
+                        view! { <ActionView action=a can_decide approve reject/> }.into_any()
+                    }
                     Err(e) => view! { <ErrorNote error=e/> }.into_any(),
                 }
             })}
@@ -101,6 +109,7 @@ pub fn ActionPage() -> impl IntoView {
 #[component]
 fn ActionView(
     action: ActionDetail,
+    can_decide: bool,
     approve: ServerAction<ApproveAction>,
     reject: ServerAction<RejectAction>,
 ) -> impl IntoView {
@@ -160,8 +169,13 @@ fn ActionView(
                 }.into_any()
             }}
         </section>
-        {if pending {
+        {if pending && can_decide {
             view! { <DecidePanel id=a.id.clone() approve reject/> }.into_any()
+        } else if pending {
+            view! {
+                <p class="muted">"Waiting for a reviewer. Your role may read requests but not decide them."</p>
+            }
+            .into_any()
         } else {
             view! { <Outcome action=a.clone()/> }.into_any()
         }}
@@ -224,4 +238,9 @@ fn human_size(bytes: i64) -> String {
         b if b < 1024 * 1024 => format!("{:.1} KiB", b as f64 / 1024.0),
         b => format!("{:.1} MiB", b as f64 / 1024.0 / 1024.0),
     }
+}
+
+/// The queue shows at most this many rows (see `service::pending`).
+fn service_limit() -> usize {
+    model::QUEUE_LIMIT
 }

@@ -160,8 +160,9 @@ pub async fn pending(state: &AppState) -> Result<Vec<QueueRow>, AppError> {
         "SELECT r.id, a.name AS agent_name, r.capability, r.triggers, r.summary, r.target, \
                 r.created_at, r.expires_at \
          FROM action_requests r JOIN agents a ON a.id = r.agent_id \
-         WHERE r.state = 'pending_approval' ORDER BY r.created_at DESC, r.id DESC LIMIT 200",
+         WHERE r.state = 'pending_approval' ORDER BY r.created_at DESC, r.id DESC LIMIT $1",
     )
+    .bind(super::model::QUEUE_LIMIT as i64)
     .fetch_all(&state.db)
     .await?;
     rows.iter()

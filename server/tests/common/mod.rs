@@ -36,7 +36,7 @@ impl TestApp {
         };
         tweak(&mut serve);
         let config = Config {
-            database_url: format!("sqlite://{}/belay.db", dir.path().display()),
+            database_url: database_url(dir.path()).await,
             serve,
         };
         let app = Application::build(config).await.expect("server builds");
@@ -147,6 +147,33 @@ impl TestApp {
             .try_get("n")
             .unwrap()
     }
+}
+
+/// A fresh database for one test: a SQLite file in the test's temp folder,
+/// or, when `BELAY_TEST_POSTGRES` names a server (`postgres://user@host:port`),
+/// a new PostgreSQL database on it.
+async fn database_url(dir: &std::path::Path) -> String {
+    use sqlx::Connection;
+    match std::env::var("BELAY_TEST_POSTGRES") {
+        Ok(server) if !server.is_empty() => {
+            let name = format!("belay_test_{}", uuid_like());
+            let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres"))
+                .await
+                .expect("BELAY_TEST_POSTGRES is reachable");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut admin)
+                .await
+                .expect("test database created");
+            format!("{server}/{name}")
+        }
+        _ => format!("sqlite://{}/belay.db", dir.display()),
+    }
+}
+
+fn uuid_like() -> String {
+    use rand::Rng;
+    let n: u64 = rand::thread_rng().gen();
+    format!("{n:016x}")
 }
 
 pub struct Browser {
