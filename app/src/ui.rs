@@ -31,8 +31,18 @@ pub fn StateBadge(state: State) -> impl IntoView {
     view! { <span class=format!("badge state state-{}", state.as_str()) data-testid="state">{state.label()}</span> }
 }
 
+/// An action's risk: its triggers, or a warning when the catalog did not
+/// know the capability (never shown as "no risk").
 #[component]
-pub fn TriggerList(triggers: Vec<Trigger>) -> impl IntoView {
+pub fn TriggerList(triggers: Vec<Trigger>, known: bool) -> impl IntoView {
+    if !known {
+        return view! {
+            <span class="badge trigger unknown" title="not in the capability catalog: treated as high risk">
+                "unknown capability"
+            </span>
+        }
+        .into_any();
+    }
     if triggers.is_empty() {
         return view! { <span class="muted">"none"</span> }.into_any();
     }

@@ -42,6 +42,8 @@ CREATE TABLE action_requests (
     id             TEXT PRIMARY KEY,
     agent_id       TEXT NOT NULL REFERENCES agents (id),
     capability     TEXT NOT NULL,
+    -- 0 when the catalog did not know the capability (treated as high risk)
+    capability_known BIGINT NOT NULL,
     target         TEXT NOT NULL,
     summary        TEXT NOT NULL,
     params         TEXT NOT NULL,

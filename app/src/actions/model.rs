@@ -105,6 +105,8 @@ pub struct ActionDetail {
     /// The agent's stage when the decision was made.
     pub stage: Stage,
     pub capability: String,
+    /// False when the catalog did not know the capability: high risk.
+    pub capability_known: bool,
     pub triggers: Vec<Trigger>,
     pub target: String,
     pub summary: String,
@@ -131,6 +133,7 @@ pub struct QueueRow {
     pub id: String,
     pub agent_name: String,
     pub capability: String,
+    pub capability_known: bool,
     pub triggers: Vec<Trigger>,
     pub summary: String,
     pub target: String,

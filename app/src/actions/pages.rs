@@ -60,7 +60,7 @@ fn QueueTable(rows: Vec<QueueRow>, now: i64) -> impl IntoView {
                                     <div class="small">{r.summary}</div>
                                 </td>
                                 <td>{r.agent_name}</td>
-                                <td><TriggerList triggers=r.triggers/></td>
+                                <td><TriggerList triggers=r.triggers known=r.capability_known/></td>
                                 <td class="small">{r.target}</td>
                                 <td class="small">{age(r.created_at_ms, now)}</td>
                             </tr>
@@ -131,7 +131,7 @@ fn ActionView(
                 <StageBadge stage=a.stage/>
             </dd>
             <dt>"Target"</dt><dd>{a.target.clone()}</dd>
-            <dt>"Risk"</dt><dd><TriggerList triggers=a.triggers.clone()/></dd>
+            <dt>"Risk"</dt><dd><TriggerList triggers=a.triggers.clone() known=a.capability_known/></dd>
             <dt>"Submitted"</dt><dd>{clock::display(a.created_at_ms)}</dd>
             {a.expires_at_ms.map(|t| view! { <dt>"Expires"</dt><dd>{clock::display(t)}</dd> })}
         </dl>

@@ -23,9 +23,9 @@ pub async fn submit(
     submission: Submission,
 ) -> Result<ActionDetail, AppError> {
     let capability = catalog::lookup(&state.db, &submission.capability).await?;
-    let triggers = match &capability {
-        Capability::Known(t) => t.clone(),
-        Capability::Unknown | Capability::Unreadable(_) => vec![],
+    let (known, triggers) = match &capability {
+        Capability::Known(t) => (true, t.clone()),
+        Capability::Unknown | Capability::Unreadable(_) => (false, vec![]),
     };
     let decision = policy::decide(&policy::Input {
         capability_name: &submission.capability,
@@ -42,13 +42,15 @@ pub async fn submit(
 
     let mut tx = state.db.begin().await?;
     sqlx::query(
-        "INSERT INTO action_requests (id, agent_id, capability, target, summary, params, observation, \
-           decision, reasons, triggers, stage, policy_version, state, payload_hash, created_at, expires_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $15)",
+        "INSERT INTO action_requests (id, agent_id, capability, capability_known, target, summary, params, \
+           observation, decision, reasons, triggers, stage, policy_version, state, payload_hash, created_at, \
+           expires_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $16)",
     )
     .bind(&id)
     .bind(&agent.agent_id)
     .bind(&submission.capability)
+    .bind(i64::from(known))
     .bind(&submission.target)
     .bind(&submission.summary)
     .bind(submission.params.to_string())
@@ -157,7 +159,7 @@ pub async fn get_for_reviewer(state: &AppState, id: &str) -> Result<ActionDetail
 pub async fn pending(state: &AppState) -> Result<Vec<QueueRow>, AppError> {
     expire_due(state).await?;
     let rows = sqlx::query(
-        "SELECT r.id, a.name AS agent_name, r.capability, r.triggers, r.summary, r.target, \
+        "SELECT r.id, a.name AS agent_name, r.capability, r.capability_known, r.triggers, r.summary, r.target, \
                 r.created_at, r.expires_at \
          FROM action_requests r JOIN agents a ON a.id = r.agent_id \
          WHERE r.state = 'pending_approval' ORDER BY r.created_at DESC, r.id DESC LIMIT $1",
@@ -171,6 +173,7 @@ pub async fn pending(state: &AppState) -> Result<Vec<QueueRow>, AppError> {
                 id: r.try_get("id")?,
                 agent_name: r.try_get("agent_name")?,
                 capability: r.try_get("capability")?,
+                capability_known: r.try_get::<i64, _>("capability_known")? == 1,
                 triggers: stored(Trigger::parse_list(&r.try_get::<String, _>("triggers")?))?,
                 summary: r.try_get("summary")?,
                 target: r.try_get("target")?,
@@ -359,6 +362,7 @@ pub async fn load(db: &Db, id: &str) -> Result<Option<ActionDetail>, AppError> {
         agent_name: r.try_get("agent_name")?,
         stage: stored(Stage::parse(&r.try_get::<String, _>("stage")?))?,
         capability: r.try_get("capability")?,
+        capability_known: r.try_get::<i64, _>("capability_known")? == 1,
         triggers: stored(Trigger::parse_list(&r.try_get::<String, _>("triggers")?))?,
         target: r.try_get("target")?,
         summary: r.try_get("summary")?,

@@ -82,11 +82,19 @@ pub async fn get_agent(id: String) -> Result<AgentDetail, AppError> {
     .await
 }
 
+/// Who may sponsor an agent, for the registration form; `None` for people
+/// who may not register agents (the page then leaves the form out).
 #[server(prefix = "/rpc", endpoint = "agents/sponsors")]
-pub async fn list_sponsors() -> Result<Vec<String>, AppError> {
+pub async fn list_sponsors() -> Result<Option<Vec<String>>, AppError> {
     crate::error::respond(async move {
-        let (state, _) = manager().await?;
-        crate::auth::users::list_usernames(&state.db).await
+        let state = crate::state::app_state()?;
+        let user = crate::auth::session::require(&state, |_| true, "see agents").await?;
+        if !user.role.can_manage_agents() {
+            return Ok(None);
+        }
+        crate::auth::users::list_usernames(&state.db)
+            .await
+            .map(Some)
     })
     .await
 }

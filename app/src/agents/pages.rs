@@ -24,8 +24,11 @@ pub fn AgentsPage() -> impl IntoView {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
                 match sponsors.await {
-                    Ok(names) => view! { <RegisterAgent action=create sponsors=names/> }.into_any(),
-                    Err(_) => ().into_any(),
+                    Ok(Some(names)) => {
+                        view! { <RegisterAgent action=create sponsors=names/> }.into_any()
+                    }
+                    Ok(None) => ().into_any(),
+                    Err(e) => view! { <ErrorNote error=e/> }.into_any(),
                 }
             })}
         </Transition>
