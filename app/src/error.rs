@@ -150,6 +150,16 @@ mod ssr {
     }
 }
 
+/// A stored value we cannot read is our fault, never the caller's: logged,
+/// and reported as an internal error.
+#[cfg(feature = "ssr")]
+pub fn stored<T, E: std::fmt::Display>(value: Result<T, E>) -> Result<T, AppError> {
+    value.map_err(|e| {
+        tracing::error!(error = %e, "stored value is invalid");
+        AppError::Internal
+    })
+}
+
 /// Server functions return this: it records the error's status on the
 /// response, so the browser endpoint answers 409 for a conflict, not 500.
 #[cfg(feature = "ssr")]

@@ -136,7 +136,13 @@ fn ActionView(
             {a.expires_at_ms.map(|t| view! { <dt>"Expires"</dt><dd>{clock::display(t)}</dd> })}
         </dl>
         <section class="card why">
-            <h2>"Why it paused"</h2>
+            <h2>
+                {if a.decision == crate::policy::Outcome::PendingApproval {
+                    "Why it paused"
+                } else {
+                    "Why Belay decided this"
+                }}
+            </h2>
             <ul class="reasons">
                 {a.reasons.iter().map(|r| view! { <li>{r.clone()}</li> }).collect_view()}
             </ul>

@@ -8,7 +8,7 @@ use crate::audit::{self, Actor};
 use crate::auth::UserView;
 use crate::catalog;
 use crate::db::{new_id, now_ms, Db};
-use crate::error::AppError;
+use crate::error::{stored, AppError};
 use crate::policy::{self, Capability, Outcome, Stage, Trigger};
 use crate::state::AppState;
 use sqlx::Row;
@@ -381,12 +381,4 @@ pub async fn load(db: &Db, id: &str) -> Result<Option<ActionDetail>, AppError> {
         decision_note: r.try_get("decision_note")?,
         evidence,
     }))
-}
-
-/// A stored value we cannot read is our fault, never the caller's.
-fn stored<T, E: std::fmt::Display>(value: Result<T, E>) -> Result<T, AppError> {
-    value.map_err(|e| {
-        tracing::error!(error = %e, "stored value is invalid");
-        AppError::Internal
-    })
 }

@@ -5,24 +5,13 @@ use crate::audit::{self, Actor};
 use crate::auth::users;
 use crate::clock::display as display_time;
 use crate::db::{new_id, now_ms, Db, Tx};
-use crate::error::AppError;
+use crate::error::{stored, AppError};
 use crate::policy::Stage;
 use sqlx::Row;
 
-/// An agent name: 2–64 characters of letters, digits, `.`, `_` or `-`.
+/// An agent name: a handle, like usernames.
 pub fn parse_name(raw: &str) -> Result<String, AppError> {
-    let name = raw.trim();
-    let valid = (2..=64).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    if valid {
-        Ok(name.to_string())
-    } else {
-        Err(AppError::validation(
-            "agent names are 2 to 64 characters: letters, digits, '.', '_' or '-'",
-        ))
-    }
+    crate::auth::users::parse_handle(raw, "agent names")
 }
 
 /// A purpose: the bounded task the agent exists for, 1–500 characters.
@@ -188,10 +177,7 @@ fn agent_from_row(r: &sqlx::any::AnyRow) -> Result<AgentRow, AppError> {
         purpose: r.try_get("purpose")?,
         sponsor: r.try_get("sponsor")?,
         status: r.try_get("status")?,
-        stage: Stage::parse(&stage).map_err(|e| {
-            tracing::error!(error = %e, "stored stage is invalid");
-            AppError::Internal
-        })?,
+        stage: stored(Stage::parse(&stage))?,
         created_at: display_time(r.try_get("created_at")?),
         active_keys: r.try_get("active_keys")?,
     })
@@ -341,10 +327,7 @@ pub async fn authenticate(db: &Db, token: &str) -> Result<Principal, AppError> {
     Ok(Principal {
         agent_id: row.try_get("agent_id")?,
         name: row.try_get("name")?,
-        stage: Stage::parse(&stage).map_err(|e| {
-            tracing::error!(error = %e, "stored stage is invalid");
-            AppError::Internal
-        })?,
+        stage: stored(Stage::parse(&stage))?,
         key_id: row.try_get("key_id")?,
     })
 }

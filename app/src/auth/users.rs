@@ -3,11 +3,12 @@
 use super::{password, Role, UserView};
 use crate::audit::{self, Actor};
 use crate::db::{new_id, now_ms, Db};
-use crate::error::AppError;
+use crate::error::{stored, AppError};
 use sqlx::Row;
 
-/// A username: 2–64 characters of letters, digits, `.`, `_` or `-`.
-pub fn parse_username(raw: &str) -> Result<String, AppError> {
+/// A handle (usernames, agent names): 2–64 characters of letters, digits,
+/// `.`, `_` or `-`, so it is safe in URLs, logs and command lines.
+pub fn parse_handle(raw: &str, what: &str) -> Result<String, AppError> {
     let name = raw.trim();
     let valid = (2..=64).contains(&name.len())
         && name
@@ -16,10 +17,14 @@ pub fn parse_username(raw: &str) -> Result<String, AppError> {
     if valid {
         Ok(name.to_string())
     } else {
-        Err(AppError::validation(
-            "usernames are 2 to 64 characters: letters, digits, '.', '_' or '-'",
-        ))
+        Err(AppError::validation(format!(
+            "{what} are 2 to 64 characters: letters, digits, '.', '_' or '-'"
+        )))
     }
+}
+
+pub fn parse_username(raw: &str) -> Result<String, AppError> {
+    parse_handle(raw, "usernames")
 }
 
 #[tracing::instrument(skip(db, password), fields(username = %username, role = %role))]
@@ -127,10 +132,7 @@ fn user_from_row(r: &sqlx::any::AnyRow) -> Result<UserView, AppError> {
     Ok(UserView {
         id: r.try_get("id")?,
         username: r.try_get("username")?,
-        role: Role::parse(&role).map_err(|e| {
-            tracing::error!(error = %e, "stored role is invalid");
-            AppError::Internal
-        })?,
+        role: stored(Role::parse(&role))?,
     })
 }
 
