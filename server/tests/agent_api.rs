@@ -277,3 +277,40 @@ async fn unknown_endpoints_and_methods_are_problems_too() {
         .unwrap();
     assert_problem(res, 400).await;
 }
+
+#[tokio::test]
+async fn the_openapi_contract_describes_exactly_the_routes_served() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .http
+        .get(format!("{}/api/v1/openapi.json", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let doc: Value = res.json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    let (_, key) = app.agent("reader", Stage::Observe).await;
+    for (path, ops) in paths {
+        let url = format!("{}/api/v1{}", app.base, path.replace("{id}", "some-id"));
+        for method in ops.as_object().unwrap().keys() {
+            let res = app
+                .http
+                .request(method.to_uppercase().parse().unwrap(), &url)
+                .bearer_auth(&key)
+                .header("content-type", "application/json")
+                .body("{}")
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            let body = res.text().await.unwrap();
+            assert!(
+                !body.contains("no such API endpoint"),
+                "{method} {path} is not routed"
+            );
+            assert_ne!(status, 405, "{method} {path}");
+        }
+    }
+}

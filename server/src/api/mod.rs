@@ -16,6 +16,7 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/openapi.json", get(openapi))
         .route("/me", get(me))
         .route("/actions", post(actions::submit))
         .route("/actions/{id}", get(actions::get))
@@ -24,6 +25,14 @@ pub fn router() -> Router<AppState> {
             AppError::MethodNotAllowed("this endpoint does not take that method".into())
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+/// The machine-readable contract of what this API serves today.
+async fn openapi() -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        include_str!("openapi.json"),
+    )
 }
 
 async fn me(Agent(agent): Agent) -> Json<serde_json::Value> {
