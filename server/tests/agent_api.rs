@@ -314,3 +314,39 @@ async fn the_openapi_contract_describes_exactly_the_routes_served() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_agent_cancels_its_pending_request_once_and_only_its_own() {
+    let app = TestApp::spawn().await;
+    let (_, key) = app.agent("quitter", Stage::ActWithApproval).await;
+    let (_, other) = app.agent("bystander", Stage::ActWithApproval).await;
+    let id = app.submit_ok(&key, "email.send").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cancel = |k: &str| {
+        app.http
+            .post(format!("{}/api/v1/actions/{id}/cancel", app.base))
+            .bearer_auth(k.to_string())
+            .send()
+    };
+    assert_problem(cancel(&other).await.unwrap(), 404).await;
+    let res = cancel(&key).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap()["state"], "cancelled");
+    assert_problem(cancel(&key).await.unwrap(), 409).await;
+    assert_eq!(app.audit_count("action.cancelled", &id).await, 1);
+
+    let allowed = app.submit_ok(&key, "docs.summarize").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let res = app
+        .http
+        .post(format!("{}/api/v1/actions/{allowed}/cancel", app.base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 409).await;
+}

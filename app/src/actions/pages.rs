@@ -196,6 +196,7 @@ fn Outcome(action: ActionDetail) -> impl IntoView {
         State::Approved => format!("Approved by {who} at {when}."),
         State::Rejected => format!("Rejected by {who} at {when}."),
         State::Expired => format!("Expired unanswered at {when}: expiry means no."),
+        State::Cancelled => format!("Withdrawn by the agent at {when}."),
         other => format!("This request is {}.", other.label()),
     };
     view! {

@@ -267,6 +267,54 @@ pub async fn decide(
     load(&state.db, id).await?.ok_or(AppError::Internal)
 }
 
+/// The agent withdraws its own pending request. Like a decision, it is
+/// final, and it loses any race with a reviewer cleanly (409).
+#[tracing::instrument(skip(state, agent), fields(agent = %agent.name))]
+pub async fn cancel(
+    state: &AppState,
+    agent: &Principal,
+    id: &str,
+) -> Result<ActionDetail, AppError> {
+    // 404 for another agent's request, exactly as if it did not exist.
+    get_for_agent(state, agent, id).await?;
+    let now = now_ms();
+    let mut tx = state.db.begin().await?;
+    let done = sqlx::query(
+        "UPDATE action_requests SET state = 'cancelled', decided_at = $1, updated_at = $1 \
+         WHERE id = $2 AND agent_id = $3 AND state = 'pending_approval'",
+    )
+    .bind(now)
+    .bind(id)
+    .bind(&agent.agent_id)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        drop(tx);
+        let current = get_for_agent(state, agent, id).await?;
+        return Err(AppError::Conflict(format!(
+            "only a request waiting for approval can be cancelled; this one is {}",
+            current.state.label()
+        )));
+    }
+    audit::record(
+        &mut tx,
+        audit::Event {
+            actor: &Actor::Agent(agent.agent_id.clone()),
+            what: "action.cancelled",
+            subject_kind: "action",
+            subject_id: id,
+            detail: serde_json::json!({
+                "before": { "state": State::PendingApproval },
+                "after": { "state": State::Cancelled },
+            }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    state.notify_changed(id);
+    load(&state.db, id).await?.ok_or(AppError::Internal)
+}
+
 /// Expires one request if its deadline has passed (expiry means no).
 pub async fn expire_if_due(state: &AppState, id: &str) -> Result<(), AppError> {
     expire_where(state, Some(id)).await.map(|_| ())

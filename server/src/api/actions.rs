@@ -49,6 +49,15 @@ pub async fn get(
     Ok(Json(view(&action)))
 }
 
+pub async fn cancel(
+    State(state): State<AppState>,
+    Agent(agent): Agent,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let action = service::cancel(&state, &agent, &id).await?;
+    Ok(Json(view(&action)))
+}
+
 /// The agent's view of a request, as the API contract spells it.
 fn view(a: &ActionDetail) -> serde_json::Value {
     serde_json::json!({

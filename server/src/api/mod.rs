@@ -20,6 +20,7 @@ pub fn router() -> Router<AppState> {
         .route("/me", get(me))
         .route("/actions", post(actions::submit))
         .route("/actions/{id}", get(actions::get))
+        .route("/actions/{id}/cancel", post(actions::cancel))
         .fallback(|| async { AppError::NotFound("no such API endpoint".into()) })
         .method_not_allowed_fallback(|| async {
             AppError::MethodNotAllowed("this endpoint does not take that method".into())
