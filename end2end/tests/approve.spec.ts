@@ -1,5 +1,5 @@
 import { expect, Page, test } from '@playwright/test';
-import { actionState, createAgent, createUser, PASSWORD, submit } from './belay';
+import { actionState, createAgent, createUser, hydrated, PASSWORD, submit } from './belay';
 
 let key: string;
 
@@ -35,6 +35,7 @@ async function signIn(page: Page, username: string) {
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page).toHaveURL(/\/approvals$/);
   await expect(page.getByTestId('whoami')).toHaveText(`${username} (reviewer)`);
+  await hydrated(page);
 }
 
 test('a reviewer signs in, opens the pending request, approves it and sees it decided', async ({ page }) => {

@@ -7,6 +7,11 @@ export const BELAY_BIN = process.env.BELAY_BIN ?? path.resolve(__dirname, '../..
 export const DATABASE_URL = `sqlite://${path.resolve(__dirname, '../.data/e2e.db')}`;
 export const PASSWORD = 'correct horse battery staple';
 
+/** Waits until the wasm app has hydrated the server-rendered page. */
+export async function hydrated(page: import('@playwright/test').Page): Promise<void> {
+  await page.locator('body[data-hydrated="true"]').waitFor({ state: 'attached' });
+}
+
 /** Runs the `belay` CLI against the test server's database. */
 export function belay(args: string[], input?: string): string {
   return execFileSync(BELAY_BIN, args, {
