@@ -121,6 +121,15 @@ pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
+/// Ids are UUIDs. Anything else names no row, so it is "not found" without
+/// asking the database (which may refuse odd bytes such as NUL).
+pub fn known_id(id: &str, what: &str) -> Result<(), crate::error::AppError> {
+    match uuid::Uuid::try_parse(id) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(crate::error::AppError::NotFound(format!("no such {what}"))),
+    }
+}
+
 /// RFC 3339 text for API responses.
 pub fn rfc3339(ms: i64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)

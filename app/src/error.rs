@@ -90,10 +90,15 @@ impl leptos::server_fn::error::FromServerFnError for AppError {
 
     fn from_server_fn_error(value: leptos::server_fn::error::ServerFnErrorErr) -> Self {
         use leptos::server_fn::error::ServerFnErrorErr as E;
-        match value {
+        let err = match value {
             E::Args(m) | E::MissingArg(m) => AppError::BadRequest(m),
             other => AppError::Transport(other.to_string()),
-        }
+        };
+        // On the server this runs when arguments fail to decode, before the
+        // function body: record the status here too, or it would be a 500.
+        #[cfg(feature = "ssr")]
+        set_status(&err);
+        err
     }
 }
 
@@ -165,14 +170,19 @@ pub fn stored<T, E: std::fmt::Display>(value: Result<T, E>) -> Result<T, AppErro
 #[cfg(feature = "ssr")]
 pub fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> {
     if let Err(err) = &result {
-        if let Some(opts) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-            opts.set_status(
-                axum::http::StatusCode::from_u16(err.status())
-                    .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR),
-            );
-        }
+        set_status(err);
     }
     result
+}
+
+#[cfg(feature = "ssr")]
+fn set_status(err: &AppError) {
+    if let Some(opts) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+        opts.set_status(
+            axum::http::StatusCode::from_u16(err.status())
+                .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR),
+        );
+    }
 }
 
 /// Runs a server function's body and records its error status (see `with_status`).

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod clock;
 pub mod error;
 pub mod policy;
+pub mod text;
 mod ui;
 
 #[cfg(feature = "ssr")]

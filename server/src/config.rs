@@ -84,8 +84,13 @@ pub struct ServeArgs {
     /// Mark the session cookie Secure (set this when Belay is served over HTTPS).
     #[arg(long, env = "BELAY_SECURE_COOKIES")]
     pub secure_cookies: bool,
-    /// How long a request may wait for approval before it expires.
-    #[arg(long, env = "BELAY_APPROVAL_TTL_SECS", default_value_t = 86_400)]
+    /// How long a request may wait for approval before it expires (1 s to 1 year).
+    #[arg(
+        long,
+        env = "BELAY_APPROVAL_TTL_SECS",
+        default_value_t = 86_400,
+        value_parser = clap::value_parser!(u64).range(1..=31_536_000)
+    )]
     pub approval_ttl_secs: u64,
 }
 
@@ -143,5 +148,9 @@ mod tests {
             Some(Command::Serve(s)) => assert_eq!(s.addr.to_string(), "127.0.0.1:3000"),
             _ => panic!("expected serve"),
         }
+        assert!(Cli::try_parse_from(["belay", "serve", "--approval-ttl-secs", "0"]).is_err());
+        assert!(
+            Cli::try_parse_from(["belay", "serve", "--approval-ttl-secs", "99999999999"]).is_err()
+        );
     }
 }

@@ -350,3 +350,31 @@ async fn an_agent_cancels_its_pending_request_once_and_only_its_own() {
         .unwrap();
     assert_problem(res, 409).await;
 }
+
+#[tokio::test]
+async fn odd_bytes_are_refused_as_bad_input_never_500() {
+    let app = TestApp::spawn().await;
+    let (_, key) = app.agent("binary", Stage::ActWithApproval).await;
+    let res = app
+        .submit(
+            &key,
+            json!({"capability": "email.send", "target": "x", "summary": "a\u{0}b"}),
+        )
+        .await;
+    assert_problem(res, 422).await;
+    let res = app
+        .submit(&key, json!({"capability": "email.send", "target": "x", "summary": "y",
+            "evidence": [{"type": "screenshot", "media_type": "image/png", "content_base64": "PHNjcmlwdD4="}]}))
+        .await;
+    assert_problem(res, 415).await;
+    for (path, status) in [("%00", 404), ("not-a-uuid", 404), ("%FF", 400)] {
+        let res = app
+            .http
+            .get(format!("{}/api/v1/actions/{path}", app.base))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(res, status).await;
+    }
+}

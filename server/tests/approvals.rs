@@ -83,8 +83,9 @@ async fn rejecting_needs_a_reason() {
     app.user("alice", Role::Reviewer).await;
     let (_, key) = app.agent("mailer", Stage::ActWithApproval).await;
     let id = pending(&app, &key).await;
-    let res = app.browser("alice").await.reject(&id, "   ").await;
-    assert_eq!(res.status(), 422);
+    let alice = app.browser("alice").await;
+    assert_eq!(alice.reject(&id, "   ").await.status(), 422);
+    assert_eq!(alice.reject(&id, "bad\u{0}byte").await.status(), 422);
     let seen: Value = app.get_action(&key, &id, None).await.json().await.unwrap();
     assert_eq!(seen["state"], "pending_approval");
 }

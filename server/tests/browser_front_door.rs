@@ -205,3 +205,46 @@ async fn agent_registration_refuses_bad_input_and_non_managers() {
         .unwrap();
     assert_eq!(names, vec![("bot-one".to_string(),)]);
 }
+
+#[tokio::test]
+async fn sign_in_never_redirects_off_site_and_bad_arguments_are_400() {
+    let app = TestApp::spawn().await;
+    app.user("alice", Role::Reviewer).await;
+    for next in [
+        "/\t/evil.example",
+        "//evil.example",
+        "https://evil.example",
+        "/\n",
+    ] {
+        let b = app.anonymous_browser();
+        let res = b
+            .rpc(
+                "login",
+                &[
+                    ("username", "alice"),
+                    ("password", PASSWORD),
+                    ("next", next),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), 200, "{next:?}");
+        assert_eq!(res.headers()["location"], "/approvals", "{next:?}");
+    }
+    let alice = app.browser("alice").await;
+    // A server function called without its arguments is bad input, not a server error.
+    assert_eq!(
+        alice.rpc("approvals/reject", &[("id", "x")]).await.status(),
+        400
+    );
+    let res = alice
+        .rpc(
+            "login",
+            &[
+                ("username", "a\u{0}b"),
+                ("password", PASSWORD),
+                ("next", ""),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 401);
+}

@@ -7,7 +7,7 @@ use crate::agents::store::Principal;
 use crate::audit::{self, Actor};
 use crate::auth::UserView;
 use crate::catalog;
-use crate::db::{new_id, now_ms, Db};
+use crate::db::{known_id, new_id, now_ms, Db};
 use crate::error::{stored, AppError};
 use crate::policy::{self, Capability, Outcome, Stage, Trigger};
 use crate::state::AppState;
@@ -112,6 +112,7 @@ pub async fn get_for_agent(
     agent: &Principal,
     id: &str,
 ) -> Result<ActionDetail, AppError> {
+    known_id(id, "action request")?;
     expire_if_due(state, id).await?;
     match load(&state.db, id).await? {
         Some(action) if action.agent_id == agent.agent_id => Ok(action),
@@ -149,6 +150,7 @@ pub async fn wait_for_agent(
 }
 
 pub async fn get_for_reviewer(state: &AppState, id: &str) -> Result<ActionDetail, AppError> {
+    known_id(id, "action request")?;
     expire_if_due(state, id).await?;
     load(&state.db, id)
         .await?
@@ -201,20 +203,17 @@ pub async fn decide(
     id: &str,
     verdict: Verdict,
 ) -> Result<ActionDetail, AppError> {
+    known_id(id, "action request")?;
     let (next, note) = match &verdict {
         Verdict::Approve => (State::Approved, None),
-        Verdict::Reject { reason } => {
-            let reason = reason.trim();
-            if reason.is_empty() {
-                return Err(AppError::validation("give a reason for rejecting"));
-            }
-            if reason.chars().count() > 2000 {
-                return Err(AppError::validation(
-                    "keep the reason under 2000 characters",
-                ));
-            }
-            (State::Rejected, Some(reason.to_string()))
-        }
+        Verdict::Reject { reason } => (
+            State::Rejected,
+            Some(crate::text::field(
+                "the reason for rejecting",
+                reason,
+                2000,
+            )?),
+        ),
     };
     expire_if_due(state, id).await?;
     let now = now_ms();

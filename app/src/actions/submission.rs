@@ -80,19 +80,6 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-fn text(field: &str, raw: &str, max_chars: usize) -> Result<String, AppError> {
-    let value = raw.trim();
-    if value.is_empty() {
-        return Err(AppError::validation(format!("{field} must not be empty")));
-    }
-    if value.chars().count() > max_chars {
-        return Err(AppError::validation(format!(
-            "{field} is longer than {max_chars} characters"
-        )));
-    }
-    Ok(value.to_string())
-}
-
 /// Capability names look like `email.send`: lowercase letters, digits, `_`, `.` and `-`.
 pub fn parse_capability(raw: &str) -> Result<String, AppError> {
     let name = raw.trim();
@@ -128,12 +115,12 @@ impl Submission {
         }
         Ok(Submission {
             capability: parse_capability(&req.capability)?,
-            target: text("target", &req.target, 500)?,
-            summary: text("summary", &req.summary, 2000)?,
+            target: crate::text::field("target", &req.target, 500)?,
+            summary: crate::text::field("summary", &req.summary, 2000)?,
             params,
             observation: req
                 .observation
-                .map(|o| text("observation", &o, 10_000))
+                .map(|o| crate::text::field("observation", &o, 10_000))
                 .transpose()?,
             evidence: req
                 .evidence
@@ -186,14 +173,14 @@ impl Evidence {
                     EVIDENCE_KINDS.join(", ")
                 ))
             })?;
-        let (content, default_type) = match (req.content, req.content_base64) {
+        let content = match (req.content, req.content_base64) {
             (Some(_), Some(_)) | (None, None) => {
                 return Err(AppError::validation(
                     "give exactly one of content or content_base64",
                 ))
             }
-            (Some(serde_json::Value::String(s)), None) => (s.into_bytes(), "text/plain"),
-            (Some(json), None) => (json.to_string().into_bytes(), "application/json"),
+            (Some(serde_json::Value::String(s)), None) => s.into_bytes(),
+            (Some(json), None) => json.to_string().into_bytes(),
             (None, Some(b64)) => {
                 // Refuse before decoding: base64 is 4/3 the size of its bytes.
                 if b64.len() / 4 * 3 > MAX_EVIDENCE_BYTES + 3 {
@@ -202,35 +189,64 @@ impl Evidence {
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(b64.trim())
                     .map_err(|_| AppError::validation("content_base64 is not valid base64"))?;
-                (bytes, "application/octet-stream")
+                bytes
             }
         };
         if content.len() > MAX_EVIDENCE_BYTES {
             return Err(too_large());
         }
-        let media_type = match req.media_type {
-            Some(m) => {
-                let m = m.trim().to_ascii_lowercase();
-                let valid = !m.is_empty()
-                    && m.len() <= 100
-                    && m.split_once('/')
-                        .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
-                    && m.bytes().all(|b| b.is_ascii_graphic());
-                if !valid {
-                    return Err(AppError::UnsupportedMediaType(format!(
-                        "{m:?} is not a media type"
-                    )));
-                }
-                m
-            }
-            None => default_type.to_string(),
-        };
+        let media_type = media_type_of(kind, req.media_type.as_deref(), &content)?;
         Ok(Evidence {
             kind,
             sha256: sha256_hex(&content),
             media_type,
             content,
         })
+    }
+}
+
+/// The media type Belay records, decided from the evidence type and the
+/// bytes themselves, never taken on the agent's word. A declared type that
+/// disagrees is refused (415).
+fn media_type_of(kind: &str, declared: Option<&str>, content: &[u8]) -> Result<String, AppError> {
+    let actual: &str = match kind {
+        "screenshot" => sniff_image(content).ok_or_else(|| {
+            AppError::UnsupportedMediaType("a screenshot must be a PNG, JPEG or WebP image".into())
+        })?,
+        "extracted_data" | "events" | "request_log" => {
+            serde_json::from_slice::<serde_json::Value>(content)
+                .map_err(|_| AppError::validation(format!("{kind} evidence must be JSON")))?;
+            "application/json"
+        }
+        _ => {
+            std::str::from_utf8(content)
+                .map_err(|_| AppError::validation(format!("{kind} evidence must be UTF-8 text")))?;
+            match (kind, declared) {
+                ("dom_snapshot", _) => "text/html",
+                ("plan" | "prompt", Some("text/markdown")) => "text/markdown",
+                ("diff", Some("application/json")) => "application/json",
+                _ => "text/plain",
+            }
+        }
+    };
+    match declared.map(|d| d.trim().to_ascii_lowercase()) {
+        Some(d) if d != actual => Err(AppError::UnsupportedMediaType(format!(
+            "{kind} evidence declared as {d:?} is {actual}"
+        ))),
+        _ => Ok(actual.to_string()),
+    }
+}
+
+/// Image type from the file's first bytes (its magic number).
+fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        Some("image/webp")
+    } else {
+        None
     }
 }
 
@@ -290,6 +306,21 @@ mod tests {
         assert_eq!(s.evidence[0].media_type, "text/plain");
         assert_eq!(s.evidence[1].media_type, "application/json");
         assert_eq!(s.evidence[2].content.len(), 8);
+        assert_eq!(s.evidence[2].media_type, "image/png");
+
+        // Bytes decide, not labels.
+        let err = req(serde_json::json!({"capability": "a.b", "target": "x", "summary": "y",
+            "evidence": [{"type": "screenshot", "media_type": "image/png", "content_base64": "PGh0bWw+"}]})).unwrap_err();
+        assert!(matches!(err, AppError::UnsupportedMediaType(_)), "{err:?}");
+        let err = req(serde_json::json!({"capability": "a.b", "target": "x", "summary": "y",
+            "evidence": [{"type": "plan", "media_type": "text/html", "content": "<script>x</script>"}]})).unwrap_err();
+        assert!(matches!(err, AppError::UnsupportedMediaType(_)), "{err:?}");
+        let err = req(
+            serde_json::json!({"capability": "a.b", "target": "x", "summary": "y",
+            "evidence": [{"type": "events", "content": "not json"}]}),
+        )
+        .unwrap_err();
+        assert!(matches!(err, AppError::Validation(_)), "{err:?}");
         assert_eq!(s.evidence[0].sha256, sha256_hex(b"1. do it"));
 
         let err = req(

@@ -4,7 +4,7 @@ use super::{keys, AgentDetail, AgentRow, IssuedKey, KeyRow};
 use crate::audit::{self, Actor};
 use crate::auth::users;
 use crate::clock::display as display_time;
-use crate::db::{new_id, now_ms, Db, Tx};
+use crate::db::{known_id, new_id, now_ms, Db, Tx};
 use crate::error::{stored, AppError};
 use crate::policy::Stage;
 use sqlx::Row;
@@ -16,13 +16,7 @@ pub fn parse_name(raw: &str) -> Result<String, AppError> {
 
 /// A purpose: the bounded task the agent exists for, 1–500 characters.
 pub fn parse_purpose(raw: &str) -> Result<String, AppError> {
-    let purpose = raw.trim();
-    if purpose.is_empty() || purpose.chars().count() > 500 {
-        return Err(AppError::validation(
-            "describe the agent's purpose in 1 to 500 characters",
-        ));
-    }
-    Ok(purpose.to_string())
+    crate::text::field("the purpose", raw, 500)
 }
 
 pub struct NewAgent<'a> {
@@ -130,6 +124,7 @@ pub async fn list(db: &Db) -> Result<Vec<AgentRow>, AppError> {
 }
 
 pub async fn get(db: &Db, id: &str) -> Result<AgentDetail, AppError> {
+    known_id(id, "agent")?;
     let row = sqlx::query(&format!(
         "SELECT {AGENT_COLUMNS} FROM agents a JOIN users u ON u.id = a.sponsor_id WHERE a.id = $2"
     ))
@@ -196,6 +191,7 @@ pub async fn issue_key(
             return Err(AppError::validation("a key's expiry must be in the future"));
         }
     }
+    known_id(agent_id, "agent")?;
     let mut tx = db.begin().await?;
     let key = insert_key(&mut tx, actor, agent_id, expires_at).await?;
     tx.commit().await?;
@@ -245,6 +241,7 @@ async fn insert_key(
 
 #[tracing::instrument(skip(db), fields(key_id = %key_id))]
 pub async fn revoke_key(db: &Db, actor: &Actor, key_id: &str) -> Result<(), AppError> {
+    known_id(key_id, "key")?;
     let mut tx = db.begin().await?;
     // Conditional update: revoking twice is a conflict, not a second revocation.
     let done =

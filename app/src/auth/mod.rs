@@ -31,7 +31,11 @@ pub async fn login(
 ) -> Result<(), AppError> {
     crate::error::respond(async move {
         let state = crate::state::app_state()?;
-        let found = users::credentials(&state.db, username.trim()).await?;
+        // A malformed username cannot exist; it still costs a hash check.
+        let found = match users::parse_username(&username) {
+            Ok(name) => users::credentials(&state.db, &name).await?,
+            Err(_) => None,
+        };
         let (user, stored) = match found {
             Some(c) => (Some(c.user), Some(c.password_hash)),
             None => (None, None),
@@ -72,9 +76,17 @@ pub async fn current_user() -> Result<Option<UserView>, AppError> {
 }
 
 /// Only same-site paths are followed after sign-in (no open redirects).
+/// Browsers drop tabs and newlines from URLs (`/\t/evil` becomes `//evil`),
+/// so only printable ASCII is accepted.
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_string(),
+        Some(p)
+            if p.starts_with('/')
+                && !p.starts_with("//")
+                && p.chars().all(|c| c.is_ascii_graphic() && c != '\\') =>
+        {
+            p.to_string()
+        }
         _ => "/approvals".to_string(),
     }
 }
@@ -118,5 +130,8 @@ mod tests {
         assert_eq!(safe_next(Some("https://evil.example")), "/approvals");
         assert_eq!(safe_next(Some("/\\evil")), "/approvals");
         assert_eq!(safe_next(None), "/approvals");
+        assert_eq!(safe_next(Some("/\t/evil.example")), "/approvals");
+        assert_eq!(safe_next(Some("/\n")), "/approvals");
+        assert_eq!(safe_next(Some("/approvals/abc?x=1")), "/approvals/abc?x=1");
     }
 }

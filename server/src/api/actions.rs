@@ -8,6 +8,7 @@ use app::actions::submission::{Submission, SubmitRequest};
 use app::db::rfc3339;
 use app::error::AppError;
 use app::state::AppState;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -35,9 +36,10 @@ pub struct GetQuery {
 pub async fn get(
     State(state): State<AppState>,
     Agent(agent): Agent,
-    Path(id): Path<String>,
-    query: Result<Query<GetQuery>, axum::extract::rejection::QueryRejection>,
+    id: Result<Path<String>, PathRejection>,
+    query: Result<Query<GetQuery>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, AppError> {
+    let id = path_id(id)?;
     let Query(query) = query.map_err(|e| AppError::BadRequest(e.body_text()))?;
     let action = match query.wait {
         None | Some(0) => service::get_for_agent(&state, &agent, &id).await?,
@@ -52,10 +54,16 @@ pub async fn get(
 pub async fn cancel(
     State(state): State<AppState>,
     Agent(agent): Agent,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<serde_json::Value>, AppError> {
+    let id = path_id(id)?;
     let action = service::cancel(&state, &agent, &id).await?;
     Ok(Json(view(&action)))
+}
+
+fn path_id(id: Result<Path<String>, PathRejection>) -> Result<String, AppError> {
+    id.map(|Path(id)| id)
+        .map_err(|e| AppError::BadRequest(e.body_text()))
 }
 
 /// The agent's view of a request, as the API contract spells it.

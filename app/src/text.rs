@@ -1,0 +1,40 @@
+//! Free text from outside (summaries, purposes, reasons): trimmed, bounded,
+//! and free of control characters other than line breaks and tabs (NUL,
+//! for one, is refused by PostgreSQL and has no business in a summary).
+
+use crate::error::AppError;
+
+pub fn field(name: &str, raw: &str, max_chars: usize) -> Result<String, AppError> {
+    let value = raw.trim();
+    if value.is_empty() {
+        return Err(AppError::validation(format!("{name} must not be empty")));
+    }
+    if value.chars().count() > max_chars {
+        return Err(AppError::validation(format!(
+            "{name} is longer than {max_chars} characters"
+        )));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(AppError::validation(format!(
+            "{name} contains control characters"
+        )));
+    }
+    Ok(value.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field;
+
+    #[test]
+    fn text_is_trimmed_bounded_and_free_of_control_characters() {
+        assert_eq!(field("summary", "  hi\nthere ", 20).unwrap(), "hi\nthere");
+        assert!(field("summary", "   ", 20).is_err());
+        assert!(field("summary", "abc", 2).is_err());
+        assert!(field("summary", "a\u{0}b", 20).is_err());
+        assert!(field("summary", "a\u{1b}[31mb", 20).is_err());
+    }
+}
