@@ -8,7 +8,7 @@ use common::{assert_problem, TestApp};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_submits_a_reviewer_approves_and_the_long_poll_sees_it() {
     let app = TestApp::spawn().await;
     app.user("alice", Role::Reviewer).await;
@@ -69,7 +69,7 @@ async fn an_agent_submits_a_reviewer_approves_and_the_long_poll_sees_it() {
     assert_eq!(app.audit_count("action.approved", &id).await, 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_poll_on_a_pending_request_returns_when_the_wait_ends() {
     let app = TestApp::spawn().await;
     let (_, key) = app.agent("waiter", Stage::ActWithApproval).await;
@@ -87,7 +87,7 @@ async fn a_long_poll_on_a_pending_request_returns_when_the_wait_ends() {
     assert!(started.elapsed() >= Duration::from_millis(900));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_action_without_risk_triggers_is_allowed_at_act_with_approval() {
     let app = TestApp::spawn().await;
     let (_, key) = app.agent("summarizer", Stage::ActWithApproval).await;
@@ -97,7 +97,7 @@ async fn an_action_without_risk_triggers_is_allowed_at_act_with_approval() {
     assert!(body["expires_at"].is_null());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_capability_is_never_allowed() {
     let app = TestApp::spawn().await;
     let (_, key) = app.agent("explorer", Stage::ScopedAutonomy).await;
@@ -107,7 +107,7 @@ async fn an_unknown_capability_is_never_allowed() {
     assert!(reasons.contains("not in the catalog"), "{reasons}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_stage_turns_a_risky_action_into_its_documented_decision() {
     let app = TestApp::spawn().await;
     for (stage, decision) in [
@@ -123,7 +123,7 @@ async fn each_stage_turns_a_risky_action_into_its_documented_decision() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_malformed_and_unknown_keys_get_401_problem_details() {
     let app = TestApp::spawn().await;
     let url = format!("{}/api/v1/me", app.base);
@@ -151,7 +151,7 @@ async fn missing_malformed_and_unknown_keys_get_401_problem_details() {
     assert_problem(res, 401).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn me_describes_the_calling_agent() {
     let app = TestApp::spawn().await;
     let (id, key) = app.agent("self-aware", Stage::Propose).await;
@@ -169,7 +169,7 @@ async fn me_describes_the_calling_agent() {
     assert_eq!(me["status"], "active");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_agents_request_is_404() {
     let app = TestApp::spawn().await;
     let (_, mine) = app.agent("mine", Stage::ActWithApproval).await;
@@ -183,7 +183,7 @@ async fn another_agents_request_is_404() {
     assert_eq!(app.get_action(&theirs, &id, None).await.status(), 200);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_json_is_400_and_unknown_or_missing_fields_422() {
     let app = TestApp::spawn().await;
     let (_, key) = app.agent("sloppy", Stage::ActWithApproval).await;
@@ -225,7 +225,7 @@ async fn malformed_json_is_400_and_unknown_or_missing_fields_422() {
     assert_problem(res, 415).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversized_body_is_413() {
     let app = TestApp::spawn().await;
     let (_, key) = app.agent("verbose", Stage::ActWithApproval).await;
@@ -246,7 +246,7 @@ async fn an_oversized_body_is_413() {
     assert_problem(res, 413).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_endpoints_and_methods_are_problems_too() {
     let app = TestApp::spawn().await;
     let res = app
@@ -278,7 +278,7 @@ async fn unknown_endpoints_and_methods_are_problems_too() {
     assert_problem(res, 400).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openapi_contract_describes_exactly_the_routes_served() {
     let app = TestApp::spawn().await;
     let res = app
@@ -315,7 +315,7 @@ async fn the_openapi_contract_describes_exactly_the_routes_served() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_cancels_its_pending_request_once_and_only_its_own() {
     let app = TestApp::spawn().await;
     let (_, key) = app.agent("quitter", Stage::ActWithApproval).await;
@@ -351,7 +351,7 @@ async fn an_agent_cancels_its_pending_request_once_and_only_its_own() {
     assert_problem(res, 409).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn odd_bytes_are_refused_as_bad_input_never_500() {
     let app = TestApp::spawn().await;
     let (_, key) = app.agent("binary", Stage::ActWithApproval).await;

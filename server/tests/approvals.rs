@@ -16,7 +16,7 @@ async fn pending(app: &TestApp, key: &str) -> String {
         .to_string()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deciding_twice_returns_409_and_records_one_decision() {
     let app = TestApp::spawn().await;
     app.user("alice", Role::Reviewer).await;
@@ -46,7 +46,7 @@ async fn deciding_twice_returns_409_and_records_one_decision() {
     assert_eq!(app.audit_count("action.approved", &id).await, 0);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_reviewers_produce_exactly_one_decision() {
     let app = TestApp::spawn().await;
     let mut reviewers = Vec::new();
@@ -77,7 +77,7 @@ async fn concurrent_reviewers_produce_exactly_one_decision() {
     assert_eq!(app.audit_count("action.approved", &id).await, 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejecting_needs_a_reason() {
     let app = TestApp::spawn().await;
     app.user("alice", Role::Reviewer).await;
@@ -90,7 +90,7 @@ async fn rejecting_needs_a_reason() {
     assert_eq!(seen["state"], "pending_approval");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_request_cannot_be_approved() {
     let app = TestApp::spawn_with(|s| s.approval_ttl_secs = 1).await;
     app.user("alice", Role::Reviewer).await;
@@ -104,7 +104,7 @@ async fn an_expired_request_cannot_be_approved() {
     assert_eq!(app.audit_count("action.expired", &id).await, 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_reviewers_leads_and_admins_decide() {
     let app = TestApp::spawn().await;
     app.user("audrey", Role::Auditor).await;
@@ -117,7 +117,7 @@ async fn only_reviewers_leads_and_admins_decide() {
     assert_eq!(app.audit_count("action.approved", &id).await, 0);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_queue_and_request_page_show_why_it_paused() {
     let app = TestApp::spawn().await;
     app.user("alice", Role::Reviewer).await;
@@ -140,7 +140,7 @@ async fn the_queue_and_request_page_show_why_it_paused() {
     assert!(page.contains("policy v1"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn evidence_is_escaped_never_rendered_as_html() {
     let app = TestApp::spawn().await;
     app.user("alice", Role::Reviewer).await;

@@ -6,7 +6,7 @@ use app::auth::Role;
 use common::{TestApp, PASSWORD};
 use serde_json::Value;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_send_anonymous_people_to_sign_in() {
     let app = TestApp::spawn().await;
     let anon = app.anonymous_browser();
@@ -22,7 +22,7 @@ async fn pages_send_anonymous_people_to_sign_in() {
     assert_eq!(login.headers()["x-content-type-options"], "nosniff");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_password_is_refused_and_a_right_one_opens_the_pages() {
     let app = TestApp::spawn().await;
     app.user("alice", Role::Reviewer).await;
@@ -56,7 +56,7 @@ async fn a_wrong_password_is_refused_and_a_right_one_opens_the_pages() {
     assert_eq!(alice.page("/approvals").await.status(), 303);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cross_site_posts_are_refused() {
     let app = TestApp::spawn().await;
     app.user("alice", Role::Reviewer).await;
@@ -83,7 +83,7 @@ async fn cross_site_posts_are_refused() {
     assert_eq!(res.status(), 200);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lead_registers_an_agent_whose_key_works_until_revoked() {
     let app = TestApp::spawn().await;
     app.user("lena", Role::Lead).await;
@@ -163,7 +163,7 @@ async fn a_lead_registers_an_agent_whose_key_works_until_revoked() {
     assert!(!page.contains(secret), "the key must never be shown again");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_registration_refuses_bad_input_and_non_managers() {
     let app = TestApp::spawn().await;
     app.user("lena", Role::Lead).await;
@@ -206,7 +206,7 @@ async fn agent_registration_refuses_bad_input_and_non_managers() {
     assert_eq!(names, vec![("bot-one".to_string(),)]);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_never_redirects_off_site_and_bad_arguments_are_400() {
     let app = TestApp::spawn().await;
     app.user("alice", Role::Reviewer).await;

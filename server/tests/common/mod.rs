@@ -49,7 +49,7 @@ impl TestApp {
         TestApp {
             base,
             db,
-            http: reqwest::Client::new(),
+            http: client(reqwest::Client::builder()),
             _dir: dir,
             _stop: stop,
         }
@@ -128,11 +128,11 @@ impl TestApp {
     pub fn anonymous_browser(&self) -> Browser {
         Browser {
             base: self.base.clone(),
-            http: reqwest::Client::builder()
-                .cookie_store(true)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
+            http: client(
+                reqwest::Client::builder()
+                    .cookie_store(true)
+                    .redirect(reqwest::redirect::Policy::none()),
+            ),
         }
     }
 
@@ -147,6 +147,15 @@ impl TestApp {
             .try_get("n")
             .unwrap()
     }
+}
+
+/// Every request in a test has a deadline, so a hang fails the test with a
+/// message instead of stalling the run (long-polls in tests wait ≤ 20 s).
+fn client(builder: reqwest::ClientBuilder) -> reqwest::Client {
+    builder
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .expect("HTTP client")
 }
 
 /// A fresh database for one test: a SQLite file in the test's temp folder,
