@@ -5,16 +5,17 @@
 pub mod actions;
 pub mod agents;
 pub mod auth;
+pub mod catalog;
 pub mod clock;
 pub mod error;
 pub mod policy;
+pub mod rules;
+pub mod scope;
 pub mod text;
 mod ui;
 
 #[cfg(feature = "ssr")]
 pub mod audit;
-#[cfg(feature = "ssr")]
-pub mod catalog;
 #[cfg(feature = "ssr")]
 pub mod db;
 #[cfg(feature = "ssr")]
@@ -67,6 +68,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/approvals/:id") view=actions::ActionPage/>
                     <Route path=path!("/agents") view=agents::AgentsPage/>
                     <Route path=path!("/agents/:id") view=agents::AgentPage/>
+                    <Route path=path!("/capabilities") view=catalog::CatalogPage/>
+                    <Route path=path!("/policy") view=rules::PolicyPage/>
+                    <Route path=path!("/simulate") view=rules::SimulatePage/>
                 </Routes>
             </main>
         </Router>
@@ -89,6 +93,9 @@ fn Nav() -> impl IntoView {
                             <nav>
                                 <A href="/approvals">"Approvals"</A>
                                 <A href="/agents">"Agents"</A>
+                                <A href="/capabilities">"Capabilities"</A>
+                                <A href="/policy">"Policy"</A>
+                                <A href="/simulate">"Simulate"</A>
                             </nav>
                             <div class="who">
                                 <span data-testid="whoami">{format!("{} ({})", user.username, user.role)}</span>

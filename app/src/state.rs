@@ -1,7 +1,9 @@
 //! The one application state, shared by REST handlers (axum `State`) and
 //! server functions (Leptos context).
 
+use crate::actions::commit::Committer;
 use crate::db::Db;
+use crate::policy::store::PolicyCache;
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
@@ -11,31 +13,34 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Ids of action requests whose state just changed; long-polls listen here.
     pub changes: broadcast::Sender<String>,
+    /// What the decision reads, cached until the policy epoch moves.
+    pub policy: Arc<PolicyCache>,
+    /// The one writer that decides and group-commits submissions.
+    pub committer: Committer,
     pub leptos_options: leptos::config::LeptosOptions,
 }
 
 /// Product settings the rule book reads.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// How long a request may wait for a decision before it expires (expiry means no).
-    pub approval_ttl_ms: i64,
     /// Upper bound on `?wait=` for long-polls.
     pub max_wait_secs: u64,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings {
-            approval_ttl_ms: 24 * 60 * 60 * 1000,
-            max_wait_secs: 60,
-        }
+        Settings { max_wait_secs: 60 }
     }
 }
 
 impl AppState {
+    /// Must be called inside a Tokio runtime: it starts the submission writer.
     pub fn new(db: Db, settings: Settings, leptos_options: leptos::config::LeptosOptions) -> Self {
         let (changes, _) = broadcast::channel(1024);
+        let policy = Arc::new(PolicyCache::default());
         AppState {
+            committer: Committer::start(db.clone(), policy.clone()),
+            policy,
             db,
             settings: Arc::new(settings),
             changes,

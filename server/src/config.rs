@@ -84,14 +84,6 @@ pub struct ServeArgs {
     /// Mark the session cookie Secure (set this when Belay is served over HTTPS).
     #[arg(long, env = "BELAY_SECURE_COOKIES")]
     pub secure_cookies: bool,
-    /// How long a request may wait for approval before it expires (1 s to 1 year).
-    #[arg(
-        long,
-        env = "BELAY_APPROVAL_TTL_SECS",
-        default_value_t = 86_400,
-        value_parser = clap::value_parser!(u64).range(1..=31_536_000)
-    )]
-    pub approval_ttl_secs: u64,
 }
 
 impl Default for ServeArgs {
@@ -100,7 +92,6 @@ impl Default for ServeArgs {
             addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
             site_root: "target/site".into(),
             secure_cookies: false,
-            approval_ttl_secs: 86_400,
         }
     }
 }
@@ -119,7 +110,6 @@ impl fmt::Debug for Config {
             .field("addr", &self.serve.addr)
             .field("site_root", &self.serve.site_root)
             .field("secure_cookies", &self.serve.secure_cookies)
-            .field("approval_ttl_secs", &self.serve.approval_ttl_secs)
             .finish()
     }
 }

@@ -51,6 +51,9 @@ pub async fn open_database(url: &str) -> Result<db::Db, StartupError> {
     db::migrate(&pool, url)
         .await
         .map_err(|e| format!("cannot migrate the database: {e}"))?;
+    app::policy::store::ensure_policy(&pool)
+        .await
+        .map_err(|e| format!("cannot write the default policy: {e}"))?;
     Ok(pool)
 }
 
@@ -89,11 +92,7 @@ impl Application {
             .site_pkg_dir("pkg")
             .site_addr(addr)
             .build();
-        let settings = Settings {
-            approval_ttl_ms: (config.serve.approval_ttl_secs as i64).saturating_mul(1000),
-            ..Settings::default()
-        };
-        let state = AppState::new(pool, settings, leptos_options.clone());
+        let state = AppState::new(pool, Settings::default(), leptos_options.clone());
 
         let routes = generate_route_list(app::App);
         let web = Router::new()

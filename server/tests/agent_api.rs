@@ -90,7 +90,8 @@ async fn a_long_poll_on_a_pending_request_returns_when_the_wait_ends() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_action_without_risk_triggers_is_allowed_at_act_with_approval() {
     let app = TestApp::spawn().await;
-    let (_, key) = app.agent("summarizer", Stage::ActWithApproval).await;
+    let (id, key) = app.agent("summarizer", Stage::ActWithApproval).await;
+    app.grant_used(&id, "docs.summarize").await;
     let body = app.submit_ok(&key, "docs.summarize").await;
     assert_eq!(body["decision"], "allowed");
     assert_eq!(body["state"], "allowed");
@@ -318,8 +319,9 @@ async fn the_openapi_contract_describes_exactly_the_routes_served() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_cancels_its_pending_request_once_and_only_its_own() {
     let app = TestApp::spawn().await;
-    let (_, key) = app.agent("quitter", Stage::ActWithApproval).await;
+    let (quitter, key) = app.agent("quitter", Stage::ActWithApproval).await;
     let (_, other) = app.agent("bystander", Stage::ActWithApproval).await;
+    app.grant_used(&quitter, "docs.summarize").await;
     let id = app.submit_ok(&key, "email.send").await["id"]
         .as_str()
         .unwrap()

@@ -4,7 +4,7 @@
 mod common;
 
 use app::auth::Role;
-use app::policy::Stage;
+use app::policy::{RuleKey, Stage};
 use common::TestApp;
 use serde_json::Value;
 use std::time::Duration;
@@ -92,7 +92,16 @@ async fn rejecting_needs_a_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_request_cannot_be_approved() {
-    let app = TestApp::spawn_with(|s| s.approval_ttl_secs = 1).await;
+    let app = TestApp::spawn().await;
+    // Every rule waits one second, so whatever holds the request, it expires.
+    app.edit_rules(|rules| {
+        for key in RuleKey::ALL {
+            let mut rule = rules.get(key);
+            rule.ttl_secs = 1;
+            rules.set(key, rule).unwrap();
+        }
+    })
+    .await;
     app.user("alice", Role::Reviewer).await;
     let (_, key) = app.agent("slowpoke", Stage::ActWithApproval).await;
     let id = pending(&app, &key).await;

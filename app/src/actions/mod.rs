@@ -1,5 +1,7 @@
 //! Action requests: what agents submit and reviewers decide.
 
+#[cfg(feature = "ssr")]
+pub mod commit;
 pub mod model;
 mod pages;
 #[cfg(feature = "ssr")]

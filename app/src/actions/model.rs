@@ -1,6 +1,6 @@
 //! What an action request is, as every front door shows it.
 
-use crate::policy::{Outcome, Stage, Trigger};
+use crate::policy::{AppliedRule, Outcome, RuleKey, Stage, Trigger};
 use serde::{Deserialize, Serialize};
 
 /// Where a request is in its lifecycle.
@@ -102,7 +102,7 @@ pub struct ActionDetail {
     pub id: String,
     pub agent_id: String,
     pub agent_name: String,
-    /// The agent's stage when the decision was made.
+    /// The stage that applied to this capability when it was decided.
     pub stage: Stage,
     pub capability: String,
     /// False when the catalog did not know the capability: high risk.
@@ -115,6 +115,14 @@ pub struct ActionDetail {
     pub decision: Outcome,
     pub reasons: Vec<String>,
     pub policy_version: i64,
+    /// What held it for approval: triggers and computed conditions.
+    pub held_for: Vec<RuleKey>,
+    /// The rules that held it, as they were at `policy_version`.
+    pub rules: Vec<AppliedRule>,
+    /// Distinct approvals needed before it is approved.
+    pub approvals_required: u8,
+    /// Who has approved so far, in order.
+    pub approved_by: Vec<String>,
     pub state: State,
     pub created_at_ms: i64,
     pub expires_at_ms: Option<i64>,
@@ -122,6 +130,19 @@ pub struct ActionDetail {
     pub decided_by: Option<String>,
     pub decision_note: Option<String>,
     pub evidence: Vec<EvidenceInfo>,
+}
+
+impl ActionDetail {
+    /// Who carries out the action once it may go ahead: at `propose` a
+    /// human does, and the agent can never claim it.
+    pub fn carried_out_by(&self) -> Option<&'static str> {
+        match (self.decision, self.stage) {
+            (Outcome::Denied | Outcome::Drafted, _) => None,
+            (_, Stage::Observe | Stage::Draft) => None,
+            (_, Stage::Propose) => Some("human"),
+            (_, Stage::ActWithApproval | Stage::ScopedAutonomy) => Some("agent"),
+        }
+    }
 }
 
 /// Most rows the approval queue shows at once.
@@ -135,10 +156,13 @@ pub struct QueueRow {
     pub capability: String,
     pub capability_known: bool,
     pub triggers: Vec<Trigger>,
+    pub held_for: Vec<RuleKey>,
     pub summary: String,
     pub target: String,
     pub created_at_ms: i64,
     pub expires_at_ms: Option<i64>,
+    pub approvals_required: u8,
+    pub approvals: u8,
 }
 
 /// How long ago, in words, for a queue that shows age.

@@ -6,103 +6,23 @@ use super::submission::Submission;
 use crate::agents::store::Principal;
 use crate::audit::{self, Actor};
 use crate::auth::UserView;
-use crate::catalog;
-use crate::db::{known_id, new_id, now_ms, Db};
+use crate::db::{known_id, now_ms, Db};
 use crate::error::{stored, AppError};
-use crate::policy::{self, Capability, Outcome, Stage, Trigger};
+use crate::policy::{RuleKey, Stage, Trigger};
 use crate::state::AppState;
 use sqlx::Row;
 use std::time::Duration;
 
-/// Records a submission and its decision. The decision, the request and its
-/// audit row commit together before the agent hears the answer.
+/// Decides and records a submission. The decision, the request and its
+/// audit row commit together (group-committed with any others waiting)
+/// before the agent hears the answer.
 #[tracing::instrument(skip(state, agent, submission), fields(agent = %agent.name, capability = %submission.capability))]
 pub async fn submit(
     state: &AppState,
     agent: &Principal,
     submission: Submission,
 ) -> Result<ActionDetail, AppError> {
-    let capability = catalog::lookup(&state.db, &submission.capability).await?;
-    let (known, triggers) = match &capability {
-        Capability::Known(t) => (true, t.clone()),
-        Capability::Unknown | Capability::Unreadable(_) => (false, vec![]),
-    };
-    let decision = policy::decide(&policy::Input {
-        capability_name: &submission.capability,
-        capability,
-        stage: agent.stage,
-        suspended: false,
-    });
-    let state_after = State::after(decision.outcome);
-    let now = now_ms();
-    let expires_at = (decision.outcome == Outcome::PendingApproval)
-        .then(|| now + state.settings.approval_ttl_ms);
-    let id = new_id();
-    let reasons = serde_json::to_string(&decision.reasons).map_err(|_| AppError::Internal)?;
-
-    let mut tx = state.db.begin().await?;
-    sqlx::query(
-        "INSERT INTO action_requests (id, agent_id, capability, capability_known, target, summary, params, \
-           observation, decision, reasons, triggers, stage, policy_version, state, payload_hash, created_at, \
-           expires_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $16)",
-    )
-    .bind(&id)
-    .bind(&agent.agent_id)
-    .bind(&submission.capability)
-    .bind(i64::from(known))
-    .bind(&submission.target)
-    .bind(&submission.summary)
-    .bind(submission.params.to_string())
-    .bind(&submission.observation)
-    .bind(decision.outcome.as_str())
-    .bind(&reasons)
-    .bind(Trigger::join(&triggers))
-    .bind(agent.stage.as_str())
-    .bind(decision.policy_version)
-    .bind(state_after.as_str())
-    .bind(submission.payload_hash())
-    .bind(now)
-    .bind(expires_at)
-    .execute(&mut *tx)
-    .await?;
-    for e in &submission.evidence {
-        sqlx::query(
-            "INSERT INTO evidence (id, action_id, kind, media_type, size_bytes, sha256, content, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(new_id())
-        .bind(&id)
-        .bind(e.kind)
-        .bind(&e.media_type)
-        .bind(e.content.len() as i64)
-        .bind(&e.sha256)
-        .bind(e.content.clone())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    }
-    audit::record(
-        &mut tx,
-        audit::Event {
-            actor: &Actor::Agent(agent.agent_id.clone()),
-            what: "action.submitted",
-            subject_kind: "action",
-            subject_id: &id,
-            detail: serde_json::json!({ "after": {
-                "capability": submission.capability,
-                "decision": decision.outcome,
-                "reasons": decision.reasons,
-                "policy_version": decision.policy_version,
-                "state": state_after,
-                "evidence": submission.evidence.len(),
-            }}),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    tracing::info!(action_id = %id, decision = decision.outcome.as_str(), "action submitted");
-    load(&state.db, &id).await?.ok_or(AppError::Internal)
+    state.committer.submit(agent.clone(), submission).await
 }
 
 /// One request as its agent may see it: another agent's request is 404,
@@ -161,8 +81,9 @@ pub async fn get_for_reviewer(state: &AppState, id: &str) -> Result<ActionDetail
 pub async fn pending(state: &AppState) -> Result<Vec<QueueRow>, AppError> {
     expire_due(state).await?;
     let rows = sqlx::query(
-        "SELECT r.id, a.name AS agent_name, r.capability, r.capability_known, r.triggers, r.summary, r.target, \
-                r.created_at, r.expires_at \
+        "SELECT r.id, a.name AS agent_name, r.capability, r.capability_known, r.triggers, r.held_for, r.summary, \
+                r.target, r.created_at, r.expires_at, r.approvals_required, \
+                (SELECT COUNT(*) FROM approvals p WHERE p.action_id = r.id) AS approvals \
          FROM action_requests r JOIN agents a ON a.id = r.agent_id \
          WHERE r.state = 'pending_approval' ORDER BY r.created_at DESC, r.id DESC LIMIT $1",
     )
@@ -177,10 +98,13 @@ pub async fn pending(state: &AppState) -> Result<Vec<QueueRow>, AppError> {
                 capability: r.try_get("capability")?,
                 capability_known: r.try_get::<i64, _>("capability_known")? == 1,
                 triggers: stored(Trigger::parse_list(&r.try_get::<String, _>("triggers")?))?,
+                held_for: held_for(&r.try_get::<String, _>("held_for")?)?,
                 summary: r.try_get("summary")?,
                 target: r.try_get("target")?,
                 created_at_ms: r.try_get("created_at")?,
                 expires_at_ms: r.try_get("expires_at")?,
+                approvals_required: small(r.try_get("approvals_required")?)?,
+                approvals: small(r.try_get("approvals")?)?,
             })
         })
         .collect()
@@ -193,9 +117,12 @@ pub enum Verdict {
     Reject { reason: String },
 }
 
-/// Decides a pending request. The conditional update lets the database
-/// settle races: of many reviewers deciding at once, exactly one wins and
-/// the rest get 409.
+/// Decides a pending request. A conditional update first claims the
+/// still-open request, so concurrent decisions on it queue up in the
+/// database (a row lock on PostgreSQL, the write lock on SQLite): of many
+/// reviewers, the ones who arrive after it is final get 409. An approval
+/// counts once per person; the request is approved when the rule's number of
+/// distinct approvals is reached. One rejection is final.
 #[tracing::instrument(skip(state, reviewer), fields(reviewer = %reviewer.username))]
 pub async fn decide(
     state: &AppState,
@@ -204,66 +131,127 @@ pub async fn decide(
     verdict: Verdict,
 ) -> Result<ActionDetail, AppError> {
     known_id(id, "action request")?;
-    let (next, note) = match &verdict {
-        Verdict::Approve => (State::Approved, None),
-        Verdict::Reject { reason } => (
-            State::Rejected,
-            Some(crate::text::field(
-                "the reason for rejecting",
-                reason,
-                2000,
-            )?),
-        ),
+    let note = match &verdict {
+        Verdict::Approve => None,
+        Verdict::Reject { reason } => Some(crate::text::field(
+            "the reason for rejecting",
+            reason,
+            2000,
+        )?),
     };
     expire_if_due(state, id).await?;
     let now = now_ms();
     let mut tx = state.db.begin().await?;
-    let done = sqlx::query(
-        "UPDATE action_requests SET state = $1, decided_at = $2, decided_by = $3, decision_note = $4, updated_at = $2 \
-         WHERE id = $5 AND state = 'pending_approval' AND (expires_at IS NULL OR expires_at > $2)",
+    let open = sqlx::query(
+        "UPDATE action_requests SET updated_at = $1 \
+         WHERE id = $2 AND state = 'pending_approval' AND (expires_at IS NULL OR expires_at > $1)",
     )
-    .bind(next.as_str())
     .bind(now)
-    .bind(&reviewer.id)
-    .bind(&note)
     .bind(id)
     .execute(&mut *tx)
     .await?;
-    if done.rows_affected() != 1 {
+    if open.rows_affected() != 1 {
         drop(tx);
-        let current = load(&state.db, id)
-            .await?
-            .ok_or_else(|| AppError::NotFound("no such action request".into()))?;
-        let by = current
-            .decided_by
-            .map(|u| format!(" by {u}"))
-            .unwrap_or_default();
-        return Err(AppError::Conflict(format!(
-            "this request is already {}{by}; a decided request is final",
-            current.state.label()
-        )));
+        return Err(already_final(&state.db, id).await);
+    }
+    let row = sqlx::query(
+        "SELECT agent_id, capability, approvals_required FROM action_requests WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let agent_id: String = row.try_get("agent_id")?;
+    let capability: String = row.try_get("capability")?;
+    let required: i64 = row.try_get("approvals_required")?;
+
+    let (next, what, count) = match verdict {
+        Verdict::Reject { .. } => (State::Rejected, "action.rejected", None),
+        Verdict::Approve => {
+            let mine =
+                sqlx::query("SELECT at FROM approvals WHERE action_id = $1 AND user_id = $2")
+                    .bind(id)
+                    .bind(&reviewer.id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if mine.is_some() {
+                return Err(AppError::Conflict(format!(
+                    "you have already approved this request; it needs {required} approvals from distinct reviewers"
+                )));
+            }
+            sqlx::query("INSERT INTO approvals (action_id, user_id, at) VALUES ($1, $2, $3)")
+                .bind(id)
+                .bind(&reviewer.id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            let count: i64 =
+                sqlx::query("SELECT COUNT(*) AS n FROM approvals WHERE action_id = $1")
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get("n")?;
+            if count >= required {
+                (State::Approved, "action.approved", Some(count))
+            } else {
+                (State::PendingApproval, "action.approval_added", Some(count))
+            }
+        }
+    };
+    if next != State::PendingApproval {
+        sqlx::query(
+            "UPDATE action_requests SET state = $1, decided_at = $2, decided_by = $3, decision_note = $4 \
+             WHERE id = $5 AND state = 'pending_approval'",
+        )
+        .bind(next.as_str())
+        .bind(now)
+        .bind(&reviewer.id)
+        .bind(&note)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if next == State::Approved {
+        crate::policy::store::record_use(&mut tx, &agent_id, &capability, now).await?;
     }
     audit::record(
         &mut tx,
         audit::Event {
             actor: &Actor::User(reviewer.id.clone()),
-            what: match next {
-                State::Approved => "action.approved",
-                _ => "action.rejected",
-            },
+            what,
             subject_kind: "action",
             subject_id: id,
             detail: serde_json::json!({
                 "before": { "state": State::PendingApproval },
-                "after": { "state": next, "note": note },
+                "after": { "state": next, "note": note, "approvals": count, "approvals_required": required },
             }),
         },
     )
     .await?;
     tx.commit().await?;
-    state.notify_changed(id);
-    tracing::info!(action_id = %id, state = next.as_str(), "action decided");
+    if next != State::PendingApproval {
+        state.notify_changed(id);
+    }
+    tracing::info!(action_id = %id, state = next.as_str(), approvals = ?count, "action decided");
     load(&state.db, id).await?.ok_or(AppError::Internal)
+}
+
+/// The 409 for deciding a request that is no longer open, naming who
+/// decided it.
+async fn already_final(db: &Db, id: &str) -> AppError {
+    match load(db, id).await {
+        Err(e) => e,
+        Ok(None) => AppError::NotFound("no such action request".into()),
+        Ok(Some(current)) => {
+            let by = current
+                .decided_by
+                .map(|u| format!(" by {u}"))
+                .unwrap_or_default();
+            AppError::Conflict(format!(
+                "this request is already {}{by}; a decided request is final",
+                current.state.label()
+            ))
+        }
+    }
 }
 
 /// The agent withdraws its own pending request. Like a decision, it is
@@ -401,6 +389,16 @@ pub async fn load(db: &Db, id: &str) -> Result<Option<ActionDetail>, AppError> {
         })
     })
     .collect::<Result<Vec<_>, AppError>>()?;
+    let approved_by = sqlx::query(
+        "SELECT u.username FROM approvals p JOIN users u ON u.id = p.user_id \
+         WHERE p.action_id = $1 ORDER BY p.at, u.username",
+    )
+    .bind(id)
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(|r| r.try_get("username"))
+    .collect::<Result<Vec<String>, _>>()?;
     let params: String = r.try_get("params")?;
     let reasons: String = r.try_get("reasons")?;
     Ok(Some(ActionDetail {
@@ -420,6 +418,10 @@ pub async fn load(db: &Db, id: &str) -> Result<Option<ActionDetail>, AppError> {
         )))?,
         reasons: stored(serde_json::from_str(&reasons))?,
         policy_version: r.try_get("policy_version")?,
+        held_for: held_for(&r.try_get::<String, _>("held_for")?)?,
+        rules: stored(serde_json::from_str(&r.try_get::<String, _>("rules")?))?,
+        approvals_required: small(r.try_get("approvals_required")?)?,
+        approved_by,
         state: stored(State::parse(&r.try_get::<String, _>("state")?))?,
         created_at_ms: r.try_get("created_at")?,
         expires_at_ms: r.try_get("expires_at")?,
@@ -428,4 +430,18 @@ pub async fn load(db: &Db, id: &str) -> Result<Option<ActionDetail>, AppError> {
         decision_note: r.try_get("decision_note")?,
         evidence,
     }))
+}
+
+fn held_for(stored_list: &str) -> Result<Vec<RuleKey>, AppError> {
+    stored(
+        stored_list
+            .split(',')
+            .filter(|k| !k.is_empty())
+            .map(RuleKey::parse)
+            .collect(),
+    )
+}
+
+fn small(n: i64) -> Result<u8, AppError> {
+    stored(u8::try_from(n))
 }

@@ -40,6 +40,21 @@ pub struct KeyRow {
 pub struct AgentDetail {
     pub agent: AgentRow,
     pub keys: Vec<KeyRow>,
+    /// Catalog names, for the grant form.
+    pub capabilities: Vec<String>,
+    /// The agent's latest requests, drafts and refusals included.
+    pub recent: Vec<RecentRequest>,
+    /// Whether the viewer may change keys and scope.
+    pub can_manage: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecentRequest {
+    pub id: String,
+    pub capability: String,
+    pub summary: String,
+    pub state: crate::actions::State,
+    pub created_at: String,
 }
 
 /// A freshly issued key. `secret` is shown once and never stored.
@@ -76,8 +91,10 @@ pub async fn list_agents() -> Result<Vec<AgentRow>, AppError> {
 pub async fn get_agent(id: String) -> Result<AgentDetail, AppError> {
     crate::error::respond(async move {
         let state = crate::state::app_state()?;
-        crate::auth::session::require(&state, |_| true, "see agents").await?;
-        store::get(&state.db, &id).await
+        let user = crate::auth::session::require(&state, |_| true, "see agents").await?;
+        let mut detail = store::get(&state.db, &id).await?;
+        detail.can_manage = user.role.can_manage_agents();
+        Ok(detail)
     })
     .await
 }

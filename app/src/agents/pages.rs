@@ -1,5 +1,6 @@
 use super::*;
-use crate::ui::{ErrorNote, StageBadge};
+use crate::scope::GrantsPanel;
+use crate::ui::{ErrorNote, StageBadge, StateBadge};
 use leptos_router::hooks::use_params_map;
 
 #[component]
@@ -159,6 +160,7 @@ fn AgentDetailView(
 ) -> impl IntoView {
     let a = detail.agent;
     let agent_id = a.id.clone();
+    let can_manage = detail.can_manage;
     view! {
         <p><a href="/agents">"← Agents"</a></p>
         <h1>{a.name.clone()} " " <StageBadge stage=a.stage/></h1>
@@ -200,6 +202,44 @@ fn AgentDetailView(
             {move || match revoke.value().get() {
                 Some(Err(e)) => view! { <ErrorNote error=e/> }.into_any(),
                 _ => ().into_any(),
+            }}
+        </section>
+        <GrantsPanel agent_id=a.id.clone() can_manage capabilities=detail.capabilities/>
+        <RecentRequests rows=detail.recent/>
+    }
+}
+
+/// Everything the agent asked lately, drafts and refusals included, so
+/// humans see what an agent at `observe` or `draft` is doing.
+#[component]
+fn RecentRequests(rows: Vec<RecentRequest>) -> impl IntoView {
+    view! {
+        <section>
+            <h2>"Recent requests"</h2>
+            {if rows.is_empty() {
+                view! { <p class="muted">"Nothing submitted yet."</p> }.into_any()
+            } else {
+                view! {
+                    <table class="table" data-testid="recent">
+                        <thead>
+                            <tr><th>"When"</th><th>"Capability"</th><th>"Summary"</th><th>"State"</th></tr>
+                        </thead>
+                        <tbody>
+                            {rows
+                                .into_iter()
+                                .map(|r| view! {
+                                    <tr>
+                                        <td class="small">{r.created_at}</td>
+                                        <td><code>{r.capability}</code></td>
+                                        <td><a href=format!("/approvals/{}", r.id)>{r.summary}</a></td>
+                                        <td><StateBadge state=r.state/></td>
+                                    </tr>
+                                })
+                                .collect_view()}
+                        </tbody>
+                    </table>
+                }
+                .into_any()
             }}
         </section>
     }

@@ -1,6 +1,6 @@
 //! Agents and their keys in the database.
 
-use super::{keys, AgentDetail, AgentRow, IssuedKey, KeyRow};
+use super::{keys, AgentDetail, AgentRow, IssuedKey, KeyRow, RecentRequest};
 use crate::audit::{self, Actor};
 use crate::auth::users;
 use crate::clock::display as display_time;
@@ -96,6 +96,7 @@ async fn insert_agent(
         },
     )
     .await?;
+    crate::policy::store::bump_epoch(tx).await?;
     Ok(AgentRow {
         id,
         name,
@@ -161,7 +162,39 @@ pub async fn get(db: &Db, id: &str) -> Result<AgentDetail, AppError> {
         })
     })
     .collect::<Result<Vec<_>, AppError>>()?;
-    Ok(AgentDetail { agent, keys })
+    let capabilities = sqlx::query("SELECT name FROM capabilities ORDER BY name")
+        .fetch_all(db)
+        .await?
+        .iter()
+        .map(|r| r.try_get("name"))
+        .collect::<Result<Vec<String>, _>>()?;
+    let recent = sqlx::query(
+        "SELECT id, capability, summary, state, created_at FROM action_requests \
+         WHERE agent_id = $1 ORDER BY created_at DESC, id DESC LIMIT 50",
+    )
+    .bind(id)
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(RecentRequest {
+            id: r.try_get("id")?,
+            capability: r.try_get("capability")?,
+            summary: r.try_get("summary")?,
+            state: stored(crate::actions::State::parse(
+                &r.try_get::<String, _>("state")?,
+            ))?,
+            created_at: display_time(r.try_get("created_at")?),
+        })
+    })
+    .collect::<Result<Vec<_>, AppError>>()?;
+    Ok(AgentDetail {
+        agent,
+        keys,
+        capabilities,
+        recent,
+        can_manage: false,
+    })
 }
 
 fn agent_from_row(r: &sqlx::any::AnyRow) -> Result<AgentRow, AppError> {

@@ -1,9 +1,7 @@
+use super::index::{AgentPolicy, AgentStatus, CatalogEntry, Policy};
+use super::rules::{rule_name, Rule, RuleKey};
 use super::{Stage, Trigger};
 use serde::{Deserialize, Serialize};
-
-/// The built-in policy: any risk trigger needs one approval. Editable,
-/// versioned rules replace this constant with the current version's number.
-pub const POLICY_VERSION: i64 = 1;
 
 /// What a submitted action becomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,23 +24,33 @@ impl Outcome {
     }
 }
 
-/// What the catalog says about the requested capability.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Capability {
-    Known(Vec<Trigger>),
-    /// The catalog has never seen it: high risk, never safe.
-    Unknown,
-    /// The catalog entry could not be read (a stored value we do not
-    /// understand); treated like an unknown capability.
-    Unreadable(String),
+/// The action being decided, as the agent described it.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub capability: &'a str,
+    pub target: &'a str,
+    pub params: &'a serde_json::Value,
 }
 
+/// Facts about the agent's history, looked up by the caller. A lookup that
+/// failed is carried as its error, and the decision fails closed on it.
 #[derive(Debug, Clone)]
-pub struct Input<'a> {
-    pub capability_name: &'a str,
-    pub capability: Capability,
-    pub stage: Stage,
-    pub suspended: bool,
+pub struct Facts {
+    pub now_ms: i64,
+    /// Has the agent used this capability before (allowed or approved)?
+    pub used_before: Result<bool, String>,
+    /// Requests for this capability in the last hour that could execute;
+    /// `None` when not looked up (needed only under a rate limit).
+    pub recent: Option<Result<u32, String>>,
+}
+
+/// A rule that applied, as recorded with the decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedRule {
+    pub key: RuleKey,
+    pub name: String,
+    pub approvals: u8,
+    pub ttl_secs: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,191 +59,265 @@ pub struct Decision {
     /// In words a reviewer understands.
     pub reasons: Vec<String>,
     pub policy_version: i64,
+    /// The stage that applied (the agent's, or its grant's override).
+    pub stage: Stage,
+    /// The catalog's risk triggers for the capability.
+    pub triggers: Vec<Trigger>,
+    pub capability_known: bool,
+    /// Why it is held, when it is: triggers and computed conditions.
+    pub held_for: Vec<RuleKey>,
+    /// The rules that produced a hold.
+    pub rules: Vec<AppliedRule>,
+    /// Distinct approvals needed (0 unless pending).
+    pub approvals_required: u8,
+    /// How long it may wait for approval (only when pending).
+    pub ttl_secs: Option<i64>,
 }
 
-fn decision(outcome: Outcome, reasons: Vec<String>) -> Decision {
-    Decision {
-        outcome,
-        reasons,
-        policy_version: POLICY_VERSION,
-    }
-}
-
-pub fn decide(input: &Input<'_>) -> Decision {
-    let v = POLICY_VERSION;
-    if input.suspended {
-        return decision(
-            Outcome::Denied,
-            vec!["refused: the agent is suspended".into()],
-        );
-    }
-    // Everything below matches exhaustively: a new stage or capability kind
-    // will not compile until someone decides what it means.
-    let risk: Result<&[Trigger], String> = match &input.capability {
-        Capability::Known(triggers) => Ok(triggers),
-        Capability::Unknown => Err(format!(
-            "capability '{}' is not in the catalog, so it is treated as high risk",
-            input.capability_name
-        )),
-        Capability::Unreadable(why) => Err(format!(
-            "the catalog entry for '{}' could not be read ({why}), so it is treated as high risk",
-            input.capability_name
-        )),
+/// Decides one action. Pure: the same inputs always give the same decision.
+/// Every match below is exhaustive, so a new stage, status or catalog state
+/// does not compile until someone decides what it means; nothing falls
+/// through to `allowed`.
+pub fn decide(
+    policy: &Policy,
+    agent: Option<&AgentPolicy>,
+    req: &Request<'_>,
+    facts: &Facts,
+) -> Decision {
+    let cap = req.capability;
+    let v = policy.version;
+    let agent = match agent {
+        Some(a) => a,
+        None => {
+            return refused(
+                v,
+                "refused: the agent is not registered with this policy".into(),
+            );
+        }
     };
-    let stage = input.stage;
-    match stage {
-        Stage::Observe => {
-            let mut reasons = vec![format!(
-                "refused: the agent is at {stage}; it may only record observations"
-            )];
-            reasons.extend(risk.err());
-            decision(Outcome::Denied, reasons)
+    match agent.status {
+        AgentStatus::Suspended => {
+            return refused(v, "refused: the agent is suspended".into());
         }
-        Stage::Draft => {
-            let mut reasons = vec![format!(
-                "drafted: the agent is at {stage}; the action is recorded for humans and is never executable by the agent"
-            )];
-            reasons.extend(risk.err());
-            decision(Outcome::Drafted, reasons)
-        }
-        Stage::Propose => {
-            let mut reasons = vec![format!(
-                "paused: the agent is at {stage}; once approved, a human carries the action out"
-            )];
-            match risk {
-                Ok([]) => {}
-                Ok(triggers) => reasons.push(format!("risk: {}", names(triggers))),
-                Err(why) => reasons.push(why),
-            }
-            reasons.push(format!(
-                "rule 'every proposal needs 1 approval' (policy v{v})"
+        AgentStatus::Active => {}
+    }
+
+    // What could hold the action, and why, in words.
+    let mut held = Vec::new();
+    let mut notes = Vec::new();
+    let (triggers, known) = match policy.catalog.get(cap) {
+        Some(CatalogEntry::Known { triggers }) => (triggers.clone(), true),
+        Some(CatalogEntry::Unreadable(why)) => {
+            notes.push(format!(
+                "the catalog entry for '{cap}' could not be read ({why}), so it is treated as high risk"
             ));
-            decision(Outcome::PendingApproval, reasons)
+            held.push(RuleKey::UnknownCapability);
+            (vec![], false)
         }
-        Stage::ActWithApproval | Stage::ScopedAutonomy => {
-            // Scope grants (which let scoped_autonomy skip approval inside
-            // its limits) are not modelled yet, so both stages hold every
-            // risk trigger for approval.
-            let held_as = if stage == Stage::ScopedAutonomy {
-                format!("the agent is at {stage}, but it has no scope grants yet, so risk is held as at act_with_approval")
-            } else {
-                format!("the agent is at {stage}")
+        None => {
+            notes.push(format!(
+                "capability '{cap}' is not in the catalog, so it is treated as high risk"
+            ));
+            held.push(RuleKey::UnknownCapability);
+            (vec![], false)
+        }
+    };
+    held.splice(0..0, triggers.iter().map(|t| RuleKey::from_trigger(*t)));
+
+    let (stage, violations) = match agent.grants.get(cap) {
+        None => (
+            agent.stage,
+            vec![format!("'{cap}' is not in the agent's scope")],
+        ),
+        Some(Err(why)) => (
+            // The override is unreadable too, so it can only lower trust.
+            agent.stage.min(Stage::Propose),
+            vec![format!(
+                "the agent's grant for '{cap}' could not be read ({why})"
+            )],
+        ),
+        Some(Ok(grant)) => {
+            let mut out = grant.violations(req.target, req.params, facts.now_ms);
+            if let Some(max) = grant.max_per_hour {
+                match &facts.recent {
+                    Some(Ok(n)) if *n < max => {}
+                    Some(Ok(n)) => out.push(format!(
+                        "over the limit: {n} {cap} requests in the last hour; the grant allows {max}"
+                    )),
+                    Some(Err(why)) => out.push(format!(
+                        "could not count recent {cap} requests ({why}), so the limit of {max} per hour cannot be checked"
+                    )),
+                    None => out.push(format!(
+                        "recent {cap} requests were not counted, so the limit of {max} per hour cannot be checked"
+                    )),
+                }
+            }
+            (grant.stage_for(agent.stage, facts.now_ms), out)
+        }
+    };
+    if !violations.is_empty() {
+        held.push(RuleKey::OutOfScope);
+        notes.extend(violations.into_iter().map(|v| format!("out of scope: {v}")));
+    }
+    match &facts.used_before {
+        Ok(true) => {}
+        Ok(false) => {
+            held.push(RuleKey::FirstUse);
+            notes.push(format!(
+                "first use: the agent has never used '{cap}' before"
+            ));
+        }
+        Err(why) => {
+            held.push(RuleKey::FirstUse);
+            notes.push(format!(
+                "could not tell whether the agent has used '{cap}' before ({why}); treated as a first use"
+            ));
+        }
+    }
+
+    let at = format!("the agent is at {stage} for {cap}");
+    let base = Decision {
+        outcome: Outcome::Denied,
+        reasons: vec![],
+        policy_version: v,
+        stage,
+        triggers,
+        capability_known: known,
+        held_for: vec![],
+        rules: vec![],
+        approvals_required: 0,
+        ttl_secs: None,
+    };
+    let rules = match &policy.rules {
+        Ok(rules) => rules,
+        Err(why) => {
+            return match stage {
+                Stage::Observe | Stage::Draft => finish_unheld(base, stage, &at, notes),
+                Stage::Propose | Stage::ActWithApproval | Stage::ScopedAutonomy => {
+                    let mut d = base;
+                    d.outcome = Outcome::PendingApproval;
+                    d.reasons = vec![format!(
+                        "paused: policy v{v} could not be read ({why}); {at}"
+                    )];
+                    d.reasons.extend(notes);
+                    d.approvals_required = Rule::FALLBACK.approvals;
+                    d.ttl_secs = Some(Rule::FALLBACK.ttl_secs);
+                    d
+                }
             };
-            match risk {
-                Ok([]) => decision(
-                    Outcome::Allowed,
-                    vec![format!(
-                        "allowed: '{}' has no risk triggers; {held_as} (policy v{v})",
-                        input.capability_name
-                    )],
-                ),
-                Ok(triggers) => decision(
-                    Outcome::PendingApproval,
-                    vec![
-                        format!("paused: {}; {held_as}", names(triggers)),
-                        format!("rule 'risk triggers need 1 approval' (policy v{v})"),
-                    ],
-                ),
-                Err(why) => decision(
-                    Outcome::PendingApproval,
-                    vec![
-                        format!("paused: {why}; {held_as}"),
-                        format!("rule 'unknown capabilities need 1 approval' (policy v{v})"),
-                    ],
-                ),
+        }
+    };
+
+    match stage {
+        Stage::Observe | Stage::Draft => finish_unheld(base, stage, &at, notes),
+        Stage::Propose => {
+            if held.is_empty() {
+                held.push(RuleKey::Proposal);
+            }
+            let why = format!("{at}; once approved, a human carries it out");
+            hold(base, rules, held, &why, notes)
+        }
+        Stage::ActWithApproval => {
+            if held.is_empty() {
+                allow(base, format!(
+                    "allowed: '{cap}' has no risk triggers and is within the agent's scope; {at} (policy v{v})"
+                ))
+            } else {
+                hold(base, rules, held, &at, notes)
+            }
+        }
+        Stage::ScopedAutonomy => {
+            // Inside scope and limits, autonomy covers the catalog's triggers,
+            // except those a rule marks always approve.
+            let (pausing, covered): (Vec<RuleKey>, Vec<RuleKey>) = held
+                .into_iter()
+                .partition(|k| !k.is_trigger() || rules.get(*k).always_approve);
+            if pausing.is_empty() {
+                let risk = if covered.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (risk: {}; none marked always approve)", names(&covered))
+                };
+                allow(base, format!(
+                    "allowed: within the agent's scope and limits for {cap}{risk}; {at} (policy v{v})"
+                ))
+            } else {
+                hold(base, rules, pausing, &at, notes)
             }
         }
     }
 }
 
-fn names(triggers: &[Trigger]) -> String {
-    triggers
-        .iter()
-        .map(|t| t.as_str())
+fn refused(version: i64, reason: String) -> Decision {
+    Decision {
+        outcome: Outcome::Denied,
+        reasons: vec![reason],
+        policy_version: version,
+        stage: Stage::Observe,
+        triggers: vec![],
+        capability_known: false,
+        held_for: vec![],
+        rules: vec![],
+        approvals_required: 0,
+        ttl_secs: None,
+    }
+}
+
+fn finish_unheld(mut d: Decision, stage: Stage, at: &str, notes: Vec<String>) -> Decision {
+    let v = d.policy_version;
+    let (outcome, first) = match stage {
+        Stage::Draft => (
+            Outcome::Drafted,
+            format!("drafted: {at}; the action is recorded for humans and is never executable by the agent (policy v{v})"),
+        ),
+        _ => (
+            Outcome::Denied,
+            format!("refused: {at}; it may only record observations (policy v{v})"),
+        ),
+    };
+    d.outcome = outcome;
+    d.reasons = vec![first];
+    d.reasons.extend(notes);
+    d
+}
+
+fn allow(mut d: Decision, reason: String) -> Decision {
+    d.outcome = Outcome::Allowed;
+    d.reasons = vec![reason];
+    d
+}
+
+fn hold(
+    mut d: Decision,
+    rules: &super::Rules,
+    held: Vec<RuleKey>,
+    why: &str,
+    notes: Vec<String>,
+) -> Decision {
+    let v = d.policy_version;
+    d.outcome = Outcome::PendingApproval;
+    d.reasons = vec![format!("paused: {}; {why}", names(&held))];
+    d.reasons.extend(notes);
+    for key in &held {
+        let rule = rules.get(*key);
+        let name = rule_name(*key, rule);
+        d.reasons.push(format!("rule '{name}' (policy v{v})"));
+        d.approvals_required = d.approvals_required.max(rule.approvals);
+        d.ttl_secs = Some(d.ttl_secs.map_or(rule.ttl_secs, |t| t.min(rule.ttl_secs)));
+        d.rules.push(AppliedRule {
+            key: *key,
+            name,
+            approvals: rule.approvals,
+            ttl_secs: rule.ttl_secs,
+        });
+    }
+    d.held_for = held;
+    d
+}
+
+fn names(keys: &[RuleKey]) -> String {
+    keys.iter()
+        .map(|k| k.as_str())
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn input(stage: Stage, capability: Capability, suspended: bool) -> Input<'static> {
-        Input {
-            capability_name: "email.send",
-            capability,
-            stage,
-            suspended,
-        }
-    }
-
-    fn capabilities() -> Vec<Capability> {
-        let mut all = vec![
-            Capability::Known(vec![]),
-            Capability::Unknown,
-            Capability::Unreadable("bad trigger".into()),
-        ];
-        all.extend(Trigger::ALL.iter().map(|t| Capability::Known(vec![*t])));
-        all.push(Capability::Known(Trigger::ALL.to_vec()));
-        all
-    }
-
-    #[test]
-    fn every_stage_and_risk_gives_the_documented_outcome() {
-        for stage in Stage::ALL {
-            for cap in capabilities() {
-                let d = decide(&input(stage, cap.clone(), false));
-                let safe = cap == Capability::Known(vec![]);
-                let expected = match stage {
-                    Stage::Observe => Outcome::Denied,
-                    Stage::Draft => Outcome::Drafted,
-                    Stage::Propose => Outcome::PendingApproval,
-                    Stage::ActWithApproval | Stage::ScopedAutonomy if safe => Outcome::Allowed,
-                    Stage::ActWithApproval | Stage::ScopedAutonomy => Outcome::PendingApproval,
-                };
-                assert_eq!(d.outcome, expected, "{stage} with {cap:?}");
-                assert!(!d.reasons.is_empty(), "{stage} with {cap:?} has no reasons");
-                assert_eq!(d.policy_version, POLICY_VERSION);
-            }
-        }
-    }
-
-    #[test]
-    fn a_suspended_agent_is_refused_whatever_its_stage() {
-        for stage in Stage::ALL {
-            for cap in capabilities() {
-                let d = decide(&input(stage, cap, true));
-                assert_eq!(d.outcome, Outcome::Denied);
-                assert!(d.reasons[0].contains("suspended"));
-            }
-        }
-    }
-
-    #[test]
-    fn unknown_or_unreadable_capabilities_are_never_allowed() {
-        for stage in Stage::ALL {
-            for cap in [Capability::Unknown, Capability::Unreadable("x".into())] {
-                let d = decide(&input(stage, cap, false));
-                assert_ne!(d.outcome, Outcome::Allowed);
-                assert!(d.reasons.iter().any(|r| r.contains("high risk")), "{d:?}");
-            }
-        }
-    }
-
-    #[test]
-    fn reasons_name_the_triggers_the_stage_and_the_rule() {
-        let d = decide(&input(
-            Stage::ActWithApproval,
-            Capability::Known(vec![Trigger::ExternalSend, Trigger::CustomerVisible]),
-            false,
-        ));
-        assert_eq!(
-            d.reasons,
-            vec![
-                "paused: external_send, customer_visible; the agent is at act_with_approval"
-                    .to_string(),
-                "rule 'risk triggers need 1 approval' (policy v1)".to_string(),
-            ]
-        );
-    }
 }

@@ -1,11 +1,23 @@
 //! The rule book: what a submitted action becomes, from the agent's trust
-//! stage and the action's risk. Pure functions, so every front door and every
-//! test asks the same rules.
+//! stage and scope, the action's risk, and the current policy rules. Pure
+//! functions over an in-memory index, so every front door and every test
+//! asks the same rules.
 
 mod decide;
+mod index;
+pub mod rules;
+mod scope;
 mod stage;
+#[cfg(feature = "ssr")]
+pub mod store;
 mod trigger;
 
-pub use decide::{decide, Capability, Decision, Input, Outcome, POLICY_VERSION};
+#[cfg(test)]
+mod tests;
+
+pub use decide::{decide, AppliedRule, Decision, Facts, Outcome, Request};
+pub use index::{AgentPolicy, AgentStatus, CatalogEntry, Index, Policy};
+pub use rules::{Rule, RuleKey, Rules};
+pub use scope::{Bound, Grant, Op, TargetRule};
 pub use stage::Stage;
 pub use trigger::Trigger;

@@ -36,11 +36,13 @@ async fn openapi() -> impl axum::response::IntoResponse {
     )
 }
 
-async fn me(Agent(agent): Agent) -> Json<serde_json::Value> {
-    Json(serde_json::json!({
-        "id": agent.agent_id,
-        "name": agent.name,
-        "stage": agent.stage,
-        "status": "active",
-    }))
+/// The calling agent: identity, stage, status, and its scope with limits.
+async fn me(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    Agent(agent): Agent,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let mut me = app::scope::store::for_agent(&state, &agent.agent_id).await?;
+    me["id"] = agent.agent_id.into();
+    me["name"] = agent.name.into();
+    Ok(Json(me))
 }

@@ -4,9 +4,11 @@
 
 use app::agents::store::{self, NewAgent};
 use app::audit::Actor;
+use app::auth::UserView;
 use app::auth::{users, Role};
 use app::db::Db;
-use app::policy::Stage;
+use app::policy::{Rules, Stage};
+use app::scope::GrantForm;
 use belay::config::{Config, ServeArgs};
 use belay::startup::Application;
 use reqwest::{Response, StatusCode};
@@ -134,6 +136,81 @@ impl TestApp {
                     .redirect(reqwest::redirect::Policy::none()),
             ),
         }
+    }
+
+    /// Grants `capability` to the agent, as a lead would in the browser.
+    pub async fn grant(
+        &self,
+        agent_id: &str,
+        capability: &str,
+        tweak: impl FnOnce(&mut GrantForm),
+    ) {
+        let mut form = GrantForm {
+            capability: capability.into(),
+            ..GrantForm::default()
+        };
+        tweak(&mut form);
+        let lead = self.lead().await;
+        app::scope::store::save(&self.db, &lead, agent_id, &form)
+            .await
+            .expect("grant saved");
+    }
+
+    /// Grants the capability and marks it used, past the first-use checkpoint.
+    pub async fn grant_used(&self, agent_id: &str, capability: &str) {
+        self.grant(agent_id, capability, |_| {}).await;
+        let mut tx = self.db.begin().await.unwrap();
+        app::policy::store::record_use(&mut tx, agent_id, capability, app::db::now_ms())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+
+    /// Saves a new policy version with `edit` applied to the current rules.
+    pub async fn edit_rules(&self, edit: impl FnOnce(&mut Rules)) -> i64 {
+        let current = app::rules::store::current(&self.db).await.unwrap();
+        let mut rules = Rules::defaults();
+        for r in &current.rules {
+            rules
+                .set(
+                    r.key,
+                    app::policy::Rule {
+                        approvals: r.approvals,
+                        ttl_secs: app::policy::rules::parse_duration(&r.wait).unwrap(),
+                        always_approve: r.always_approve,
+                    },
+                )
+                .unwrap();
+        }
+        edit(&mut rules);
+        let lead = self.lead().await;
+        app::rules::store::save(&self.db, &lead, current.version, "test", &rules)
+            .await
+            .expect("policy saved")
+    }
+
+    async fn lead(&self) -> UserView {
+        if users::find_by_username(&self.db, "sponsor")
+            .await
+            .unwrap()
+            .is_none()
+        {
+            self.user("sponsor", Role::Lead).await;
+        }
+        users::find_by_username(&self.db, "sponsor")
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        use sqlx::Row;
+        sqlx::query(sql)
+            .fetch_one(&self.db)
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap()
     }
 
     pub async fn audit_count(&self, what: &str, subject_id: &str) -> i64 {

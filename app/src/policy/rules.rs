@@ -1,0 +1,383 @@
+//! Policy rules: for each reason an action can be held, how many distinct
+//! approvals it needs, how long it may wait, and whether it pauses even
+//! autonomous agents. Leads edit them; every edit is a new version.
+
+use super::Trigger;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Why an action is held: a catalog trigger, or a condition Belay computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleKey {
+    ExternalSend,
+    Purchase,
+    PrivilegedChange,
+    ProductionWrite,
+    CustomerVisible,
+    Destructive,
+    CredentialUse,
+    /// The agent has no grant for the capability, or is over a grant's limit.
+    OutOfScope,
+    /// The agent has never used the capability before.
+    FirstUse,
+    /// The catalog does not know the capability (or cannot read its entry).
+    UnknownCapability,
+    /// A proposal that carries none of the above.
+    Proposal,
+}
+
+impl RuleKey {
+    pub const ALL: [RuleKey; 11] = [
+        RuleKey::ExternalSend,
+        RuleKey::Purchase,
+        RuleKey::PrivilegedChange,
+        RuleKey::ProductionWrite,
+        RuleKey::CustomerVisible,
+        RuleKey::Destructive,
+        RuleKey::CredentialUse,
+        RuleKey::OutOfScope,
+        RuleKey::FirstUse,
+        RuleKey::UnknownCapability,
+        RuleKey::Proposal,
+    ];
+
+    pub fn from_trigger(t: Trigger) -> RuleKey {
+        match t {
+            Trigger::ExternalSend => RuleKey::ExternalSend,
+            Trigger::Purchase => RuleKey::Purchase,
+            Trigger::PrivilegedChange => RuleKey::PrivilegedChange,
+            Trigger::ProductionWrite => RuleKey::ProductionWrite,
+            Trigger::CustomerVisible => RuleKey::CustomerVisible,
+            Trigger::Destructive => RuleKey::Destructive,
+            Trigger::CredentialUse => RuleKey::CredentialUse,
+        }
+    }
+
+    /// Catalog triggers may be marked *always approve*; the computed keys
+    /// pause autonomous agents anyway.
+    pub fn is_trigger(self) -> bool {
+        self.index() < Trigger::ALL.len()
+    }
+
+    fn index(self) -> usize {
+        RuleKey::ALL
+            .iter()
+            .position(|k| *k == self)
+            .expect("every key is in ALL")
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleKey::ExternalSend => "external_send",
+            RuleKey::Purchase => "purchase",
+            RuleKey::PrivilegedChange => "privileged_change",
+            RuleKey::ProductionWrite => "production_write",
+            RuleKey::CustomerVisible => "customer_visible",
+            RuleKey::Destructive => "destructive",
+            RuleKey::CredentialUse => "credential_use",
+            RuleKey::OutOfScope => "out_of_scope",
+            RuleKey::FirstUse => "first_use",
+            RuleKey::UnknownCapability => "unknown_capability",
+            RuleKey::Proposal => "proposal",
+        }
+    }
+
+    /// What the rule is about, as a plural noun phrase for rule names.
+    pub fn plural(self) -> &'static str {
+        match self {
+            RuleKey::ExternalSend => "external sends",
+            RuleKey::Purchase => "purchases",
+            RuleKey::PrivilegedChange => "privileged changes",
+            RuleKey::ProductionWrite => "production writes",
+            RuleKey::CustomerVisible => "customer-visible actions",
+            RuleKey::Destructive => "destructive actions",
+            RuleKey::CredentialUse => "actions using credentials",
+            RuleKey::OutOfScope => "out-of-scope actions",
+            RuleKey::FirstUse => "first uses of a capability",
+            RuleKey::UnknownCapability => "unknown capabilities",
+            RuleKey::Proposal => "proposals without a risk trigger",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<RuleKey, String> {
+        RuleKey::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("unknown rule {s:?}"))
+    }
+}
+
+impl fmt::Display for RuleKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+pub const MAX_APPROVALS: u8 = 3;
+pub const MAX_TTL_SECS: i64 = 365 * 24 * 60 * 60;
+
+/// One rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rule {
+    /// Distinct approvals needed, 1–3.
+    pub approvals: u8,
+    /// How long a held request may wait before it expires (expiry means no).
+    pub ttl_secs: i64,
+    /// Pause even agents at scoped autonomy (triggers only).
+    pub always_approve: bool,
+}
+
+impl Rule {
+    /// Used for a held action when the stored rules cannot be read.
+    pub const FALLBACK: Rule = Rule {
+        approvals: 1,
+        ttl_secs: 24 * 60 * 60,
+        always_approve: true,
+    };
+
+    pub fn validate(&self, key: RuleKey) -> Result<(), String> {
+        if !(1..=MAX_APPROVALS).contains(&self.approvals) {
+            return Err(format!(
+                "{}: approvals must be 1 to {MAX_APPROVALS}",
+                key.as_str()
+            ));
+        }
+        if !(1..=MAX_TTL_SECS).contains(&self.ttl_secs) {
+            return Err(format!(
+                "{}: the wait must be between 1 second and 365 days",
+                key.as_str()
+            ));
+        }
+        if self.always_approve && !key.is_trigger() {
+            return Err(format!(
+                "{}: only risk triggers can be marked always approve; this one always pauses autonomous agents",
+                key.as_str()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A complete rule set: one rule per key, looked up by position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rules {
+    rules: [Rule; RuleKey::ALL.len()],
+}
+
+impl Rules {
+    /// What a fresh installation starts with (policy v1).
+    pub fn defaults() -> Rules {
+        let day = 24 * 60 * 60;
+        let mut rules = [Rule {
+            approvals: 1,
+            ttl_secs: day,
+            always_approve: false,
+        }; RuleKey::ALL.len()];
+        for key in [RuleKey::Destructive, RuleKey::Purchase] {
+            rules[key.index()].always_approve = true;
+        }
+        Rules { rules }
+    }
+
+    pub fn get(&self, key: RuleKey) -> Rule {
+        self.rules[key.index()]
+    }
+
+    pub fn set(&mut self, key: RuleKey, rule: Rule) -> Result<(), String> {
+        rule.validate(key)?;
+        self.rules[key.index()] = rule;
+        Ok(())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (RuleKey, Rule)> + '_ {
+        RuleKey::ALL.into_iter().map(|k| (k, self.get(k)))
+    }
+
+    /// The rule's name as reviewers read it, e.g. "external sends need 2 approvals".
+    pub fn name(&self, key: RuleKey) -> String {
+        rule_name(key, self.get(key))
+    }
+
+    /// Stored form: a JSON object keyed by rule.
+    pub fn to_json(&self) -> String {
+        let map: BTreeMap<&str, Rule> = self.iter().map(|(k, r)| (k.as_str(), r)).collect();
+        serde_json::to_string(&map).expect("rules serialize")
+    }
+
+    /// Parses the stored form. Every key must be present and valid: a rule
+    /// set we cannot fully read is an error, which the decision fails closed on.
+    pub fn from_json(s: &str) -> Result<Rules, String> {
+        let map: BTreeMap<String, Rule> =
+            serde_json::from_str(s).map_err(|e| format!("unreadable rules: {e}"))?;
+        let mut rules = Rules::defaults();
+        for key in map.keys() {
+            RuleKey::parse(key)?;
+        }
+        for key in RuleKey::ALL {
+            let rule = map
+                .get(key.as_str())
+                .ok_or_else(|| format!("no rule for {key}"))?;
+            rules.set(key, *rule)?;
+        }
+        Ok(rules)
+    }
+}
+
+pub fn rule_name(key: RuleKey, rule: Rule) -> String {
+    let n = rule.approvals;
+    let approvals = if n == 1 {
+        "1 approval".to_string()
+    } else {
+        format!("{n} approvals")
+    };
+    let always = if rule.always_approve { "always " } else { "" };
+    format!(
+        "{} {always}need {approvals} within {}",
+        key.plural(),
+        duration(rule.ttl_secs)
+    )
+}
+
+/// "90s", "45m", "24h", "7d": the largest unit that divides evenly.
+pub fn duration(secs: i64) -> String {
+    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
+        if secs >= size && secs % size == 0 {
+            return format!("{}{unit}", secs / size);
+        }
+    }
+    format!("{secs}s")
+}
+
+/// Parses "90s", "45m", "24h", "7d" (or a bare number of seconds).
+pub fn parse_duration(raw: &str) -> Result<i64, String> {
+    let s = raw.trim();
+    let (digits, size) = match s.char_indices().last() {
+        Some((i, 's')) => (&s[..i], 1),
+        Some((i, 'm')) => (&s[..i], 60),
+        Some((i, 'h')) => (&s[..i], 3_600),
+        Some((i, 'd')) => (&s[..i], 86_400),
+        _ => (s, 1),
+    };
+    let n: i64 = digits
+        .trim()
+        .parse()
+        .map_err(|_| format!("{raw:?} is not a duration like 90s, 45m, 24h or 7d"))?;
+    n.checked_mul(size)
+        .filter(|secs| (1..=MAX_TTL_SECS).contains(secs))
+        .ok_or_else(|| format!("{raw:?}: the wait must be between 1 second and 365 days"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_rules_round_trip_and_partial_sets_are_refused() {
+        let mut rules = Rules::defaults();
+        rules
+            .set(
+                RuleKey::ExternalSend,
+                Rule {
+                    approvals: 2,
+                    ttl_secs: 3600,
+                    always_approve: false,
+                },
+            )
+            .unwrap();
+        assert_eq!(Rules::from_json(&rules.to_json()).unwrap(), rules);
+        assert!(Rules::from_json("{}").unwrap_err().contains("no rule"));
+        assert!(Rules::from_json("[").is_err());
+        let extra = rules.to_json().replacen(
+            '{',
+            "{\"teleport\":{\"approvals\":1,\"ttl_secs\":1,\"always_approve\":false},",
+            1,
+        );
+        assert!(Rules::from_json(&extra).unwrap_err().contains("teleport"));
+    }
+
+    #[test]
+    fn rules_outside_their_bounds_are_refused() {
+        let mut rules = Rules::defaults();
+        for (key, rule) in [
+            (
+                RuleKey::Purchase,
+                Rule {
+                    approvals: 0,
+                    ttl_secs: 60,
+                    always_approve: false,
+                },
+            ),
+            (
+                RuleKey::Purchase,
+                Rule {
+                    approvals: 4,
+                    ttl_secs: 60,
+                    always_approve: false,
+                },
+            ),
+            (
+                RuleKey::Purchase,
+                Rule {
+                    approvals: 1,
+                    ttl_secs: 0,
+                    always_approve: false,
+                },
+            ),
+            (
+                RuleKey::FirstUse,
+                Rule {
+                    approvals: 1,
+                    ttl_secs: 60,
+                    always_approve: true,
+                },
+            ),
+        ] {
+            assert!(rules.set(key, rule).is_err(), "{key} {rule:?}");
+        }
+        assert_eq!(rules, Rules::defaults());
+    }
+
+    #[test]
+    fn rule_names_read_as_sentences() {
+        let mut rules = Rules::defaults();
+        rules
+            .set(
+                RuleKey::ExternalSend,
+                Rule {
+                    approvals: 2,
+                    ttl_secs: 4 * 3600,
+                    always_approve: false,
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            rules.name(RuleKey::ExternalSend),
+            "external sends need 2 approvals within 4h"
+        );
+        assert_eq!(
+            rules.name(RuleKey::Destructive),
+            "destructive actions always need 1 approval within 1d"
+        );
+    }
+
+    #[test]
+    fn durations_parse_and_print() {
+        for (raw, secs) in [
+            ("90s", 90),
+            ("45m", 2700),
+            ("24h", 86400),
+            ("7d", 604800),
+            ("30", 30),
+        ] {
+            assert_eq!(parse_duration(raw), Ok(secs), "{raw}");
+        }
+        for raw in ["", "h", "0s", "-5m", "1.5h", "400d", "99999999999999999d"] {
+            assert!(parse_duration(raw).is_err(), "{raw}");
+        }
+        assert_eq!(duration(90), "90s");
+        assert_eq!(duration(86_400), "1d");
+        assert_eq!(duration(5_400), "90m");
+    }
+}

@@ -1,0 +1,267 @@
+//! Loading the decision's index from the database, and keeping it fresh.
+//!
+//! Every change to what the decision reads (catalog, rules, agents, grants)
+//! bumps one counter, `policy_epoch`, in the same transaction. Readers
+//! compare the counter with their cached index and reload on a mismatch,
+//! so a change made on any replica is seen by the next decision everywhere.
+
+use super::{AgentPolicy, AgentStatus, CatalogEntry, Grant, Index, Policy, Rules, Stage, Trigger};
+use crate::db::{now_ms, Db, Tx};
+use crate::error::AppError;
+use sqlx::AnyConnection;
+use sqlx::Row;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+
+/// Marks everything the decision reads as changed. Call inside the
+/// transaction that makes the change.
+pub async fn bump_epoch(tx: &mut Tx<'_>) -> Result<(), AppError> {
+    sqlx::query("UPDATE policy_epoch SET value = value + 1 WHERE id = 1")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Writes policy v1 (the built-in defaults) on a fresh database. Several
+/// replicas may start at once; the first insert wins.
+pub async fn ensure_policy(db: &Db) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO policy_versions (version, rules, note, created_by, created_at) \
+         VALUES (1, $1, 'built-in defaults', NULL, $2) ON CONFLICT (version) DO NOTHING",
+    )
+    .bind(Rules::defaults().to_json())
+    .bind(now_ms())
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The cached index, shared by every request on this replica.
+#[derive(Default)]
+pub struct PolicyCache {
+    current: RwLock<Option<Arc<Index>>>,
+    /// (agent id, capability) pairs known to have been used. The set only
+    /// grows, so a replica that has not heard of a use is merely more careful.
+    used: RwLock<HashMap<String, HashSet<String>>>,
+}
+
+impl PolicyCache {
+    /// The index as of now, reloaded on `conn` if anything changed. Inside a
+    /// transaction, the index is consistent with what that transaction sees.
+    pub async fn current(&self, conn: &mut AnyConnection) -> Result<Arc<Index>, AppError> {
+        let epoch: i64 = sqlx::query("SELECT value FROM policy_epoch WHERE id = 1")
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get("value")?;
+        if let Some(index) = self.cached().filter(|i| i.epoch == epoch) {
+            return Ok(index);
+        }
+        let fresh = Arc::new(load(conn, epoch).await?);
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(fresh.clone());
+        Ok(fresh)
+    }
+
+    /// Notes a use seen in the database, so later decisions skip the lookup.
+    pub fn remember_use(&self, agent_id: &str, capability: &str) {
+        self.used
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(agent_id.to_string())
+            .or_default()
+            .insert(capability.to_string());
+    }
+
+    fn known_used(&self, agent_id: &str, capability: &str) -> bool {
+        self.used
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(agent_id)
+            .is_some_and(|caps| caps.contains(capability))
+    }
+
+    fn cached(&self) -> Option<Arc<Index>> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+async fn load(conn: &mut AnyConnection, epoch: i64) -> Result<Index, AppError> {
+    let row =
+        sqlx::query("SELECT version, rules FROM policy_versions ORDER BY version DESC LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await?;
+    let (version, rules) = match row {
+        Some(r) => (
+            r.try_get("version")?,
+            Rules::from_json(&r.try_get::<String, _>("rules")?),
+        ),
+        None => (0, Err("no policy version is stored".to_string())),
+    };
+    if let Err(why) = &rules {
+        tracing::error!(version, %why, "the current policy cannot be read; holding actions for approval");
+    }
+
+    let mut catalog = HashMap::new();
+    for r in sqlx::query("SELECT name, triggers FROM capabilities")
+        .fetch_all(&mut *conn)
+        .await?
+    {
+        let name: String = r.try_get("name")?;
+        let entry = match Trigger::parse_list(&r.try_get::<String, _>("triggers")?) {
+            Ok(triggers) => CatalogEntry::Known { triggers },
+            Err(why) => {
+                tracing::warn!(capability = %name, %why, "unreadable catalog entry");
+                CatalogEntry::Unreadable(why)
+            }
+        };
+        catalog.insert(name, entry);
+    }
+
+    let mut agents = HashMap::new();
+    for r in sqlx::query("SELECT id, status, stage FROM agents")
+        .fetch_all(&mut *conn)
+        .await?
+    {
+        let id: String = r.try_get("id")?;
+        let status: String = r.try_get("status")?;
+        let stage: String = r.try_get("stage")?;
+        // An agent whose stored status or stage we cannot read is treated as
+        // suspended: refused, never trusted more than it was.
+        let (status, stage) = match (status.as_str(), Stage::parse(&stage)) {
+            ("active", Ok(stage)) => (AgentStatus::Active, stage),
+            (_, stage) => (AgentStatus::Suspended, stage.unwrap_or(Stage::Observe)),
+        };
+        agents.insert(
+            id,
+            AgentPolicy {
+                status,
+                stage,
+                grants: HashMap::new(),
+            },
+        );
+    }
+    for r in sqlx::query(
+        "SELECT agent_id, capability, stage, max_per_hour, bounds, targets, expires_at FROM grants",
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    {
+        let agent_id: String = r.try_get("agent_id")?;
+        let capability: String = r.try_get("capability")?;
+        let grant = crate::scope::store::grant_from_row(&r, &capability);
+        if let Some(agent) = agents.get_mut(&agent_id) {
+            agent.grants.insert(capability, grant);
+        }
+    }
+
+    Ok(Index {
+        epoch,
+        policy: Policy {
+            version,
+            rules,
+            catalog,
+        },
+        agents,
+    })
+}
+
+/// Has the agent used this capability before (an action allowed or approved)?
+pub async fn used_before(
+    conn: &mut AnyConnection,
+    cache: &PolicyCache,
+    agent_id: &str,
+    capability: &str,
+) -> Result<bool, String> {
+    if cache.known_used(agent_id, capability) {
+        return Ok(true);
+    }
+    let found =
+        sqlx::query("SELECT 1 AS one FROM capability_uses WHERE agent_id = $1 AND capability = $2")
+            .bind(agent_id)
+            .bind(capability)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(|e| e.to_string())?
+            .is_some();
+    if found {
+        cache.remember_use(agent_id, capability);
+    }
+    Ok(found)
+}
+
+/// Records that the agent has now used the capability (at its first approval).
+pub async fn record_use(
+    tx: &mut Tx<'_>,
+    agent_id: &str,
+    capability: &str,
+    at: i64,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO capability_uses (agent_id, capability, first_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (agent_id, capability) DO NOTHING",
+    )
+    .bind(agent_id)
+    .bind(capability)
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Requests for the capability in the last hour that could execute: the
+/// count a grant's hourly limit is checked against.
+pub async fn recent(
+    conn: &mut AnyConnection,
+    agent_id: &str,
+    capability: &str,
+    now: i64,
+) -> Result<u32, String> {
+    let n: i64 = sqlx::query(
+        "SELECT COUNT(*) AS n FROM action_requests WHERE agent_id = $1 AND capability = $2 \
+         AND created_at > $3 AND state IN ('allowed', 'pending_approval', 'approved', 'executing', 'succeeded', 'failed')",
+    )
+    .bind(agent_id)
+    .bind(capability)
+    .bind(now - 60 * 60 * 1000)
+    .fetch_one(&mut *conn)
+    .await
+    .and_then(|r| r.try_get("n"))
+    .map_err(|e| e.to_string())?;
+    u32::try_from(n).map_err(|_| format!("impossible count {n}"))
+}
+
+/// Gathers the facts one decision needs, then decides. Lookups that fail
+/// are passed on as errors, which the decision fails closed on.
+pub async fn decide_now(
+    conn: &mut AnyConnection,
+    cache: &PolicyCache,
+    index: &Index,
+    agent_id: &str,
+    req: &super::Request<'_>,
+) -> super::Decision {
+    let now = now_ms();
+    let agent = index.agents.get(agent_id);
+    let limited = agent
+        .and_then(|a| a.grants.get(req.capability))
+        .is_some_and(|g| matches!(g, Ok(g) if g.max_per_hour.is_some()));
+    let recent = if limited {
+        Some(recent(conn, agent_id, req.capability, now).await)
+    } else {
+        None
+    };
+    let facts = super::Facts {
+        now_ms: now,
+        used_before: used_before(conn, cache, agent_id, req.capability).await,
+        recent,
+    };
+    super::decide(&index.policy, agent, req, &facts)
+}
+
+/// Grants as stored are checked again on load; one that no longer parses
+/// is an error the decision treats as out of scope.
+pub fn unreadable_grant(capability: &str, why: impl std::fmt::Display) -> Result<Grant, String> {
+    tracing::warn!(capability, %why, "unreadable scope grant");
+    Err(why.to_string())
+}
