@@ -42,7 +42,8 @@ fn QueueTable(rows: Vec<QueueRow>, now: i64) -> impl IntoView {
                 <tr>
                     <th>"Action"</th>
                     <th>"Agent"</th>
-                    <th>"Risk"</th>
+                    <th>"Held for"</th>
+                    <th>"Approvals"</th>
                     <th>"Target"</th>
                     <th>"Waiting"</th>
                 </tr>
@@ -60,7 +61,8 @@ fn QueueTable(rows: Vec<QueueRow>, now: i64) -> impl IntoView {
                                     <div class="small">{r.summary}</div>
                                 </td>
                                 <td>{r.agent_name}</td>
-                                <td><TriggerList triggers=r.triggers known=r.capability_known/></td>
+                                <td><HeldFor keys=r.held_for triggers=r.triggers known=r.capability_known/></td>
+                                <td class="small">{format!("{} of {}", r.approvals, r.approvals_required)}</td>
                                 <td class="small">{r.target}</td>
                                 <td class="small">{age(r.created_at_ms, now)}</td>
                             </tr>
@@ -134,6 +136,29 @@ fn ActionView(
             <dt>"Risk"</dt><dd><TriggerList triggers=a.triggers.clone() known=a.capability_known/></dd>
             <dt>"Submitted"</dt><dd>{clock::display(a.created_at_ms)}</dd>
             {a.expires_at_ms.map(|t| view! { <dt>"Expires"</dt><dd>{clock::display(t)}</dd> })}
+            {(a.approvals_required > 0).then(|| {
+                let who = if a.approved_by.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", a.approved_by.join(", "))
+                };
+                view! {
+                    <dt>"Approvals"</dt>
+                    <dd data-testid="approvals">
+                        {format!("{} of {} distinct reviewers{who}", a.approved_by.len(), a.approvals_required)}
+                    </dd>
+                }
+            })}
+            {a.carried_out_by().map(|by| view! {
+                <dt>"Carried out by"</dt>
+                <dd data-testid="carried-out-by">
+                    {if by == "human" {
+                        "a human, once approved: the agent is at propose and can never execute it"
+                    } else {
+                        "the agent, once allowed or approved"
+                    }}
+                </dd>
+            })}
         </dl>
         <section class="card why">
             <h2>
@@ -250,4 +275,22 @@ fn human_size(bytes: i64) -> String {
 /// The queue shows at most this many rows (see `service::pending`).
 fn service_limit() -> usize {
     model::QUEUE_LIMIT
+}
+
+/// Why a queued request is held: the recorded reasons (triggers and
+/// computed ones such as first use), or the catalog triggers for requests
+/// recorded before reasons were kept.
+#[component]
+fn HeldFor(
+    keys: Vec<crate::policy::RuleKey>,
+    triggers: Vec<crate::policy::Trigger>,
+    known: bool,
+) -> impl IntoView {
+    if keys.is_empty() {
+        return view! { <TriggerList triggers known/> }.into_any();
+    }
+    keys.into_iter()
+        .map(|k| view! { <span class="badge trigger">{k.as_str()}</span> " " })
+        .collect_view()
+        .into_any()
 }

@@ -1,0 +1,80 @@
+import { expect, test } from '@playwright/test';
+import { createAgent, createUser, hydrated, PASSWORD, submit } from './belay';
+
+const run = Date.now().toString(36);
+const lead = `lena-${run}`;
+const agent = `refund-bot-${run}`;
+
+test.beforeAll(() => {
+  createUser(lead, 'lead');
+});
+
+test('a lead grants scope with a bound, tightens a rule and simulates the decision', async ({ page }) => {
+  const key = createAgent(agent, lead, 'scoped_autonomy');
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+
+  await page.goto('/agents');
+  await page.getByLabel('Username').fill(lead);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/agents$/);
+  await hydrated(page);
+
+  // Scope: billing.refund up to 500, for customers only.
+  await page.getByRole('link', { name: agent }).click();
+  await expect(page.getByRole('heading', { name: 'Scope', exact: true })).toBeVisible();
+  await hydrated(page);
+  await page.getByRole('combobox', { name: 'Capability', exact: true }).selectOption('billing.refund');
+  await page.getByLabel(/Parameter bounds/).fill('amount <= 500');
+  await page.getByLabel(/Allowed targets/).fill('customer:*');
+  await page.getByRole('button', { name: 'Save grant' }).click();
+  await expect(page.getByText('Saved the grant for billing.refund.')).toBeVisible();
+  const row = page.getByTestId('grants').locator('tr[data-capability="billing.refund"]');
+  await expect(row).toContainText('amount <= 500');
+  await expect(row).toContainText('customer:*');
+
+  // A bad bound is refused with its reason, and nothing changes.
+  await page.getByRole('combobox', { name: 'Capability', exact: true }).selectOption('email.send');
+  await page.getByLabel(/Parameter bounds/).fill('amount <= lots');
+  await page.getByRole('button', { name: 'Save grant' }).click();
+  await expect(page.getByRole('alert')).toContainText('is not a bound');
+  await expect(page.getByTestId('grants').locator('tr[data-capability="email.send"]')).toHaveCount(0);
+
+  // Policy: purchases (always approve by default) need two approvals.
+  await page.getByRole('link', { name: 'Policy' }).click();
+  await expect(page.getByTestId('policy-version')).toBeVisible();
+  await hydrated(page);
+  await page.getByRole('combobox', { name: 'approvals for purchase' }).selectOption('2');
+  await page.getByLabel('What changed and why').fill('refunds move money');
+  await page.getByRole('button', { name: 'Save as a new version' }).click();
+  await expect(page.getByRole('status')).toContainText(/Saved as policy v\d+/);
+  await expect(page.getByTestId('history')).toContainText('refunds move money');
+
+  // Simulate: over the bound is out of scope, and the reasons say so.
+  await page.getByRole('link', { name: 'Simulate' }).click();
+  await hydrated(page);
+  await page.getByRole('combobox', { name: 'Agent' }).selectOption({ label: agent });
+  await page.getByLabel('Capability').fill('billing.refund');
+  await page.getByLabel('Target').fill('customer:acme');
+  await page.getByLabel('Params (JSON)').fill('{"amount": 900}');
+  await page.getByRole('button', { name: 'Simulate' }).click();
+  const sim = page.getByTestId('simulation');
+  await expect(sim.getByTestId('outcome')).toHaveText('pending_approval');
+  await expect(sim).toContainText("outside the grant's bound amount <= 500");
+  await expect(sim).toContainText('first use');
+
+  // The real request is held for the same reasons, shown to the reviewer.
+  const action = await submit(key, {
+    capability: 'billing.refund',
+    target: 'customer:acme',
+    summary: 'Refund a duplicate charge',
+    params: { amount: 900 },
+  });
+  expect(action.decision).toBe('pending_approval');
+  expect(action.approvals_required).toBe(2);
+  await page.goto(`/approvals/${action.id}`);
+  await expect(page.locator('.reasons')).toContainText("outside the grant's bound amount <= 500");
+  await expect(page.getByTestId('approvals')).toContainText('0 of 2');
+  expect(errors).toEqual([]);
+});
