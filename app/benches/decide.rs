@@ -8,7 +8,6 @@ use app::policy::{
     Rules, Stage, TargetRule, Trigger,
 };
 use criterion::{black_box, BenchmarkId, Criterion};
-use std::collections::HashMap;
 use std::time::Instant;
 
 const AGENTS: usize = 100;
@@ -26,7 +25,7 @@ fn world(n: usize) -> Index {
             let triggers = Trigger::ALL
                 .iter()
                 .copied()
-                .filter(|t| (i + *t as usize) % 4 == 0)
+                .filter(|t| (i + *t as usize).is_multiple_of(4))
                 .collect();
             (capability(i), CatalogEntry::Known { triggers })
         })
@@ -38,7 +37,7 @@ fn world(n: usize) -> Index {
                     let cap = capability((a * 7 + g * 13) % n);
                     let grant = Grant {
                         capability: cap.clone(),
-                        stage: (g % 3 == 0).then_some(Stage::ScopedAutonomy),
+                        stage: g.is_multiple_of(3).then_some(Stage::ScopedAutonomy),
                         max_per_hour: Some(100),
                         bounds: vec![Bound::parse("amount <= 500").unwrap()],
                         targets: vec![TargetRule::parse("customer:*").unwrap()],
