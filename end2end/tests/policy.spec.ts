@@ -21,7 +21,24 @@ test('a lead grants scope with a bound, tightens a rule and simulates the decisi
   await expect(page).toHaveURL(/\/agents$/);
   await hydrated(page);
 
+  // Catalog: a lead adds a capability with its triggers.
+  const capability = `payouts.send-${run}`;
+  await page.getByRole('link', { name: 'Capabilities' }).click();
+  await hydrated(page);
+  const adding = page.locator('section.card', { hasText: 'Add a capability' });
+  await adding.getByLabel('Name').fill(capability);
+  await adding.getByLabel('Description').fill('Pay out to a vendor');
+  await adding.getByLabel('purchase').check();
+  await adding.getByLabel('external_send').check();
+  await adding.getByRole('button', { name: 'Add capability' }).click();
+  await expect(page.getByText(`Saved ${capability}.`)).toBeVisible();
+  const entry = page.getByTestId('catalog').locator(`tr[data-capability="${capability}"]`);
+  await expect(entry).toContainText('purchase');
+  await expect(entry).toContainText('external_send');
+
   // Scope: billing.refund up to 500, for customers only.
+  await page.getByRole('link', { name: 'Agents' }).click();
+  await hydrated(page);
   await page.getByRole('link', { name: agent }).click();
   await expect(page.getByRole('heading', { name: 'Scope', exact: true })).toBeVisible();
   await hydrated(page);

@@ -173,29 +173,40 @@ async fn using_a_capability_outside_the_grant_or_over_a_limit_is_out_of_scope() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_grant_sets_the_stage_for_one_capability() {
+async fn a_grant_lowers_the_stage_for_one_capability_and_never_raises_it() {
     let app = TestApp::spawn().await;
-    let (id, key) = app.agent("mixed", Stage::Propose).await;
+    let (id, key) = app.agent("mixed", Stage::ScopedAutonomy).await;
     app.grant_used(&id, "docs.summarize").await;
-    app.grant(&id, "docs.summarize", |g| {
-        g.stage = "scoped_autonomy".into()
-    })
-    .await;
     app.grant_used(&id, "email.send").await;
-    app.grant(&id, "email.send", |g| g.stage = "draft".into())
+    app.grant(&id, "email.send", |g| g.stage = "act_with_approval".into())
         .await;
-    assert_eq!(
-        decide(&app, &key, "docs.summarize", "t", json!({})).await["decision"],
-        "allowed"
-    );
-    assert_eq!(
-        decide(&app, &key, "email.send", "t", json!({})).await["decision"],
-        "drafted"
-    );
-    assert_eq!(
-        decide(&app, &key, "crm.read_record", "t", json!({})).await["decision"],
-        "pending_approval"
-    );
+    let docs = decide(&app, &key, "docs.summarize", "t", json!({})).await;
+    assert_eq!(docs["decision"], "allowed");
+    let email = decide(&app, &key, "email.send", "t", json!({})).await;
+    assert_eq!(email["decision"], "pending_approval");
+    assert_eq!(email["stage"], "act_with_approval");
+
+    // Raising trust for one capability is a promotion, not a grant.
+    let (low, low_key) = app.agent("cautious", Stage::Propose).await;
+    let lead = app.browser("sponsor").await;
+    let res = lead
+        .rpc(
+            "scope/save",
+            &[
+                ("agent_id", low.as_str()),
+                ("capability", "docs.summarize"),
+                ("stage", "scoped_autonomy"),
+                ("max_per_hour", ""),
+                ("bounds", ""),
+                ("targets", ""),
+                ("expires_on", ""),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("can only lower trust"));
+    let body = decide(&app, &low_key, "docs.summarize", "t", json!({})).await;
+    assert_eq!(body["stage"], "propose");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -447,11 +458,11 @@ async fn simulate_explains_a_decision_and_records_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn me_lists_the_agents_scope_limits_and_usage() {
     let app = TestApp::spawn().await;
-    let (id, key) = app.agent("planner", Stage::ActWithApproval).await;
+    let (id, key) = app.agent("planner", Stage::ScopedAutonomy).await;
     app.grant_used(&id, "docs.summarize").await;
     app.grant(&id, "docs.summarize", |g| {
         g.max_per_hour = "10".into();
-        g.stage = "scoped_autonomy".into();
+        g.stage = "act_with_approval".into();
     })
     .await;
     app.grant(&id, "email.send", |g| g.targets = "partner:*".into())
@@ -467,11 +478,11 @@ async fn me_lists_the_agents_scope_limits_and_usage() {
         .json()
         .await
         .unwrap();
-    assert_eq!(me["stage"], "act_with_approval");
+    assert_eq!(me["stage"], "scoped_autonomy");
     assert_eq!(me["policy_version"], 1);
     let docs = &me["scope"][0];
     assert_eq!(docs["capability"], "docs.summarize");
-    assert_eq!(docs["stage"], "scoped_autonomy");
+    assert_eq!(docs["stage"], "act_with_approval");
     assert_eq!(docs["limits"]["max_per_hour"], 10);
     assert_eq!(docs["limits"]["used_last_hour"], 1);
     assert_eq!(docs["first_use_pending"], false);
@@ -489,8 +500,14 @@ async fn a_suspended_agent_is_refused_before_anything_else() {
     let app = TestApp::spawn().await;
     let (id, key) = app.agent("rogue", Stage::ScopedAutonomy).await;
     app.grant_used(&id, "docs.summarize").await;
+    // (Suspending arrives with the kill switch; here the row is set directly
+    // and the policy epoch moved, as every change to what decisions read does.)
     sqlx::query("UPDATE agents SET status = 'suspended' WHERE id = $1")
         .bind(&id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE policy_epoch SET value = value + 1 WHERE id = 1")
         .execute(&app.db)
         .await
         .unwrap();
@@ -501,4 +518,33 @@ async fn a_suspended_agent_is_refused_before_anything_else() {
         )
         .await;
     assert!(assert_problem(res, 403).await.contains("suspended"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_key_is_refused_by_the_very_next_submission() {
+    use sqlx::Row;
+    let app = TestApp::spawn().await;
+    let (id, key) = app.agent("revocable", Stage::ActWithApproval).await;
+    app.grant_used(&id, "docs.summarize").await;
+    assert_eq!(
+        decide(&app, &key, "docs.summarize", "t", json!({})).await["decision"],
+        "allowed"
+    );
+    let key_id: String = sqlx::query("SELECT id FROM agent_keys WHERE agent_id = $1")
+        .bind(&id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
+        .try_get("id")
+        .unwrap();
+    app::agents::store::revoke_key(&app.db, &app::audit::Actor::System, &key_id)
+        .await
+        .unwrap();
+    let res = app
+        .submit(
+            &key,
+            json!({"capability": "docs.summarize", "target": "t", "summary": "s"}),
+        )
+        .await;
+    assert!(assert_problem(res, 401).await.contains("revoked"));
 }

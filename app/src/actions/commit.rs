@@ -6,12 +6,11 @@
 
 use super::model::{ActionDetail, EvidenceInfo, State};
 use super::submission::Submission;
-use crate::agents::store::Principal;
 use crate::audit::{self, Actor};
 use crate::db::{new_id, now_ms, Db, Tx};
 use crate::error::AppError;
 use crate::policy::store::{decide_now, PolicyCache};
-use crate::policy::{Decision, Outcome, Request, Trigger};
+use crate::policy::{AgentPolicy, AgentStatus, Decision, Index, Outcome, Request, Trigger};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -22,9 +21,20 @@ const MAX_BATCH: usize = 256;
 const QUEUE: usize = 1024;
 
 struct Job {
-    agent: Principal,
+    /// SHA-256 of the bearer key; the key is checked in the writer, against
+    /// the same view of agents and keys the decision uses.
+    key_hash: String,
+    /// Chosen before the first attempt, so a retry can tell whether an
+    /// earlier attempt did commit.
+    id: String,
     submission: Submission,
     reply: oneshot::Sender<Result<ActionDetail, AppError>>,
+}
+
+/// The submitting agent, as the writer authenticated it.
+pub struct Submitter<'a> {
+    pub agent_id: &'a str,
+    pub name: &'a str,
 }
 
 #[derive(Clone)]
@@ -40,15 +50,16 @@ impl Committer {
         Committer { jobs }
     }
 
-    /// Decides and durably records one submission.
+    /// Authenticates, decides and durably records one submission.
     pub async fn submit(
         &self,
-        agent: Principal,
+        key_hash: String,
         submission: Submission,
     ) -> Result<ActionDetail, AppError> {
         let (reply, answer) = oneshot::channel();
         let job = Job {
-            agent,
+            key_hash,
+            id: new_id(),
             submission,
             reply,
         };
@@ -65,60 +76,135 @@ impl Committer {
 async fn run(db: Db, cache: Arc<PolicyCache>, mut rx: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        match commit(&db, &cache, &batch).await {
-            Ok(details) => {
-                for (job, detail) in batch.drain(..).zip(details) {
-                    let _ = job.reply.send(Ok(detail));
-                }
+        let jobs = std::mem::take(&mut batch);
+        // Each batch runs as its own task: should it panic, its callers'
+        // replies are dropped (they answer 500) and the writer carries on.
+        let done = tokio::spawn(settle(db.clone(), cache.clone(), jobs)).await;
+        if let Err(e) = done {
+            tracing::error!(error = %e, "a submission batch failed; its callers were answered 500");
+        }
+    }
+}
+
+async fn settle(db: Db, cache: Arc<PolicyCache>, mut jobs: Vec<Job>) {
+    // Callers that gave up need no decision recorded.
+    jobs.retain(|j| !j.reply.is_closed());
+    if jobs.is_empty() {
+        return;
+    }
+    match commit(&db, &cache, &jobs).await {
+        Ok(results) => {
+            for (job, result) in jobs.into_iter().zip(results) {
+                let _ = job.reply.send(result);
             }
-            Err(e) if batch.len() == 1 => {
-                if let Some(job) = batch.pop() {
-                    let _ = job.reply.send(Err(e));
+        }
+        Err(e) => {
+            // One bad submission must not sink the others: retry alone.
+            tracing::warn!(error = %e, size = jobs.len(), "batch failed; committing one by one");
+            for job in jobs {
+                if job.reply.is_closed() {
+                    continue;
                 }
-            }
-            Err(e) => {
-                // One bad submission must not sink the others: retry alone.
-                tracing::warn!(error = %e, size = batch.len(), "batch failed; committing one by one");
-                for job in batch.drain(..) {
-                    let one = commit(&db, &cache, std::slice::from_ref(&job)).await;
-                    let _ = job.reply.send(one.map(|mut d| d.remove(0)));
-                }
+                let one = retry_alone(&db, &cache, &job).await;
+                let _ = job.reply.send(one);
             }
         }
     }
 }
 
-async fn commit(db: &Db, cache: &PolicyCache, jobs: &[Job]) -> Result<Vec<ActionDetail>, AppError> {
+/// A retry that cannot record twice: if an earlier attempt did commit (the
+/// commit's answer was lost), that request is the answer.
+async fn retry_alone(db: &Db, cache: &PolicyCache, job: &Job) -> Result<ActionDetail, AppError> {
+    if let Some(done) = super::service::load(db, &job.id).await? {
+        return Ok(done);
+    }
+    commit(db, cache, std::slice::from_ref(job))
+        .await?
+        .remove(0)
+}
+
+/// One transaction for the batch. Per-submission refusals (a bad key, a
+/// suspended agent) are answered individually; a database error fails the
+/// batch and nothing in it is acknowledged.
+async fn commit(
+    db: &Db,
+    cache: &PolicyCache,
+    jobs: &[Job],
+) -> Result<Vec<Result<ActionDetail, AppError>>, AppError> {
     let mut tx = db.begin().await?;
-    // Take the write lock first (SQLite otherwise starts a read transaction
-    // that may fail to upgrade); on PostgreSQL it matches no row and locks nothing.
-    sqlx::query("UPDATE policy_epoch SET value = value WHERE id = 0")
+    // Take the lock every change to the policy also takes, first: on SQLite
+    // the write lock (a read transaction may fail to upgrade later), on
+    // PostgreSQL the epoch row, so batches from every replica and policy
+    // edits apply one at a time, and hourly counts see every earlier batch.
+    sqlx::query("UPDATE policy_epoch SET value = value WHERE id = 1")
         .execute(&mut *tx)
         .await?;
     let index = cache.current(&mut tx).await?;
-    let mut details = Vec::with_capacity(jobs.len());
+    let now = now_ms();
+    let mut results = Vec::with_capacity(jobs.len());
     for job in jobs {
+        let (agent_id, agent) = match authenticate(&index, &job.key_hash, now) {
+            Ok(found) => found,
+            Err(refused) => {
+                results.push(Err(refused));
+                continue;
+            }
+        };
         let s = &job.submission;
         let req = Request {
             capability: &s.capability,
             target: &s.target,
             params: &s.params,
         };
-        let decision = decide_now(&mut tx, cache, &index, &job.agent.agent_id, &req).await;
-        details.push(record(&mut tx, &job.agent, s, decision).await?);
+        let decision = decide_now(&mut tx, cache, &index, agent_id, &req).await;
+        let who = Submitter {
+            agent_id,
+            name: &agent.name,
+        };
+        results.push(Ok(record(&mut tx, &job.id, &who, s, decision).await?));
     }
     tx.commit().await?;
-    for d in &details {
+    for d in results.iter().flatten() {
         tracing::info!(action_id = %d.id, agent = %d.agent_name, capability = %d.capability,
             decision = d.decision.as_str(), "action submitted");
     }
-    Ok(details)
+    Ok(results)
+}
+
+/// The key, checked against the index: unknown, revoked and expired keys
+/// are 401, a suspended agent 403 — before anything is decided.
+fn authenticate<'a>(
+    index: &'a Index,
+    key_hash: &str,
+    now: i64,
+) -> Result<(&'a str, &'a AgentPolicy), AppError> {
+    let key = index
+        .keys
+        .get(key_hash)
+        .ok_or_else(|| AppError::Unauthorized("the API key is not valid".into()))?;
+    if key.revoked {
+        return Err(AppError::Unauthorized(
+            "the API key has been revoked".into(),
+        ));
+    }
+    if key.expires_at_ms.is_some_and(|at| at <= now) {
+        return Err(AppError::Unauthorized("the API key has expired".into()));
+    }
+    let agent = index
+        .agents
+        .get(&key.agent_id)
+        .ok_or_else(|| AppError::Unauthorized("the API key is not valid".into()))?;
+    match agent.status {
+        AgentStatus::Active => Ok((key.agent_id.as_str(), agent)),
+        AgentStatus::Suspended => Err(AppError::Forbidden("the agent is suspended".into())),
+    }
 }
 
 /// Writes the request, its evidence and its audit row.
 pub async fn record(
     tx: &mut Tx<'_>,
-    agent: &Principal,
+    id: &str,
+    agent: &Submitter<'_>,
     s: &Submission,
     d: Decision,
 ) -> Result<ActionDetail, AppError> {
@@ -128,7 +214,6 @@ pub async fn record(
         Outcome::PendingApproval => d.ttl_secs.map(|t| now + t * 1000),
         Outcome::Allowed | Outcome::Drafted | Outcome::Denied => None,
     };
-    let id = new_id();
     let reasons = serde_json::to_string(&d.reasons).map_err(|_| AppError::Internal)?;
     let rules = serde_json::to_string(&d.rules).map_err(|_| AppError::Internal)?;
     let held_for = d
@@ -143,8 +228,8 @@ pub async fn record(
            expires_at, updated_at, held_for, rules, approvals_required) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $16, $18, $19, $20)",
     )
-    .bind(&id)
-    .bind(&agent.agent_id)
+    .bind(id)
+    .bind(agent.agent_id)
     .bind(&s.capability)
     .bind(i64::from(d.capability_known))
     .bind(&s.target)
@@ -179,7 +264,7 @@ pub async fn record(
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&info.id)
-        .bind(&id)
+        .bind(id)
         .bind(e.kind)
         .bind(&info.media_type)
         .bind(info.size_bytes)
@@ -193,10 +278,10 @@ pub async fn record(
     audit::record(
         tx,
         audit::Event {
-            actor: &Actor::Agent(agent.agent_id.clone()),
+            actor: &Actor::Agent(agent.agent_id.to_string()),
             what: "action.submitted",
             subject_kind: "action",
-            subject_id: &id,
+            subject_id: id,
             detail: serde_json::json!({ "after": {
                 "capability": s.capability,
                 "decision": d.outcome,
@@ -212,9 +297,9 @@ pub async fn record(
     )
     .await?;
     Ok(ActionDetail {
-        id,
-        agent_id: agent.agent_id.clone(),
-        agent_name: agent.name.clone(),
+        id: id.to_string(),
+        agent_id: agent.agent_id.to_string(),
+        agent_name: agent.name.to_string(),
         stage: d.stage,
         capability: s.capability.clone(),
         capability_known: d.capability_known,

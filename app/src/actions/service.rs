@@ -16,13 +16,15 @@ use std::time::Duration;
 /// Decides and records a submission. The decision, the request and its
 /// audit row commit together (group-committed with any others waiting)
 /// before the agent hears the answer.
-#[tracing::instrument(skip(state, agent, submission), fields(agent = %agent.name, capability = %submission.capability))]
+/// The key is checked by the writer itself (see `commit`), against the same
+/// consistent view the decision reads.
+#[tracing::instrument(skip(state, key_hash, submission), fields(capability = %submission.capability))]
 pub async fn submit(
     state: &AppState,
-    agent: &Principal,
+    key_hash: String,
     submission: Submission,
 ) -> Result<ActionDetail, AppError> {
-    state.committer.submit(agent.clone(), submission).await
+    state.committer.submit(key_hash, submission).await
 }
 
 /// One request as its agent may see it: another agent's request is 404,

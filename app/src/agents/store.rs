@@ -29,6 +29,8 @@ pub struct NewAgent<'a> {
 #[tracing::instrument(skip(db, new), fields(agent = %new.name))]
 pub async fn create(db: &Db, actor: &Actor, new: NewAgent<'_>) -> Result<AgentRow, AppError> {
     let mut tx = db.begin().await?;
+    // Agents and keys are part of what the decision reads.
+    crate::policy::store::bump_epoch(&mut tx).await?;
     let agent = insert_agent(db, &mut tx, actor, new).await?;
     tx.commit().await?;
     Ok(agent)
@@ -43,6 +45,8 @@ pub async fn create_with_key(
     new: NewAgent<'_>,
 ) -> Result<(AgentRow, IssuedKey), AppError> {
     let mut tx = db.begin().await?;
+    // Agents and keys are part of what the decision reads.
+    crate::policy::store::bump_epoch(&mut tx).await?;
     let mut agent = insert_agent(db, &mut tx, actor, new).await?;
     let key = insert_key(&mut tx, actor, &agent.id, None).await?;
     tx.commit().await?;
@@ -96,7 +100,6 @@ async fn insert_agent(
         },
     )
     .await?;
-    crate::policy::store::bump_epoch(tx).await?;
     Ok(AgentRow {
         id,
         name,
@@ -226,6 +229,8 @@ pub async fn issue_key(
     }
     known_id(agent_id, "agent")?;
     let mut tx = db.begin().await?;
+    // Agents and keys are part of what the decision reads.
+    crate::policy::store::bump_epoch(&mut tx).await?;
     let key = insert_key(&mut tx, actor, agent_id, expires_at).await?;
     tx.commit().await?;
     Ok(key)
@@ -276,6 +281,8 @@ async fn insert_key(
 pub async fn revoke_key(db: &Db, actor: &Actor, key_id: &str) -> Result<(), AppError> {
     known_id(key_id, "key")?;
     let mut tx = db.begin().await?;
+    // Agents and keys are part of what the decision reads.
+    crate::policy::store::bump_epoch(&mut tx).await?;
     // Conditional update: revoking twice is a conflict, not a second revocation.
     let done =
         sqlx::query("UPDATE agent_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")

@@ -65,6 +65,8 @@ pub async fn save(
         unreadable: None,
     };
     let mut tx = db.begin().await?;
+    // First, so this edit and the decision writer serialize on the epoch.
+    bump_epoch(&mut tx).await?;
     let before = sqlx::query(
         "SELECT name, description, triggers, reversible FROM capabilities WHERE name = $1",
     )
@@ -102,7 +104,6 @@ pub async fn save(
         },
     )
     .await?;
-    bump_epoch(&mut tx).await?;
     tx.commit().await?;
     Ok(after)
 }

@@ -152,7 +152,7 @@ pub fn decide(
                     )),
                 }
             }
-            (grant.stage_for(agent.stage, facts.now_ms), out)
+            (grant.stage_for(agent.stage), out)
         }
     };
     if !violations.is_empty() {

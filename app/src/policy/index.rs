@@ -33,6 +33,7 @@ pub enum AgentStatus {
 
 #[derive(Debug, Clone)]
 pub struct AgentPolicy {
+    pub name: String,
     pub status: AgentStatus,
     pub stage: Stage,
     /// By capability; a stored grant we cannot read counts as out of scope.
@@ -45,4 +46,15 @@ pub struct Index {
     pub epoch: i64,
     pub policy: Policy,
     pub agents: HashMap<String, AgentPolicy>,
+    /// API keys by SHA-256, so a submission is authenticated against the
+    /// same consistent view it is decided with.
+    pub keys: HashMap<String, KeyEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyEntry {
+    pub key_id: String,
+    pub agent_id: String,
+    pub expires_at_ms: Option<i64>,
+    pub revoked: bool,
 }

@@ -16,7 +16,7 @@ mod trigger;
 mod tests;
 
 pub use decide::{decide, AppliedRule, Decision, Facts, Outcome, Request};
-pub use index::{AgentPolicy, AgentStatus, CatalogEntry, Index, Policy};
+pub use index::{AgentPolicy, AgentStatus, CatalogEntry, Index, KeyEntry, Policy};
 pub use rules::{Rule, RuleKey, Rules};
 pub use scope::{Bound, Grant, Op, TargetRule};
 pub use stage::Stage;

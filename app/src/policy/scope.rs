@@ -23,14 +23,11 @@ impl Grant {
         self.expires_at_ms.is_some_and(|at| at <= now_ms)
     }
 
-    /// The stage that applies to this capability. An expired grant can still
-    /// lower the stage but never raise it.
-    pub fn stage_for(&self, agent_stage: Stage, now_ms: i64) -> Stage {
-        match self.stage {
-            None => agent_stage,
-            Some(s) if self.expired(now_ms) => s.min(agent_stage),
-            Some(s) => s,
-        }
+    /// The stage that applies to this capability. A grant can only lower
+    /// the agent's stage: raising trust takes a promotion review, and a
+    /// demoted agent is never held up by an older, higher grant.
+    pub fn stage_for(&self, agent_stage: Stage) -> Stage {
+        self.stage.map_or(agent_stage, |s| s.min(agent_stage))
     }
 
     /// Every way `target`/`params` fall outside this grant, in words. The
@@ -327,13 +324,14 @@ mod tests {
     }
 
     #[test]
-    fn an_expired_grant_may_lower_the_stage_but_never_raise_it() {
+    fn a_grant_may_lower_the_stage_but_never_raise_it() {
         let mut g = grant();
         g.stage = Some(Stage::ScopedAutonomy);
-        assert_eq!(g.stage_for(Stage::Propose, 0), Stage::ScopedAutonomy);
-        assert_eq!(g.stage_for(Stage::Propose, 1_000), Stage::Propose);
+        assert_eq!(g.stage_for(Stage::Propose), Stage::Propose);
         g.stage = Some(Stage::Draft);
-        assert_eq!(g.stage_for(Stage::ActWithApproval, 1_000), Stage::Draft);
+        assert_eq!(g.stage_for(Stage::ActWithApproval), Stage::Draft);
+        g.stage = None;
+        assert_eq!(g.stage_for(Stage::ScopedAutonomy), Stage::ScopedAutonomy);
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! compare the counter with their cached index and reload on a mismatch,
 //! so a change made on any replica is seen by the next decision everywhere.
 
-use super::{AgentPolicy, AgentStatus, CatalogEntry, Grant, Index, Policy, Rules, Stage, Trigger};
+use super::{
+    AgentPolicy, AgentStatus, CatalogEntry, Grant, Index, KeyEntry, Policy, Rules, Stage, Trigger,
+};
 use crate::db::{now_ms, Db, Tx};
 use crate::error::AppError;
 use sqlx::AnyConnection;
@@ -120,7 +122,7 @@ async fn load(conn: &mut AnyConnection, epoch: i64) -> Result<Index, AppError> {
     }
 
     let mut agents = HashMap::new();
-    for r in sqlx::query("SELECT id, status, stage FROM agents")
+    for r in sqlx::query("SELECT id, name, status, stage FROM agents")
         .fetch_all(&mut *conn)
         .await?
     {
@@ -136,6 +138,7 @@ async fn load(conn: &mut AnyConnection, epoch: i64) -> Result<Index, AppError> {
         agents.insert(
             id,
             AgentPolicy {
+                name: r.try_get("name")?,
                 status,
                 stage,
                 grants: HashMap::new(),
@@ -156,7 +159,22 @@ async fn load(conn: &mut AnyConnection, epoch: i64) -> Result<Index, AppError> {
         }
     }
 
+    let mut keys = HashMap::new();
+    for r in sqlx::query("SELECT id, agent_id, key_hash, expires_at, revoked_at FROM agent_keys")
+        .fetch_all(&mut *conn)
+        .await?
+    {
+        let entry = KeyEntry {
+            key_id: r.try_get("id")?,
+            agent_id: r.try_get("agent_id")?,
+            expires_at_ms: r.try_get("expires_at")?,
+            revoked: r.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
+        };
+        keys.insert(r.try_get("key_hash")?, entry);
+    }
+
     Ok(Index {
+        keys,
         epoch,
         policy: Policy {
             version,

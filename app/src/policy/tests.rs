@@ -122,6 +122,7 @@ fn situation(
     }
     (
         AgentPolicy {
+            name: "refunder".into(),
             status: AgentStatus::Active,
             stage,
             grants,
@@ -358,15 +359,26 @@ fn the_strictest_rule_wins_when_several_apply() {
 }
 
 #[test]
-fn a_grant_can_raise_or_lower_the_stage_for_one_capability() {
-    for (agent_stage, grant_stage, want) in [
+fn a_grant_can_lower_the_stage_for_one_capability_but_never_raise_it() {
+    for (agent_stage, grant_stage, want, applied) in [
         (
             Stage::ActWithApproval,
             Stage::ScopedAutonomy,
-            Outcome::Allowed,
+            Outcome::PendingApproval,
+            Stage::ActWithApproval,
         ),
-        (Stage::ScopedAutonomy, Stage::Draft, Outcome::Drafted),
-        (Stage::Propose, Stage::Observe, Outcome::Denied),
+        (
+            Stage::ScopedAutonomy,
+            Stage::Draft,
+            Outcome::Drafted,
+            Stage::Draft,
+        ),
+        (
+            Stage::Propose,
+            Stage::Observe,
+            Outcome::Denied,
+            Stage::Observe,
+        ),
     ] {
         let (mut agent, target, params, recent) = situation(agent_stage, Scope::Inside);
         if let Some(Ok(g)) = agent.grants.get_mut(CAP) {
@@ -385,8 +397,8 @@ fn a_grant_can_raise_or_lower_the_stage_for_one_capability() {
         let p = policy(Risk::One(Trigger::CustomerVisible), Ok(Rules::defaults()));
         let d = decide(&p, Some(&agent), &req, &facts);
         assert_eq!(d.outcome, want, "{agent_stage} → {grant_stage}");
-        assert_eq!(d.stage, grant_stage);
-        assert!(d.reasons[0].contains(&format!("the agent is at {grant_stage} for {CAP}")));
+        assert_eq!(d.stage, applied);
+        assert!(d.reasons[0].contains(&format!("the agent is at {applied} for {CAP}")));
     }
 }
 
@@ -481,7 +493,7 @@ prop_compose! {
         let status = if suspended { AgentStatus::Suspended } else { AgentStatus::Active };
         (
             Policy { version: 3, rules, catalog },
-            AgentPolicy { status, stage, grants },
+            AgentPolicy { name: "a".into(), status, stage, grants },
             amount,
             target,
             Facts { now_ms: NOW, used_before: used, recent },
@@ -514,6 +526,8 @@ proptest! {
             }
             prop_assert_eq!(&facts.used_before, &Ok(true), "first use or unknown use allowed");
             prop_assert!(d.stage >= Stage::ActWithApproval);
+            prop_assert!(d.stage <= agent.stage, "a grant raised the stage");
+            prop_assert!(d.stage <= agent.stage, "a grant raised the stage");
         }
         if d.outcome == Outcome::PendingApproval {
             prop_assert!((1..=3).contains(&d.approvals_required));

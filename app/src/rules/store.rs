@@ -105,6 +105,8 @@ pub async fn save(
         n => crate::text::field("the note", n, 500)?,
     };
     let mut tx = db.begin().await?;
+    // First, so this edit and the decision writer serialize on the epoch.
+    bump_epoch(&mut tx).await?;
     let latest: Option<i64> = sqlx::query("SELECT MAX(version) AS v FROM policy_versions")
         .fetch_one(&mut *tx)
         .await?
@@ -156,7 +158,6 @@ pub async fn save(
         },
     )
     .await?;
-    bump_epoch(&mut tx).await?;
     tx.commit().await?;
     Ok(version)
 }

@@ -196,14 +196,15 @@ async fn existing(
     Ok(row.and_then(|r| grant_from_row(&r, capability).ok()))
 }
 
-async fn require_agent(db: &Db, agent_id: &str) -> Result<(), AppError> {
+/// The agent's own stage; 404 for an agent that does not exist.
+async fn require_agent(db: &Db, agent_id: &str) -> Result<Stage, AppError> {
     known_id(agent_id, "agent")?;
-    sqlx::query("SELECT id FROM agents WHERE id = $1")
+    let row = sqlx::query("SELECT stage FROM agents WHERE id = $1")
         .bind(agent_id)
         .fetch_optional(db)
         .await?
-        .map(|_| ())
-        .ok_or_else(|| AppError::NotFound("no such agent".into()))
+        .ok_or_else(|| AppError::NotFound("no such agent".into()))?;
+    crate::error::stored(Stage::parse(&row.try_get::<String, _>("stage")?))
 }
 
 #[tracing::instrument(skip(db, user, form), fields(user = %user.username, capability = %form.capability))]
@@ -215,7 +216,12 @@ pub async fn save(
 ) -> Result<GrantView, AppError> {
     let now = now_ms();
     let grant = parse_form(form, now)?;
-    require_agent(db, agent_id).await?;
+    let agent_stage = require_agent(db, agent_id).await?;
+    if let Some(stage) = grant.stage.filter(|s| *s > agent_stage) {
+        return Err(AppError::Validation(format!(
+            "a grant can only lower trust: the agent is at {agent_stage}, so {stage} for one capability needs a promotion review"
+        )));
+    }
     let known = sqlx::query("SELECT name FROM capabilities WHERE name = $1")
         .bind(&grant.capability)
         .fetch_optional(db)
@@ -228,6 +234,9 @@ pub async fn save(
     }
     let stored = to_json(&grant);
     let mut tx = db.begin().await?;
+    // First: takes the write lock (SQLite) / the epoch row (PostgreSQL) that
+    // the decision writer also takes, so edits and decisions never interleave.
+    bump_epoch(&mut tx).await?;
     let before = existing(&mut tx, agent_id, &grant.capability).await?;
     sqlx::query(
         "INSERT INTO grants (id, agent_id, capability, stage, max_per_hour, bounds, targets, expires_at, created_by, created_at) \
@@ -267,7 +276,6 @@ pub async fn save(
         },
     )
     .await?;
-    bump_epoch(&mut tx).await?;
     tx.commit().await?;
     Ok(view(&grant, now))
 }
@@ -281,6 +289,7 @@ pub async fn remove(
 ) -> Result<(), AppError> {
     require_agent(db, agent_id).await?;
     let mut tx = db.begin().await?;
+    bump_epoch(&mut tx).await?;
     let before = existing(&mut tx, agent_id, capability).await?;
     let done = sqlx::query("DELETE FROM grants WHERE agent_id = $1 AND capability = $2")
         .bind(agent_id)
@@ -307,7 +316,6 @@ pub async fn remove(
         },
     )
     .await?;
-    bump_epoch(&mut tx).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -368,7 +376,7 @@ pub async fn for_agent(
             "capability": capability,
             "readable": true,
             "in_catalog": known,
-            "stage": grant.stage_for(agent.stage, now),
+            "stage": grant.stage_for(agent.stage),
             "triggers": triggers,
             "always_approve": always,
             "first_use_pending": first_use,
@@ -479,7 +487,9 @@ mod tests {
                 "at most 50",
             ),
         ] {
-            let err = parse_form(&edit, 1_000).unwrap_err().to_string();
+            let err = parse_form(&edit, crate::db::now_ms())
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(expect), "{edit:?}: {err}");
         }
     }

@@ -1,6 +1,6 @@
 //! `/api/v1/actions`: thin handlers over the action rule book.
 
-use super::agent_auth::Agent;
+use super::agent_auth::{Agent, AgentKey};
 use super::json::ApiJson;
 use app::actions::model::ActionDetail;
 use app::actions::service;
@@ -18,11 +18,12 @@ use std::time::Duration;
 
 pub async fn submit(
     State(state): State<AppState>,
-    Agent(agent): Agent,
+    AgentKey(key_hash): AgentKey,
     ApiJson(body): ApiJson<SubmitRequest>,
 ) -> Result<impl IntoResponse, AppError> {
     let submission = Submission::parse(body)?;
-    let action = service::submit(&state, &agent, submission).await?;
+    let action = service::submit(&state, key_hash, submission).await?;
+    tracing::Span::current().record("agent", action.agent_name.as_str());
     Ok((StatusCode::CREATED, Json(view(&action))))
 }
 

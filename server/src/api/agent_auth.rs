@@ -1,34 +1,60 @@
 //! The agent's credential: `Authorization: Bearer <key>`. A missing or
 //! malformed header is refused, never treated as anonymous.
 
-use app::agents::store::{self, Principal};
+use app::agents::{
+    keys,
+    store::{self, Principal},
+};
 use app::error::AppError;
 use app::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts};
 
+/// An authenticated agent (checked against the database now).
 pub struct Agent(pub Principal);
 
 impl FromRequestParts<AppState> for Agent {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let value = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(|| {
-                AppError::Unauthorized("missing API key: send Authorization: Bearer <key>".into())
-            })?
-            .to_str()
-            .map_err(|_| AppError::Unauthorized("the Authorization header is malformed".into()))?;
-        let token = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .ok_or_else(|| {
-                AppError::Unauthorized("use the Bearer scheme: Authorization: Bearer <key>".into())
-            })?;
-        let principal = store::authenticate(&state.db, token.trim()).await?;
+        let principal = store::authenticate(&state.db, bearer(parts)?).await?;
         tracing::Span::current().record("agent", principal.name.as_str());
         Ok(Agent(principal))
     }
+}
+
+/// A well-formed key, not yet checked: submissions are authenticated by the
+/// decision writer, in the same transaction and against the same view of
+/// agents and keys that decides them (a revoked key or a suspended agent is
+/// refused there with 401 / 403).
+pub struct AgentKey(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for AgentKey {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+        let token = bearer(parts)?;
+        if !keys::well_formed(token) {
+            return Err(AppError::Unauthorized("the API key is not valid".into()));
+        }
+        Ok(AgentKey(keys::hash(token)))
+    }
+}
+
+fn bearer(parts: &Parts) -> Result<&str, AppError> {
+    let value = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| {
+            AppError::Unauthorized("missing API key: send Authorization: Bearer <key>".into())
+        })?
+        .to_str()
+        .map_err(|_| AppError::Unauthorized("the Authorization header is malformed".into()))?;
+    value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+        .ok_or_else(|| {
+            AppError::Unauthorized("use the Bearer scheme: Authorization: Bearer <key>".into())
+        })
 }
