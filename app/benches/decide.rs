@@ -47,6 +47,7 @@ fn world(n: usize) -> Index {
                 })
                 .collect();
             let agent = AgentPolicy {
+                name: format!("agent-{a}"),
                 status: AgentStatus::Active,
                 stage: Stage::ALL[a % 5],
                 grants,
@@ -62,6 +63,7 @@ fn world(n: usize) -> Index {
             catalog,
         },
         agents,
+        keys: Default::default(),
     }
 }
 
