@@ -548,3 +548,45 @@ async fn a_revoked_key_is_refused_by_the_very_next_submission() {
         .await;
     assert!(assert_problem(res, 401).await.contains("revoked"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_hourly_limit_holds_when_submissions_arrive_together() {
+    let app = TestApp::spawn().await;
+    let (id, key) = app.agent("bursty", Stage::ScopedAutonomy).await;
+    app.grant_used(&id, "docs.summarize").await;
+    app.grant(&id, "docs.summarize", |g| g.max_per_hour = "3".into())
+        .await;
+    // Twelve at once: most land in the same group-committed batch.
+    let mut tasks = Vec::new();
+    for _ in 0..12 {
+        let (http, url, key) = (
+            app.http.clone(),
+            format!("{}/api/v1/actions", app.base),
+            key.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let res = http
+                .post(url)
+                .bearer_auth(key)
+                .json(&json!({"capability": "docs.summarize", "target": "t", "summary": "s"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 201);
+            res.json::<Value>().await.unwrap()
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.push(t.await.unwrap());
+    }
+    let allowed = all.iter().filter(|b| b["decision"] == "allowed").count();
+    let held = all
+        .iter()
+        .filter(|b| reasons(b).contains("over the limit"))
+        .count();
+    // The limit counts requests that could execute, pending ones included:
+    // three get through, and the held ones count from then on.
+    assert_eq!(allowed, 3, "{all:?}");
+    assert_eq!(held, 9);
+}

@@ -11,6 +11,7 @@ use crate::db::{new_id, now_ms, Db, Tx};
 use crate::error::AppError;
 use crate::policy::store::{decide_now, PolicyCache};
 use crate::policy::{AgentPolicy, AgentStatus, Decision, Index, Outcome, Request, Trigger};
+use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -141,7 +142,11 @@ async fn commit(
         .await?;
     let index = cache.current(&mut tx).await?;
     let now = now_ms();
-    let mut results = Vec::with_capacity(jobs.len());
+    // Hourly limits count this batch's earlier requests too: they are not
+    // written until the whole batch is decided.
+    let mut in_batch: HashMap<(&str, &str), u32> = HashMap::new();
+    let mut results: Vec<Result<usize, AppError>> = Vec::with_capacity(jobs.len());
+    let mut prepared = Vec::with_capacity(jobs.len());
     for job in jobs {
         let (agent_id, agent) = match authenticate(&index, &job.key_hash, now) {
             Ok(found) => found,
@@ -156,19 +161,40 @@ async fn commit(
             target: &s.target,
             params: &s.params,
         };
-        let decision = decide_now(&mut tx, cache, &index, agent_id, &req).await;
+        let earlier = in_batch
+            .entry((agent_id, s.capability.as_str()))
+            .or_default();
+        let decision = decide_now(&mut tx, cache, &index, agent_id, &req, *earlier).await;
+        if matches!(
+            decision.outcome,
+            Outcome::Allowed | Outcome::PendingApproval
+        ) {
+            *earlier += 1;
+        }
         let who = Submitter {
             agent_id,
             name: &agent.name,
         };
-        results.push(Ok(record(&mut tx, &job.id, &who, s, decision).await?));
+        results.push(Ok(prepared.len()));
+        prepared.push(prepare(&job.id, &who, s, decision, now));
     }
+    write(&mut tx, &prepared).await?;
     tx.commit().await?;
-    for d in results.iter().flatten() {
-        tracing::info!(action_id = %d.id, agent = %d.agent_name, capability = %d.capability,
-            decision = d.decision.as_str(), "action submitted");
-    }
-    Ok(results)
+    let mut details: Vec<Option<ActionDetail>> =
+        prepared.into_iter().map(|p| Some(p.detail)).collect();
+    Ok(results
+        .into_iter()
+        .map(|r| {
+            r.map(|i| {
+                let d = details[i]
+                    .take()
+                    .expect("each prepared request answers once");
+                tracing::info!(action_id = %d.id, agent = %d.agent_name, capability = %d.capability,
+                    decision = d.decision.as_str(), "action submitted");
+                d
+            })
+        })
+        .collect())
 }
 
 /// The key, checked against the index: unknown, revoked and expired keys
@@ -200,103 +226,37 @@ fn authenticate<'a>(
     }
 }
 
-/// Writes the request, its evidence and its audit row.
-pub async fn record(
-    tx: &mut Tx<'_>,
+/// A decided submission, ready to be written.
+struct Prepared<'a> {
+    detail: ActionDetail,
+    submission: &'a Submission,
+}
+
+/// The request as it will be stored and answered (evidence ids included).
+fn prepare<'a>(
     id: &str,
     agent: &Submitter<'_>,
-    s: &Submission,
+    s: &'a Submission,
     d: Decision,
-) -> Result<ActionDetail, AppError> {
-    let now = now_ms();
+    now: i64,
+) -> Prepared<'a> {
     let state = State::after(d.outcome);
     let expires_at = match d.outcome {
         Outcome::PendingApproval => d.ttl_secs.map(|t| now + t * 1000),
         Outcome::Allowed | Outcome::Drafted | Outcome::Denied => None,
     };
-    let reasons = serde_json::to_string(&d.reasons).map_err(|_| AppError::Internal)?;
-    let rules = serde_json::to_string(&d.rules).map_err(|_| AppError::Internal)?;
-    let held_for = d
-        .held_for
+    let evidence = s
+        .evidence
         .iter()
-        .map(|k| k.as_str())
-        .collect::<Vec<_>>()
-        .join(",");
-    sqlx::query(
-        "INSERT INTO action_requests (id, agent_id, capability, capability_known, target, summary, params, \
-           observation, decision, reasons, triggers, stage, policy_version, state, payload_hash, created_at, \
-           expires_at, updated_at, held_for, rules, approvals_required) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $16, $18, $19, $20)",
-    )
-    .bind(id)
-    .bind(agent.agent_id)
-    .bind(&s.capability)
-    .bind(i64::from(d.capability_known))
-    .bind(&s.target)
-    .bind(&s.summary)
-    .bind(s.params.to_string())
-    .bind(&s.observation)
-    .bind(d.outcome.as_str())
-    .bind(&reasons)
-    .bind(Trigger::join(&d.triggers))
-    .bind(d.stage.as_str())
-    .bind(d.policy_version)
-    .bind(state.as_str())
-    .bind(s.payload_hash())
-    .bind(now)
-    .bind(expires_at)
-    .bind(&held_for)
-    .bind(&rules)
-    .bind(i64::from(d.approvals_required))
-    .execute(&mut **tx)
-    .await?;
-    let mut evidence = Vec::with_capacity(s.evidence.len());
-    for e in &s.evidence {
-        let info = EvidenceInfo {
+        .map(|e| EvidenceInfo {
             id: new_id(),
             kind: e.kind.to_string(),
             media_type: e.media_type.clone(),
             size_bytes: e.content.len() as i64,
             sha256: e.sha256.clone(),
-        };
-        sqlx::query(
-            "INSERT INTO evidence (id, action_id, kind, media_type, size_bytes, sha256, content, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&info.id)
-        .bind(id)
-        .bind(e.kind)
-        .bind(&info.media_type)
-        .bind(info.size_bytes)
-        .bind(&info.sha256)
-        .bind(e.content.clone())
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-        evidence.push(info);
-    }
-    audit::record(
-        tx,
-        audit::Event {
-            actor: &Actor::Agent(agent.agent_id.to_string()),
-            what: "action.submitted",
-            subject_kind: "action",
-            subject_id: id,
-            detail: serde_json::json!({ "after": {
-                "capability": s.capability,
-                "decision": d.outcome,
-                "reasons": d.reasons,
-                "policy_version": d.policy_version,
-                "stage": d.stage,
-                "rules": d.rules,
-                "approvals_required": d.approvals_required,
-                "state": state,
-                "evidence": evidence.len(),
-            }}),
-        },
-    )
-    .await?;
-    Ok(ActionDetail {
+        })
+        .collect();
+    let detail = ActionDetail {
         id: id.to_string(),
         agent_id: agent.agent_id.to_string(),
         agent_name: agent.name.to_string(),
@@ -322,5 +282,117 @@ pub async fn record(
         decided_by: None,
         decision_note: None,
         evidence,
-    })
+    };
+    Prepared {
+        detail,
+        submission: s,
+    }
+}
+
+/// Rows per multi-row INSERT: well under SQLite's bound-parameter limit.
+const ROWS_PER_INSERT: usize = 32;
+
+/// Writes the requests, their evidence and their audit rows, a few dozen
+/// rows per statement.
+async fn write(tx: &mut Tx<'_>, items: &[Prepared<'_>]) -> Result<(), AppError> {
+    const COLUMNS: usize = 20;
+    for chunk in items.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO action_requests (id, agent_id, capability, capability_known, target, summary, params, \
+               observation, decision, reasons, triggers, stage, policy_version, state, payload_hash, created_at, \
+               expires_at, updated_at, held_for, rules, approvals_required) VALUES {}",
+            values(chunk.len(), COLUMNS, |n| format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                n + 1, n + 2, n + 3, n + 4, n + 5, n + 6, n + 7, n + 8, n + 9, n + 10, n + 11, n + 12, n + 13,
+                n + 14, n + 15, n + 16, n + 17, n + 16, n + 18, n + 19, n + 20
+            ))
+        );
+        let mut q = sqlx::query(&sql);
+        for item in chunk {
+            let (a, s) = (&item.detail, item.submission);
+            q = q
+                .bind(a.id.clone())
+                .bind(a.agent_id.clone())
+                .bind(a.capability.clone())
+                .bind(i64::from(a.capability_known))
+                .bind(a.target.clone())
+                .bind(a.summary.clone())
+                .bind(a.params.to_string())
+                .bind(a.observation.clone())
+                .bind(a.decision.as_str())
+                .bind(serde_json::to_string(&a.reasons).map_err(|_| AppError::Internal)?)
+                .bind(Trigger::join(&a.triggers))
+                .bind(a.stage.as_str())
+                .bind(a.policy_version)
+                .bind(a.state.as_str())
+                .bind(s.payload_hash())
+                .bind(a.created_at_ms)
+                .bind(a.expires_at_ms)
+                .bind(
+                    a.held_for
+                        .iter()
+                        .map(|k| k.as_str())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                )
+                .bind(serde_json::to_string(&a.rules).map_err(|_| AppError::Internal)?)
+                .bind(i64::from(a.approvals_required));
+        }
+        q.execute(&mut **tx).await?;
+    }
+    for item in items {
+        for (info, e) in item.detail.evidence.iter().zip(&item.submission.evidence) {
+            sqlx::query(
+                "INSERT INTO evidence (id, action_id, kind, media_type, size_bytes, sha256, content, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(&info.id)
+            .bind(&item.detail.id)
+            .bind(e.kind)
+            .bind(&info.media_type)
+            .bind(info.size_bytes)
+            .bind(&info.sha256)
+            .bind(e.content.clone())
+            .bind(item.detail.created_at_ms)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    let actors: Vec<Actor> = items
+        .iter()
+        .map(|i| Actor::Agent(i.detail.agent_id.clone()))
+        .collect();
+    let events = items
+        .iter()
+        .zip(&actors)
+        .map(|(item, actor)| {
+            let a = &item.detail;
+            audit::Event {
+                actor,
+                what: "action.submitted",
+                subject_kind: "action",
+                subject_id: &a.id,
+                detail: serde_json::json!({ "after": {
+                    "capability": a.capability,
+                    "decision": a.decision,
+                    "reasons": a.reasons,
+                    "policy_version": a.policy_version,
+                    "stage": a.stage,
+                    "rules": a.rules,
+                    "approvals_required": a.approvals_required,
+                    "state": a.state,
+                    "evidence": a.evidence.len(),
+                }}),
+            }
+        })
+        .collect::<Vec<_>>();
+    audit::record_many(tx, events).await
+}
+
+/// `rows` groups of placeholders, each numbered from `n` = row × `columns`.
+fn values(rows: usize, columns: usize, row: impl Fn(usize) -> String) -> String {
+    (0..rows)
+        .map(|r| row(r * columns))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -258,6 +258,7 @@ pub async fn decide_now(
     index: &Index,
     agent_id: &str,
     req: &super::Request<'_>,
+    earlier_in_batch: u32,
 ) -> super::Decision {
     let now = now_ms();
     let agent = index.agents.get(agent_id);
@@ -265,7 +266,11 @@ pub async fn decide_now(
         .and_then(|a| a.grants.get(req.capability))
         .is_some_and(|g| matches!(g, Ok(g) if g.max_per_hour.is_some()));
     let recent = if limited {
-        Some(recent(conn, agent_id, req.capability, now).await)
+        Some(
+            recent(conn, agent_id, req.capability, now)
+                .await
+                .map(|n| n.saturating_add(earlier_in_batch)),
+        )
     } else {
         None
     };
