@@ -60,7 +60,7 @@ pub async fn record(tx: &mut Tx<'_>, event: Event<'_>) -> Result<(), AppError> {
 /// Records several events in order, a few dozen rows per statement (the
 /// submission writer's batches).
 pub async fn record_many(tx: &mut Tx<'_>, events: Vec<Event<'_>>) -> Result<(), AppError> {
-    const ROWS: usize = 32;
+    const ROWS: usize = 16;
     let at = now_ms();
     for chunk in events.chunks(ROWS) {
         let values = (0..chunk.len())

@@ -44,6 +44,7 @@ fn main() {
     let dir_path = dir.path().to_path_buf();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
+            .thread_name("server")
             .enable_all()
             .build()
             .unwrap();
@@ -57,6 +58,7 @@ fn main() {
     let (control, belay) = ready_rx.recv().expect("servers started");
 
     let rt = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("loadgen")
         .enable_all()
         .build()
         .unwrap();
@@ -120,7 +122,7 @@ async fn run(target: &Target, conns: usize, measure: Duration) -> Outcome {
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap();
-        let url = target.url.clone();
+        let url = reqwest::Url::parse(&target.url).unwrap();
         let key = target.key.clone();
         let stop = stop.clone();
         tasks.push(tokio::spawn(async move {
@@ -129,13 +131,13 @@ async fn run(target: &Target, conns: usize, measure: Duration) -> Outcome {
             let mut i = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 i += 1;
-                let body = json!({
-                    "capability": "docs.summarize",
-                    "target": format!("doc-{c}-{i}"),
-                    "summary": "Summarize the quarterly report for the finance team",
-                    "params": {"pages": 12, "language": "en"},
-                });
-                let mut req = client.post(&url).json(&body);
+                let body = format!(
+                    r#"{{"capability":"docs.summarize","target":"doc-{c}-{i}","summary":"Summarize the quarterly report for the finance team","params":{{"pages":12,"language":"en"}}}}"#
+                );
+                let mut req = client
+                    .post(url.clone())
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body);
                 if let Some(k) = &key {
                     req = req.bearer_auth(k);
                 }

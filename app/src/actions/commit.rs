@@ -11,6 +11,7 @@ use crate::db::{new_id, now_ms, Db, Tx};
 use crate::error::AppError;
 use crate::policy::store::{decide_now, PolicyCache};
 use crate::policy::{AgentPolicy, AgentStatus, Decision, Index, Outcome, Request, Trigger};
+use sqlx::Row;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -137,10 +138,12 @@ async fn commit(
     // the write lock (a read transaction may fail to upgrade later), on
     // PostgreSQL the epoch row, so batches from every replica and policy
     // edits apply one at a time, and hourly counts see every earlier batch.
-    sqlx::query("UPDATE policy_epoch SET value = value WHERE id = 1")
-        .execute(&mut *tx)
-        .await?;
-    let index = cache.current(&mut tx).await?;
+    let epoch: i64 =
+        sqlx::query("UPDATE policy_epoch SET value = value WHERE id = 1 RETURNING value")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("value")?;
+    let index = cache.at(&mut tx, epoch).await?;
     let now = now_ms();
     // Hourly limits count this batch's earlier requests too: they are not
     // written until the whole batch is decided.
@@ -289,8 +292,9 @@ fn prepare<'a>(
     }
 }
 
-/// Rows per multi-row INSERT: well under SQLite's bound-parameter limit.
-const ROWS_PER_INSERT: usize = 32;
+/// Rows per multi-row INSERT. SQLite looks bound parameters up by name in
+/// a list, so very long statements cost more per row than they save.
+const ROWS_PER_INSERT: usize = 16;
 
 /// Writes the requests, their evidence and their audit rows, a few dozen
 /// rows per statement.

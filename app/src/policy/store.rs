@@ -55,6 +55,11 @@ impl PolicyCache {
             .fetch_one(&mut *conn)
             .await?
             .try_get("value")?;
+        self.at(conn, epoch).await
+    }
+
+    /// The index as of `epoch`, which the caller has just read on `conn`.
+    pub async fn at(&self, conn: &mut AnyConnection, epoch: i64) -> Result<Arc<Index>, AppError> {
         if let Some(index) = self.cached().filter(|i| i.epoch == epoch) {
             return Ok(index);
         }
