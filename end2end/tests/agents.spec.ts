@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { BASE_URL, createUser, hydrated, PASSWORD } from './belay';
+import { BASE_URL, createUser, hydrated, signInAt } from './belay';
 
 const run = Date.now().toString(36);
 const lead = `lena-${run}`;
@@ -9,12 +9,7 @@ test.beforeAll(() => {
 });
 
 test('a lead registers an agent, issues a key shown once, and revokes it', async ({ page }) => {
-  await page.goto('/agents');
-  await page.getByLabel('Username').fill(lead);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page).toHaveURL(/\/agents$/);
-  await hydrated(page);
+  await signInAt(page, '/agents', lead);
 
   const name = `crm-bot-${run}`;
   await page.getByLabel('Name').fill(name);

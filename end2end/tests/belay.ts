@@ -50,3 +50,14 @@ export async function actionState(key: string, id: string): Promise<any> {
   });
   return res.json();
 }
+
+/** Opens `path`, signs in on the login page it redirects to, and waits until
+ * the page it was after has hydrated. */
+export async function signInAt(page: import('@playwright/test').Page, path: string, username: string): Promise<void> {
+  await page.goto(path);
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL((url) => url.pathname === path);
+  await hydrated(page);
+}

@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { createAgent, createUser, hydrated, PASSWORD, submit } from './belay';
+import { createAgent, createUser, hydrated, signInAt, submit } from './belay';
 
 const run = Date.now().toString(36);
 const lead = `lena-${run}`;
@@ -14,12 +14,7 @@ test('a lead grants scope with a bound, tightens a rule and simulates the decisi
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
 
-  await page.goto('/agents');
-  await page.getByLabel('Username').fill(lead);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page).toHaveURL(/\/agents$/);
-  await hydrated(page);
+  await signInAt(page, '/agents', lead);
 
   // Catalog: a lead adds a capability with its triggers.
   const capability = `payouts.send-${run}`;
