@@ -40,21 +40,7 @@ pub struct Event<'a> {
 }
 
 pub async fn record(tx: &mut Tx<'_>, event: Event<'_>) -> Result<(), AppError> {
-    sqlx::query(
-        "INSERT INTO audit_events (id, at, actor_kind, actor_id, what, subject_kind, subject_id, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(new_id())
-    .bind(now_ms())
-    .bind(event.actor.kind())
-    .bind(event.actor.id())
-    .bind(event.what)
-    .bind(event.subject_kind)
-    .bind(event.subject_id)
-    .bind(event.detail.to_string())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    record_many(tx, vec![event]).await
 }
 
 /// Records several events in order, a few dozen rows per statement (the
