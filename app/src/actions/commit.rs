@@ -10,7 +10,7 @@ use crate::audit::{self, Actor};
 use crate::db::{new_id, now_ms, Db, Tx};
 use crate::error::AppError;
 use crate::policy::store::{decide_now, PolicyCache};
-use crate::policy::{AgentPolicy, AgentStatus, Decision, Index, Outcome, Request, Trigger};
+use crate::policy::{Decision, Outcome, Request, Trigger};
 use sqlx::Row;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -151,7 +151,7 @@ async fn commit(
     let mut results: Vec<Result<usize, AppError>> = Vec::with_capacity(jobs.len());
     let mut prepared = Vec::with_capacity(jobs.len());
     for job in jobs {
-        let (agent_id, agent) = match authenticate(&index, &job.key_hash, now) {
+        let (agent_id, agent) = match index.authenticate(&job.key_hash, now) {
             Ok(found) => found,
             Err(refused) => {
                 results.push(Err(refused));
@@ -198,35 +198,6 @@ async fn commit(
             })
         })
         .collect())
-}
-
-/// The key, checked against the index: unknown, revoked and expired keys
-/// are 401, a suspended agent 403 — before anything is decided.
-fn authenticate<'a>(
-    index: &'a Index,
-    key_hash: &str,
-    now: i64,
-) -> Result<(&'a str, &'a AgentPolicy), AppError> {
-    let key = index
-        .keys
-        .get(key_hash)
-        .ok_or_else(|| AppError::Unauthorized("the API key is not valid".into()))?;
-    if key.revoked {
-        return Err(AppError::Unauthorized(
-            "the API key has been revoked".into(),
-        ));
-    }
-    if key.expires_at_ms.is_some_and(|at| at <= now) {
-        return Err(AppError::Unauthorized("the API key has expired".into()));
-    }
-    let agent = index
-        .agents
-        .get(&key.agent_id)
-        .ok_or_else(|| AppError::Unauthorized("the API key is not valid".into()))?;
-    match agent.status {
-        AgentStatus::Active => Ok((key.agent_id.as_str(), agent)),
-        AgentStatus::Suspended => Err(AppError::Forbidden("the agent is suspended".into())),
-    }
 }
 
 /// A decided submission, ready to be written.

@@ -327,45 +327,23 @@ pub async fn revoke_key(db: &Db, actor: &Actor, key_id: &str) -> Result<(), AppE
 pub struct Principal {
     pub agent_id: String,
     pub name: String,
-    pub stage: Stage,
-    pub key_id: String,
 }
 
-/// Resolves a bearer token to its agent. Unknown, revoked and expired keys
-/// are all 401; a suspended agent is 403.
-pub async fn authenticate(db: &Db, token: &str) -> Result<Principal, AppError> {
-    let invalid = || AppError::Unauthorized("the API key is not valid".into());
+/// Resolves a bearer token to its agent, with the same check (and the same
+/// fresh view of keys and agents) the submission writer uses.
+pub async fn authenticate(
+    state: &crate::state::AppState,
+    token: &str,
+) -> Result<Principal, AppError> {
     if !keys::well_formed(token) {
-        return Err(invalid());
+        return Err(AppError::Unauthorized("the API key is not valid".into()));
     }
-    let row = sqlx::query(
-        "SELECT k.id AS key_id, k.expires_at, k.revoked_at, a.id AS agent_id, a.name, a.stage, a.status \
-         FROM agent_keys k JOIN agents a ON a.id = k.agent_id WHERE k.key_hash = $1",
-    )
-    .bind(keys::hash(token))
-    .fetch_optional(db)
-    .await?
-    .ok_or_else(invalid)?;
-    let revoked_at: Option<i64> = row.try_get("revoked_at")?;
-    if revoked_at.is_some() {
-        return Err(AppError::Unauthorized(
-            "the API key has been revoked".into(),
-        ));
-    }
-    let expires_at: Option<i64> = row.try_get("expires_at")?;
-    if matches!(expires_at, Some(at) if at <= now_ms()) {
-        return Err(AppError::Unauthorized("the API key has expired".into()));
-    }
-    let status: String = row.try_get("status")?;
-    if status != "active" {
-        return Err(AppError::Forbidden("the agent is suspended".into()));
-    }
-    let stage: String = row.try_get("stage")?;
+    let mut conn = state.db.acquire().await?;
+    let index = state.policy.current(&mut conn).await?;
+    let (agent_id, agent) = index.authenticate(&keys::hash(token), now_ms())?;
     Ok(Principal {
-        agent_id: row.try_get("agent_id")?,
-        name: row.try_get("name")?,
-        stage: stored(Stage::parse(&stage))?,
-        key_id: row.try_get("key_id")?,
+        agent_id: agent_id.to_string(),
+        name: agent.name.clone(),
     })
 }
 

@@ -58,3 +58,31 @@ pub struct KeyEntry {
     pub expires_at_ms: Option<i64>,
     pub revoked: bool,
 }
+
+impl Index {
+    /// The agent behind a key (by its SHA-256): unknown, revoked and expired
+    /// keys are 401, a suspended agent 403. The one key check every front
+    /// door uses, against the same view the decision reads.
+    pub fn authenticate(
+        &self,
+        key_hash: &str,
+        now_ms: i64,
+    ) -> Result<(&str, &AgentPolicy), crate::error::AppError> {
+        use crate::error::AppError;
+        let invalid = || AppError::Unauthorized("the API key is not valid".into());
+        let key = self.keys.get(key_hash).ok_or_else(invalid)?;
+        if key.revoked {
+            return Err(AppError::Unauthorized(
+                "the API key has been revoked".into(),
+            ));
+        }
+        if key.expires_at_ms.is_some_and(|at| at <= now_ms) {
+            return Err(AppError::Unauthorized("the API key has expired".into()));
+        }
+        let agent = self.agents.get(&key.agent_id).ok_or_else(invalid)?;
+        match agent.status {
+            AgentStatus::Active => Ok((key.agent_id.as_str(), agent)),
+            AgentStatus::Suspended => Err(AppError::Forbidden("the agent is suspended".into())),
+        }
+    }
+}

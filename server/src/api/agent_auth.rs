@@ -10,14 +10,14 @@ use app::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts};
 
-/// An authenticated agent (checked against the database now).
+/// An authenticated agent (checked now, against the current view of keys).
 pub struct Agent(pub Principal);
 
 impl FromRequestParts<AppState> for Agent {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let principal = store::authenticate(&state.db, bearer(parts)?).await?;
+        let principal = store::authenticate(state, bearer(parts)?).await?;
         tracing::Span::current().record("agent", principal.name.as_str());
         Ok(Agent(principal))
     }
