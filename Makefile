@@ -31,7 +31,7 @@ unit:
 ## The HTTP integration suite again, each test on a fresh PostgreSQL database
 unit-postgres:
 	pg_isready -q -h 127.0.0.1 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
-	BELAY_TEST_POSTGRES=$(PG) cargo test -p belay --test agent_api --test approvals --test browser_front_door --test policy; \
+	BELAY_TEST_POSTGRES=$(PG) cargo test -p belay --test http; \
 	  status=$$?; .ci/drop-test-databases $(PG); exit $$status
 
 e2e:

@@ -1,9 +1,9 @@
 //! Sign-in, sessions, CSRF and agent management from the browser side.
 
-mod common;
+
 
 use app::auth::Role;
-use common::{TestApp, PASSWORD};
+use crate::common::{TestApp, PASSWORD};
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,10 +1,10 @@
 //! The agent REST API over HTTP: the happy path and every refusal.
 
-mod common;
+
 
 use app::auth::Role;
 use app::policy::Stage;
-use common::{assert_problem, TestApp};
+use crate::common::{assert_problem, TestApp};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 

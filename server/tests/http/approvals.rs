@@ -1,11 +1,11 @@
 //! Reviewers deciding in the browser (through the same endpoints the
 //! hydrated pages call), and the rules around deciding.
 
-mod common;
+
 
 use app::auth::Role;
 use app::policy::{RuleKey, Stage};
-use common::TestApp;
+use crate::common::TestApp;
 use serde_json::Value;
 use std::time::Duration;
 

@@ -1,11 +1,11 @@
 //! Stages, scope, first use, editable rules and simulation, over HTTP
 //! against the real server.
 
-mod common;
+
 
 use app::auth::Role;
 use app::policy::{Rule, RuleKey, Stage};
-use common::{assert_problem, TestApp};
+use crate::common::{assert_problem, TestApp};
 use serde_json::{json, Value};
 
 async fn decide(app: &TestApp, key: &str, capability: &str, target: &str, params: Value) -> Value {

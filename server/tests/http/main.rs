@@ -1,0 +1,10 @@
+//! The HTTP integration suite: one test binary, so the server is linked once
+//! rather than once per file (each link is hundreds of MB and minutes here).
+//! Every test starts the real server on a random port with a fresh database.
+
+mod agent_api;
+mod approvals;
+mod browser_front_door;
+mod cli;
+mod common;
+mod policy;
