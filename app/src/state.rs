@@ -11,7 +11,8 @@ use tokio::sync::broadcast;
 pub struct AppState {
     pub db: Db,
     pub settings: Arc<Settings>,
-    /// Ids of action requests whose state just changed; long-polls listen here.
+    /// Ids of action requests that were just submitted for approval or
+    /// changed state; long-polls and the live queue listen here.
     pub changes: broadcast::Sender<String>,
     /// What the decision reads, cached until the policy epoch moves.
     pub policy: Arc<PolicyCache>,
@@ -39,7 +40,7 @@ impl AppState {
         let (changes, _) = broadcast::channel(1024);
         let policy = Arc::new(PolicyCache::default());
         AppState {
-            committer: Committer::start(db.clone(), policy.clone()),
+            committer: Committer::start(db.clone(), policy.clone(), changes.clone()),
             policy,
             db,
             settings: Arc::new(settings),

@@ -8,7 +8,7 @@ use app::state::{AppState, Settings};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::IntoResponse;
-use axum::routing::any;
+use axum::routing::{any, get};
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -97,6 +97,7 @@ impl Application {
         let routes = generate_route_list(app::App);
         let web = Router::new()
             .route("/rpc/{*fn_name}", any(server_fn))
+            .route("/approvals/events", get(crate::events::queue_events))
             .leptos_routes_with_context(
                 &state,
                 routes,
@@ -165,8 +166,8 @@ async fn server_fn(State(state): State<AppState>, req: Request<Body>) -> impl In
     leptos_axum::handle_server_fns_with_context(move || provide_context(state.clone()), req).await
 }
 
-/// Background upkeep: overdue requests expire (expiry means no) and
-/// expired sessions are removed.
+/// Background upkeep: overdue requests expire (expiry means no), and
+/// expired sessions and day-old idempotency keys are removed.
 async fn sweep(state: AppState, sessions: Sessions) {
     let mut every = tokio::time::interval(Duration::from_secs(15));
     loop {
@@ -175,6 +176,10 @@ async fn sweep(state: AppState, sessions: Sessions) {
             Ok(0) => {}
             Ok(n) => tracing::info!(expired = n, "expired overdue requests"),
             Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
+        }
+        let now = app::db::now_ms();
+        if let Err(e) = app::actions::idempotency::forget_old(&state.db, now).await {
+            tracing::warn!(error = %e, "idempotency key cleanup failed");
         }
         if let Err(e) = sessions.delete_expired().await {
             tracing::warn!(error = %e, "session cleanup failed");

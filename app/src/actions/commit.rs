@@ -4,6 +4,7 @@
 //! transaction, and answers them all after the single commit. Under load,
 //! batches grow; when idle, a batch is one submission and nothing waits.
 
+use super::idempotency;
 use super::model::{ActionDetail, EvidenceInfo, State};
 use super::submission::Submission;
 use crate::audit::{self, Actor};
@@ -14,7 +15,7 @@ use crate::policy::{Decision, Outcome, Request, Trigger};
 use sqlx::Row;
 use std::collections::HashMap;
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// Most submissions in one transaction.
 const MAX_BATCH: usize = 256;
@@ -30,7 +31,17 @@ struct Job {
     /// earlier attempt did commit.
     id: String,
     submission: Submission,
-    reply: oneshot::Sender<Result<ActionDetail, AppError>>,
+    /// The agent's `Idempotency-Key`, if it sent one.
+    idempotency_key: Option<String>,
+    reply: oneshot::Sender<Result<Submitted, AppError>>,
+}
+
+/// The writer's answer: the request, and whether it was recorded earlier
+/// under the same `Idempotency-Key` (a replay records nothing new).
+#[derive(Debug)]
+pub struct Submitted {
+    pub action: ActionDetail,
+    pub replayed: bool,
 }
 
 /// The submitting agent, as the writer authenticated it.
@@ -46,9 +57,10 @@ pub struct Committer {
 
 impl Committer {
     /// Starts the writer task; it ends when the last `Committer` is dropped.
-    pub fn start(db: Db, cache: Arc<PolicyCache>) -> Committer {
+    /// New pending requests are announced on `changes` (the live queue).
+    pub fn start(db: Db, cache: Arc<PolicyCache>, changes: broadcast::Sender<String>) -> Committer {
         let (jobs, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(db, cache, rx));
+        tokio::spawn(run(db, cache, changes, rx));
         Committer { jobs }
     }
 
@@ -57,12 +69,14 @@ impl Committer {
         &self,
         key_hash: String,
         submission: Submission,
-    ) -> Result<ActionDetail, AppError> {
+        idempotency_key: Option<String>,
+    ) -> Result<Submitted, AppError> {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             key_hash,
             id: new_id(),
             submission,
+            idempotency_key,
             reply,
         };
         if self.jobs.send(job).await.is_err() {
@@ -75,20 +89,30 @@ impl Committer {
     }
 }
 
-async fn run(db: Db, cache: Arc<PolicyCache>, mut rx: mpsc::Receiver<Job>) {
+async fn run(
+    db: Db,
+    cache: Arc<PolicyCache>,
+    changes: broadcast::Sender<String>,
+    mut rx: mpsc::Receiver<Job>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let jobs = std::mem::take(&mut batch);
         // Each batch runs as its own task: should it panic, its callers'
         // replies are dropped (they answer 500) and the writer carries on.
-        let done = tokio::spawn(settle(db.clone(), cache.clone(), jobs)).await;
+        let done = tokio::spawn(settle(db.clone(), cache.clone(), changes.clone(), jobs)).await;
         if let Err(e) = done {
             tracing::error!(error = %e, "a submission batch failed; its callers were answered 500");
         }
     }
 }
 
-async fn settle(db: Db, cache: Arc<PolicyCache>, mut jobs: Vec<Job>) {
+async fn settle(
+    db: Db,
+    cache: Arc<PolicyCache>,
+    changes: broadcast::Sender<String>,
+    mut jobs: Vec<Job>,
+) {
     // Callers that gave up need no decision recorded.
     jobs.retain(|j| !j.reply.is_closed());
     if jobs.is_empty() {
@@ -97,6 +121,12 @@ async fn settle(db: Db, cache: Arc<PolicyCache>, mut jobs: Vec<Job>) {
     match commit(&db, &cache, &jobs).await {
         Ok(results) => {
             for (job, result) in jobs.into_iter().zip(results) {
+                if let Ok(done) = &result {
+                    if !done.replayed && done.action.state == State::PendingApproval {
+                        // Nobody watching the queue is fine.
+                        let _ = changes.send(done.action.id.clone());
+                    }
+                }
                 let _ = job.reply.send(result);
             }
         }
@@ -116,9 +146,12 @@ async fn settle(db: Db, cache: Arc<PolicyCache>, mut jobs: Vec<Job>) {
 
 /// A retry that cannot record twice: if an earlier attempt did commit (the
 /// commit's answer was lost), that request is the answer.
-async fn retry_alone(db: &Db, cache: &PolicyCache, job: &Job) -> Result<ActionDetail, AppError> {
-    if let Some(done) = super::service::load(db, &job.id).await? {
-        return Ok(done);
+async fn retry_alone(db: &Db, cache: &PolicyCache, job: &Job) -> Result<Submitted, AppError> {
+    if let Some(action) = super::service::load(db, &job.id).await? {
+        return Ok(Submitted {
+            action,
+            replayed: false,
+        });
     }
     commit(db, cache, std::slice::from_ref(job))
         .await?
@@ -132,7 +165,7 @@ async fn commit(
     db: &Db,
     cache: &PolicyCache,
     jobs: &[Job],
-) -> Result<Vec<Result<ActionDetail, AppError>>, AppError> {
+) -> Result<Vec<Result<Submitted, AppError>>, AppError> {
     let mut tx = db.begin().await?;
     // Take the lock every change to the policy also takes, first: on SQLite
     // the write lock (a read transaction may fail to upgrade later), on
@@ -148,17 +181,48 @@ async fn commit(
     // Hourly limits count this batch's earlier requests too: they are not
     // written until the whole batch is decided.
     let mut in_batch: HashMap<(&str, &str), u32> = HashMap::new();
-    let mut results: Vec<Result<usize, AppError>> = Vec::with_capacity(jobs.len());
+    // Idempotency keys first used in this batch: (agent, key) → (hash, slot).
+    let mut keys_in_batch: HashMap<(&str, &str), (String, usize)> = HashMap::new();
+    let mut slots: Vec<Slot> = Vec::with_capacity(jobs.len());
     let mut prepared = Vec::with_capacity(jobs.len());
+    let mut new_keys = Vec::new();
     for job in jobs {
         let (agent_id, agent) = match index.authenticate(&job.key_hash, now) {
             Ok(found) => found,
             Err(refused) => {
-                results.push(Err(refused));
+                slots.push(Slot::Refused(refused));
                 continue;
             }
         };
         let s = &job.submission;
+        if let Some(key) = job.idempotency_key.as_deref() {
+            let hash = s.payload_hash();
+            let seen = match keys_in_batch.get(&(agent_id, key)) {
+                Some((h, slot)) => Some((h.clone(), Earlier::InBatch(*slot))),
+                None => idempotency::find(&mut tx, agent_id, key)
+                    .await?
+                    .map(|(h, id)| (h, Earlier::Stored(id))),
+            };
+            match seen {
+                Some((h, earlier)) if h == hash => {
+                    slots.push(Slot::Replay(earlier));
+                    continue;
+                }
+                Some(_) => {
+                    slots.push(Slot::Refused(idempotency::reused()));
+                    continue;
+                }
+                None => {
+                    keys_in_batch.insert((agent_id, key), (hash.clone(), prepared.len()));
+                    new_keys.push(idempotency::NewKey {
+                        agent_id: agent_id.to_string(),
+                        key: key.to_string(),
+                        hash,
+                        action_id: job.id.clone(),
+                    });
+                }
+            }
+        }
         let req = Request {
             capability: &s.capability,
             target: &s.target,
@@ -178,31 +242,61 @@ async fn commit(
             agent_id,
             name: &agent.name,
         };
-        results.push(Ok(prepared.len()));
+        slots.push(Slot::New(prepared.len()));
         prepared.push(prepare(&job.id, &who, s, decision, now));
     }
     write(&mut tx, &prepared).await?;
+    idempotency::remember(&mut tx, &new_keys, now).await?;
     tx.commit().await?;
-    let mut details: Vec<Option<ActionDetail>> =
-        prepared.into_iter().map(|p| Some(p.detail)).collect();
-    Ok(results
-        .into_iter()
-        .map(|r| {
-            r.map(|i| {
-                let d = details[i]
-                    .take()
-                    .expect("each prepared request answers once");
+    let details: Vec<ActionDetail> = prepared.into_iter().map(|p| p.detail).collect();
+    let mut answers = Vec::with_capacity(slots.len());
+    for slot in slots {
+        answers.push(match slot {
+            Slot::Refused(e) => Err(e),
+            Slot::New(i) => {
+                let d = details[i].clone();
                 tracing::info!(action_id = %d.id, agent = %d.agent_name, capability = %d.capability,
                     decision = d.decision.as_str(), "action submitted");
-                d
-            })
-        })
-        .collect())
+                Ok(Submitted {
+                    action: d,
+                    replayed: false,
+                })
+            }
+            Slot::Replay(Earlier::InBatch(i)) => Ok(Submitted {
+                action: details[i].clone(),
+                replayed: true,
+            }),
+            Slot::Replay(Earlier::Stored(id)) => match super::service::load(db, &id).await {
+                Ok(Some(action)) => Ok(Submitted {
+                    action,
+                    replayed: true,
+                }),
+                Ok(None) => Err(AppError::Internal),
+                Err(e) => Err(e),
+            },
+        });
+    }
+    Ok(answers)
+}
+
+/// What each job in a batch gets.
+enum Slot {
+    New(usize),
+    Replay(Earlier),
+    Refused(AppError),
+}
+
+/// Where the request an `Idempotency-Key` first made is.
+enum Earlier {
+    InBatch(usize),
+    Stored(String),
 }
 
 /// A decided submission, ready to be written.
 struct Prepared<'a> {
     detail: ActionDetail,
+    /// Orders the approval queue.
+    risk: i64,
     submission: &'a Submission,
 }
 
@@ -215,6 +309,7 @@ fn prepare<'a>(
     now: i64,
 ) -> Prepared<'a> {
     let state = State::after(d.outcome);
+    let risk = d.risk();
     let expires_at = match d.outcome {
         Outcome::PendingApproval => d.ttl_secs.map(|t| now + t * 1000),
         Outcome::Allowed | Outcome::Drafted | Outcome::Denied => None,
@@ -228,6 +323,7 @@ fn prepare<'a>(
             media_type: e.media_type.clone(),
             size_bytes: e.content.len() as i64,
             sha256: e.sha256.clone(),
+            phase: "request".into(),
         })
         .collect();
     let detail = ActionDetail {
@@ -256,9 +352,18 @@ fn prepare<'a>(
         decided_by: None,
         decision_note: None,
         evidence,
+        sponsor: None,
+        payload_hash: s.payload_hash(),
+        edited_params: None,
+        correction: None,
+        claimed_at_ms: None,
+        outcome_at_ms: None,
+        outcome_detail: None,
+        incident: false,
     };
     Prepared {
         detail,
+        risk,
         submission: s,
     }
 }
@@ -270,21 +375,21 @@ const ROWS_PER_INSERT: usize = 16;
 /// Writes the requests, their evidence and their audit rows, a few dozen
 /// rows per statement.
 async fn write(tx: &mut Tx<'_>, items: &[Prepared<'_>]) -> Result<(), AppError> {
-    const COLUMNS: usize = 20;
+    const COLUMNS: usize = 21;
     for chunk in items.chunks(ROWS_PER_INSERT) {
         let sql = format!(
             "INSERT INTO action_requests (id, agent_id, capability, capability_known, target, summary, params, \
                observation, decision, reasons, triggers, stage, policy_version, state, payload_hash, created_at, \
-               expires_at, updated_at, held_for, rules, approvals_required) VALUES {}",
+               expires_at, updated_at, held_for, rules, approvals_required, risk) VALUES {}",
             values(chunk.len(), COLUMNS, |n| format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
                 n + 1, n + 2, n + 3, n + 4, n + 5, n + 6, n + 7, n + 8, n + 9, n + 10, n + 11, n + 12, n + 13,
-                n + 14, n + 15, n + 16, n + 17, n + 16, n + 18, n + 19, n + 20
+                n + 14, n + 15, n + 16, n + 17, n + 16, n + 18, n + 19, n + 20, n + 21
             ))
         );
         let mut q = sqlx::query(&sql);
         for item in chunk {
-            let (a, s) = (&item.detail, item.submission);
+            let a = &item.detail;
             q = q
                 .bind(a.id.clone())
                 .bind(a.agent_id.clone())
@@ -300,7 +405,7 @@ async fn write(tx: &mut Tx<'_>, items: &[Prepared<'_>]) -> Result<(), AppError> 
                 .bind(a.stage.as_str())
                 .bind(a.policy_version)
                 .bind(a.state.as_str())
-                .bind(s.payload_hash())
+                .bind(a.payload_hash.clone())
                 .bind(a.created_at_ms)
                 .bind(a.expires_at_ms)
                 .bind(
@@ -311,7 +416,8 @@ async fn write(tx: &mut Tx<'_>, items: &[Prepared<'_>]) -> Result<(), AppError> 
                         .join(","),
                 )
                 .bind(serde_json::to_string(&a.rules).map_err(|_| AppError::Internal)?)
-                .bind(i64::from(a.approvals_required));
+                .bind(i64::from(a.approvals_required))
+                .bind(item.risk);
         }
         q.execute(&mut **tx).await?;
     }

@@ -2,15 +2,39 @@
 
 #[cfg(feature = "ssr")]
 pub mod commit;
+#[cfg(feature = "ssr")]
+pub mod execute;
+#[cfg(feature = "ssr")]
+pub mod idempotency;
 pub mod model;
 mod pages;
+#[cfg(feature = "ssr")]
+pub mod queue;
+mod queue_page;
+#[cfg(feature = "ssr")]
+pub mod review;
 #[cfg(feature = "ssr")]
 pub mod service;
 #[cfg(feature = "ssr")]
 pub mod submission;
 
-pub use model::{ActionDetail, QueueRow, State};
-pub use pages::{ActionPage, ApprovalsPage};
+pub use model::{
+    ActionDetail, HistoryRow, QueueFacets, QueueFilter, QueuePage, QueueRow, Record, State,
+};
+use serde::{Deserialize, Serialize};
+
+/// What the request page shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionPageData {
+    pub action: ActionDetail,
+    /// The signed-in person's role may decide requests.
+    pub can_decide: bool,
+    /// They sponsor this agent and a rule that held it bars them.
+    pub sponsor_barred: bool,
+    pub record: Record,
+}
+pub use pages::ActionPage;
+pub use queue_page::ApprovalsPage;
 
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -27,43 +51,124 @@ async fn reviewer() -> Result<(crate::state::AppState, crate::auth::UserView), A
     Ok((state, user))
 }
 
-/// The queue of pending requests, and the server's clock for showing ages.
-#[server(prefix = "/rpc", endpoint = "approvals/pending")]
-pub async fn pending_actions() -> Result<(Vec<QueueRow>, i64), AppError> {
+/// One page of the approval queue, narrowed by the filters that are set.
+/// Empty strings count as unset (that is what an unselected `<select>` sends).
+#[server(prefix = "/rpc", endpoint = "approvals/queue")]
+pub async fn fetch_queue(
+    agent: Option<String>,
+    capability: Option<String>,
+    held_for: Option<String>,
+    stage: Option<String>,
+    after: Option<String>,
+) -> Result<QueuePage, AppError> {
     crate::error::respond(async move {
         let state = crate::state::app_state()?;
         crate::auth::session::require(&state, |_| true, "see approval requests").await?;
-        Ok((service::pending(&state).await?, crate::db::now_ms()))
+        let set = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        let bad = |e: String| AppError::Validation(e);
+        let filter = QueueFilter {
+            agent_id: set(agent),
+            capability: set(capability),
+            held_for: set(held_for)
+                .map(|k| crate::policy::RuleKey::parse(&k).map_err(bad))
+                .transpose()?,
+            stage: set(stage)
+                .map(|s| crate::policy::Stage::parse(&s).map_err(bad))
+                .transpose()?,
+        };
+        let after = set(after).map(|c| queue::Cursor::parse(&c)).transpose()?;
+        queue::page(&state, &filter, after.as_ref()).await
     })
     .await
 }
 
-/// One request, and whether the signed-in person may decide it.
+/// What the queue's filters can be set to.
+#[server(prefix = "/rpc", endpoint = "approvals/facets")]
+pub async fn fetch_queue_facets() -> Result<QueueFacets, AppError> {
+    crate::error::respond(async move {
+        let state = crate::state::app_state()?;
+        crate::auth::session::require(&state, |_| true, "see approval requests").await?;
+        queue::facets(&state.db).await
+    })
+    .await
+}
+
+/// What the signed-in reviewer approved or rejected.
+#[server(prefix = "/rpc", endpoint = "approvals/mine")]
+pub async fn decided_by_me() -> Result<Vec<HistoryRow>, AppError> {
+    crate::error::respond(async move {
+        let (state, user) = reviewer().await?;
+        queue::decided_by(&state.db, &user.id).await
+    })
+    .await
+}
+
+/// One request, what the signed-in person may do with it, and the agent's
+/// record with this capability.
 #[server(prefix = "/rpc", endpoint = "approvals/get")]
-pub async fn get_action(id: String) -> Result<(ActionDetail, bool), AppError> {
+pub async fn get_action(id: String) -> Result<ActionPageData, AppError> {
     crate::error::respond(async move {
         let state = crate::state::app_state()?;
         let user = crate::auth::session::require(&state, |_| true, "see approval requests").await?;
         let action = service::get_for_reviewer(&state, &id).await?;
-        Ok((action, user.role.can_decide_actions()))
+        let record = queue::record(&state.db, &action.agent_id, &action.capability).await?;
+        let sponsor_barred =
+            action.bars_sponsor() && action.sponsor.as_deref() == Some(user.username.as_str());
+        Ok(ActionPageData {
+            action,
+            can_decide: user.role.can_decide_actions(),
+            sponsor_barred,
+            record,
+        })
     })
     .await
 }
 
+/// Approves the request as the reviewer saw it (`seen`: its payload hash).
+/// `params`, when given and different, is the reviewer's edit: validated,
+/// stored as a correction, and what the agent will carry out.
 #[server(prefix = "/rpc", endpoint = "approvals/approve")]
-pub async fn approve_action(id: String) -> Result<ActionDetail, AppError> {
+pub async fn approve_action(
+    id: String,
+    seen: String,
+    params: Option<String>,
+) -> Result<ActionDetail, AppError> {
     crate::error::respond(async move {
         let (state, user) = reviewer().await?;
-        service::decide(&state, &user, &id, service::Verdict::Approve).await
+        let edited = match params.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(text) => Some(serde_json::from_str(text).map_err(|e| {
+                AppError::Validation(format!("the edited params are not valid JSON: {e}"))
+            })?),
+        };
+        review::decide(
+            &state,
+            &user,
+            &id,
+            &seen,
+            review::Verdict::Approve { edited },
+        )
+        .await
     })
     .await
 }
 
 #[server(prefix = "/rpc", endpoint = "approvals/reject")]
-pub async fn reject_action(id: String, reason: String) -> Result<ActionDetail, AppError> {
+pub async fn reject_action(
+    id: String,
+    seen: String,
+    reason: String,
+) -> Result<ActionDetail, AppError> {
     crate::error::respond(async move {
         let (state, user) = reviewer().await?;
-        service::decide(&state, &user, &id, service::Verdict::Reject { reason }).await
+        review::decide(
+            &state,
+            &user,
+            &id,
+            &seen,
+            review::Verdict::Reject { reason },
+        )
+        .await
     })
     .await
 }

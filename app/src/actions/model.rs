@@ -94,6 +94,9 @@ pub struct EvidenceInfo {
     pub media_type: String,
     pub size_bytes: i64,
     pub sha256: String,
+    /// `request` (reviewed with it, covered by the payload hash) or
+    /// `outcome` (sent with the agent's report afterwards).
+    pub phase: String,
 }
 
 /// A request with everything a reviewer needs to decide it.
@@ -130,9 +133,34 @@ pub struct ActionDetail {
     pub decided_by: Option<String>,
     pub decision_note: Option<String>,
     pub evidence: Vec<EvidenceInfo>,
+    /// The agent's accountable human (a username); the writer's answer to a
+    /// fresh submission leaves it out.
+    pub sponsor: Option<String>,
+    /// SHA-256 over what a reviewer sees (params as edited, evidence); an
+    /// approval binds to it.
+    pub payload_hash: String,
+    /// Params as a reviewer edited them; `None`: as submitted.
+    pub edited_params: Option<serde_json::Value>,
+    /// What the edit changed, per param: `{"amount": {"before": 900, "after": 500}}`.
+    pub correction: Option<serde_json::Value>,
+    pub claimed_at_ms: Option<i64>,
+    pub outcome_at_ms: Option<i64>,
+    pub outcome_detail: Option<String>,
+    /// The agent reported the outcome as an incident.
+    pub incident: bool,
 }
 
 impl ActionDetail {
+    /// What may be carried out: the params as edited, or as submitted.
+    pub fn approved_params(&self) -> &serde_json::Value {
+        self.edited_params.as_ref().unwrap_or(&self.params)
+    }
+
+    /// Whether a rule that held it bars the agent's sponsor from approving.
+    pub fn bars_sponsor(&self) -> bool {
+        self.rules.iter().any(|r| r.bar_sponsor)
+    }
+
     /// Who carries out the action once it may go ahead: at `propose` a
     /// human does, and the agent can never claim it.
     pub fn carried_out_by(&self) -> Option<&'static str> {
@@ -145,8 +173,8 @@ impl ActionDetail {
     }
 }
 
-/// Most rows the approval queue shows at once.
-pub const QUEUE_LIMIT: usize = 200;
+/// Rows on one page of the approval queue.
+pub const QUEUE_PAGE: usize = 50;
 
 /// A row of the approval queue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -163,6 +191,67 @@ pub struct QueueRow {
     pub expires_at_ms: Option<i64>,
     pub approvals_required: u8,
     pub approvals: u8,
+    pub stage: Stage,
+    pub risk: i64,
+    pub payload_hash: String,
+}
+
+/// What the queue is narrowed to; every part optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueFilter {
+    pub agent_id: Option<String>,
+    pub capability: Option<String>,
+    /// A reason it was held: a trigger, or out_of_scope, first_use, …
+    pub held_for: Option<RuleKey>,
+    pub stage: Option<Stage>,
+}
+
+/// One page of the queue: riskiest first, then longest waiting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuePage {
+    pub rows: Vec<QueueRow>,
+    /// Requests matching the filter, on every page.
+    pub matching: i64,
+    /// Everything waiting, filter or not.
+    pub waiting: i64,
+    /// Pass back to get the next page; `None` on the last.
+    pub next: Option<String>,
+    /// The server's clock, for showing ages.
+    pub now_ms: i64,
+}
+
+/// What the filters can be set to, with how many are waiting for each.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueFacets {
+    /// (agent id, agent name, waiting)
+    pub agents: Vec<(String, String, i64)>,
+    pub capabilities: Vec<(String, i64)>,
+}
+
+/// A request the signed-in reviewer approved or rejected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryRow {
+    pub id: String,
+    pub agent_name: String,
+    pub capability: String,
+    pub summary: String,
+    /// What this reviewer did: "approved", "approved with edits", "rejected".
+    pub verdict: String,
+    /// Where the request is now.
+    pub state: State,
+    pub at_ms: i64,
+}
+
+/// The agent's record with one capability, for the request page.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub approved: i64,
+    pub corrected: i64,
+    pub rejected: i64,
+    pub expired: i64,
+    pub allowed: i64,
+    pub failed: i64,
+    pub total: i64,
 }
 
 /// How long ago, in words, for a queue that shows age.

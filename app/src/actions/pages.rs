@@ -1,78 +1,7 @@
-use super::model::age;
 use super::*;
 use crate::clock;
 use crate::ui::{ErrorNote, StageBadge, StateBadge, TriggerList};
 use leptos_router::hooks::use_params_map;
-
-#[component]
-pub fn ApprovalsPage() -> impl IntoView {
-    let refresh = RwSignal::new(0u32);
-    let queue = Resource::new(move || refresh.get(), |_| pending_actions());
-    view! {
-        <div class="heading">
-            <h1>"Approval queue"</h1>
-            <button class="secondary" on:click=move |_| refresh.update(|n| *n += 1)>"Refresh"</button>
-        </div>
-        <Transition fallback=|| view! { <p class="muted">"Loading the queue…"</p> }>
-            {move || Suspend::new(async move {
-                match queue.await {
-                    Ok((rows, _)) if rows.is_empty() => {
-                        view! { <p class="muted">"Nothing is waiting for approval."</p> }.into_any()
-                    }
-                    Ok((rows, now)) => view! { <QueueTable rows now/> }.into_any(),
-                    Err(e) => view! { <ErrorNote error=e/> }.into_any(),
-                }
-            })}
-        </Transition>
-    }
-}
-
-#[component]
-fn QueueTable(rows: Vec<QueueRow>, now: i64) -> impl IntoView {
-    view! {
-        <p class="muted">
-            {if rows.len() >= service_limit() {
-                format!("Showing the newest {} waiting requests", rows.len())
-            } else {
-                format!("{} waiting, newest first", rows.len())
-            }}
-        </p>
-        <table class="table queue">
-            <thead>
-                <tr>
-                    <th>"Action"</th>
-                    <th>"Agent"</th>
-                    <th>"Held for"</th>
-                    <th>"Approvals"</th>
-                    <th>"Target"</th>
-                    <th>"Waiting"</th>
-                </tr>
-            </thead>
-            <tbody>
-                {rows
-                    .into_iter()
-                    .map(|r| {
-                        view! {
-                            <tr>
-                                <td>
-                                    <a href=format!("/approvals/{}", r.id)>
-                                        <code>{r.capability}</code>
-                                    </a>
-                                    <div class="small">{r.summary}</div>
-                                </td>
-                                <td>{r.agent_name}</td>
-                                <td><HeldFor keys=r.held_for triggers=r.triggers known=r.capability_known/></td>
-                                <td class="small">{format!("{} of {}", r.approvals, r.approvals_required)}</td>
-                                <td class="small">{r.target}</td>
-                                <td class="small">{age(r.created_at_ms, now)}</td>
-                            </tr>
-                        }
-                    })
-                    .collect_view()}
-            </tbody>
-        </table>
-    }
-}
 
 #[component]
 pub fn ActionPage() -> impl IntoView {
@@ -98,9 +27,7 @@ pub fn ActionPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading the request…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
-                    Ok((a, can_decide)) => {
-                        view! { <ActionView action=a can_decide approve reject/> }.into_any()
-                    }
+                    Ok(data) => view! { <ActionView data approve reject/> }.into_any(),
                     Err(e) => view! { <ErrorNote error=e/> }.into_any(),
                 }
             })}
@@ -110,13 +37,21 @@ pub fn ActionPage() -> impl IntoView {
 
 #[component]
 fn ActionView(
-    action: ActionDetail,
-    can_decide: bool,
+    data: ActionPageData,
     approve: ServerAction<ApproveAction>,
     reject: ServerAction<RejectAction>,
 ) -> impl IntoView {
-    let a = action;
+    let ActionPageData {
+        action: a,
+        can_decide,
+        sponsor_barred,
+        record,
+    } = data;
     let params = serde_json::to_string_pretty(&a.params).unwrap_or_default();
+    let edited = a
+        .edited_params
+        .as_ref()
+        .map(|p| serde_json::to_string_pretty(p).unwrap_or_default());
     let pending = a.state == State::PendingApproval;
     view! {
         <h1>
@@ -149,6 +84,12 @@ fn ActionView(
                     </dd>
                 }
             })}
+            {a.sponsor.clone().map(|s| view! {
+                <dt>"Sponsor"</dt>
+                <dd>{s}{a.bars_sponsor().then_some(" (a rule bars the sponsor from approving this)")}</dd>
+            })}
+            <dt>"Record"</dt>
+            <dd data-testid="record"><RecordLine record capability=a.capability.clone()/></dd>
             {a.carried_out_by().map(|by| view! {
                 <dt>"Carried out by"</dt>
                 <dd data-testid="carried-out-by">
@@ -175,7 +116,17 @@ fn ActionView(
         </section>
         <section class="card">
             <h2>"Parameters"</h2>
-            <pre class="params">{params}</pre>
+            {match (edited.clone(), a.correction.clone()) {
+                (Some(e), correction) => view! {
+                    <p class="muted small">"Edited by a reviewer; the agent carries out the edited version."</p>
+                    <div class="side-by-side">
+                        <div><h3>"Submitted"</h3><pre class="params">{params.clone()}</pre></div>
+                        <div><h3>"As approved"</h3><pre class="params" data-testid="edited-params">{e}</pre></div>
+                    </div>
+                    {correction.map(|c| view! { <p class="small">"Correction: " <code>{c.to_string()}</code></p> })}
+                }.into_any(),
+                (None, _) => view! { <pre class="params">{params.clone()}</pre> }.into_any(),
+            }}
             {a.observation.clone().map(|o| view! { <h3>"Observation"</h3><p>{o}</p> })}
         </section>
         <section class="card">
@@ -200,8 +151,16 @@ fn ActionView(
                 }.into_any()
             }}
         </section>
-        {if pending && can_decide {
-            view! { <DecidePanel id=a.id.clone() approve reject/> }.into_any()
+        {if pending && can_decide && sponsor_barred {
+            view! {
+                <p class="muted" data-testid="sponsor-barred">
+                    "You sponsor this agent, and a rule that held this request bars its sponsor from approving it; another reviewer decides."
+                </p>
+            }
+            .into_any()
+        } else if pending && can_decide {
+            let current = serde_json::to_string_pretty(a.approved_params()).unwrap_or_default();
+            view! { <DecidePanel id=a.id.clone() seen=a.payload_hash.clone() params=current approve reject/> }.into_any()
         } else if pending {
             view! {
                 <p class="muted">"Waiting for a reviewer. Your role may read requests but not decide them."</p>
@@ -222,6 +181,25 @@ fn Outcome(action: ActionDetail) -> impl IntoView {
         State::Rejected => format!("Rejected by {who} at {when}."),
         State::Expired => format!("Expired unanswered at {when}: expiry means no."),
         State::Cancelled => format!("Withdrawn by the agent at {when}."),
+        State::Executing => format!(
+            "Approved by {who}; the agent claimed it at {} and is carrying it out.",
+            action.claimed_at_ms.map(clock::display).unwrap_or_default()
+        ),
+        State::Succeeded | State::Failed => format!(
+            "{} by {who}; the agent reported it {} at {}{}.",
+            if action.decision == crate::policy::Outcome::Allowed {
+                "Allowed"
+            } else {
+                "Approved"
+            },
+            action.state.label(),
+            action.outcome_at_ms.map(clock::display).unwrap_or_default(),
+            if action.incident {
+                ", as an incident"
+            } else {
+                ""
+            }
+        ),
         other => format!("This request is {}.", other.label()),
     };
     view! {
@@ -229,32 +207,81 @@ fn Outcome(action: ActionDetail) -> impl IntoView {
             <h2>"Decision"</h2>
             <p>{text}</p>
             {action.decision_note.map(|n| view! { <p>"Reason: " {n}</p> })}
+            {action.outcome_detail.map(|d| view! { <p>"Agent's report: " {d}</p> })}
         </section>
     }
+}
+
+/// "12 approved (2 corrected), 1 rejected, 0 expired" for this capability.
+#[component]
+fn RecordLine(record: Record, capability: String) -> impl IntoView {
+    let r = record;
+    if r.total == 0 {
+        return format!("first request for {capability}").into_any();
+    }
+    format!(
+        "{} with {capability}: {} approved ({} corrected), {} rejected, {} expired, {} allowed outright, {} failed",
+        r.total, r.approved, r.corrected, r.rejected, r.expired, r.allowed, r.failed
+    )
+    .into_any()
 }
 
 #[component]
 fn DecidePanel(
     id: String,
+    /// The payload hash this page shows: the decision binds to it.
+    seen: String,
+    /// The params as they stand, pretty-printed, to approve as is or edit.
+    params: String,
     approve: ServerAction<ApproveAction>,
     reject: ServerAction<RejectAction>,
 ) -> impl IntoView {
     let busy = move || approve.pending().get() || reject.pending().get();
-    let reject_id = id.clone();
+    let (reject_id, reject_seen) = (id.clone(), seen.clone());
+    let editing = RwSignal::new(false);
+    // `r` in the queue opens the page at #reject: put the cursor in the reason.
+    Effect::new(move |_| {
+        let hash = window().location().hash().unwrap_or_default();
+        if hash == "#reject" {
+            if let Some(el) = document().get_element_by_id("reject-reason") {
+                use leptos::wasm_bindgen::JsCast;
+                if let Ok(el) = el.dyn_into::<leptos::web_sys::HtmlElement>() {
+                    let _ = el.focus();
+                }
+            }
+        }
+    });
     view! {
         <section class="card decide">
             <h2>"Decide"</h2>
-            <ActionForm action=approve attr:class="form inline">
+            <ActionForm action=approve attr:class="form">
                 <input type="hidden" name="id" value=id/>
-                <button type="submit" class="approve" disabled=busy>
-                    {move || if approve.pending().get() { "Approving…" } else { "Approve" }}
-                </button>
+                <input type="hidden" name="seen" value=seen/>
+                <Show when=move || editing.get()>
+                    <label>
+                        "Params to approve (JSON; your change is recorded as a correction)"
+                        <textarea name="params" rows="8" class="mono" data-testid="edit-params">{params.clone()}</textarea>
+                    </label>
+                </Show>
+                <div class="inline">
+                    <button type="submit" class="approve" disabled=busy>
+                        {move || match (approve.pending().get(), editing.get()) {
+                            (true, _) => "Approving…",
+                            (false, true) => "Approve with edits",
+                            (false, false) => "Approve",
+                        }}
+                    </button>
+                    <button type="button" class="secondary" on:click=move |_| editing.update(|e| *e = !*e)>
+                        {move || if editing.get() { "Cancel edits" } else { "Edit params…" }}
+                    </button>
+                </div>
             </ActionForm>
-            <ActionForm action=reject attr:class="form">
+            <ActionForm action=reject attr:class="form" attr:id="reject">
                 <input type="hidden" name="id" value=reject_id/>
+                <input type="hidden" name="seen" value=reject_seen/>
                 <label>
                     "Reason for rejecting (required)"
-                    <textarea name="reason" required rows="2"></textarea>
+                    <textarea name="reason" id="reject-reason" required rows="2"></textarea>
                 </label>
                 <button type="submit" class="danger" disabled=busy>
                     {move || if reject.pending().get() { "Rejecting…" } else { "Reject" }}
@@ -270,27 +297,4 @@ fn human_size(bytes: i64) -> String {
         b if b < 1024 * 1024 => format!("{:.1} KiB", b as f64 / 1024.0),
         b => format!("{:.1} MiB", b as f64 / 1024.0 / 1024.0),
     }
-}
-
-/// The queue shows at most this many rows (see `service::pending`).
-fn service_limit() -> usize {
-    model::QUEUE_LIMIT
-}
-
-/// Why a queued request is held: the recorded reasons (triggers and
-/// computed ones such as first use), or the catalog triggers for requests
-/// recorded before reasons were kept.
-#[component]
-fn HeldFor(
-    keys: Vec<crate::policy::RuleKey>,
-    triggers: Vec<crate::policy::Trigger>,
-    known: bool,
-) -> impl IntoView {
-    if keys.is_empty() {
-        return view! { <TriggerList triggers known/> }.into_any();
-    }
-    keys.into_iter()
-        .map(|k| view! { <span class="badge trigger">{k.as_str()}</span> " " })
-        .collect_view()
-        .into_any()
 }

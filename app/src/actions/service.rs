@@ -1,12 +1,12 @@
 //! The rule book for action requests: submit, look up, decide, expire, wait.
 //! REST handlers and server functions both call these.
 
-use super::model::{ActionDetail, EvidenceInfo, QueueRow, State};
+use super::commit::Submitted;
+use super::model::{ActionDetail, EvidenceInfo, State};
 use super::submission::Submission;
 use crate::agents::store::Principal;
 use crate::audit::{self, Actor};
-use crate::auth::UserView;
-use crate::db::{known_id, now_ms, Db};
+use crate::db::{known_id, now_ms, Db, Tx};
 use crate::error::{stored, AppError};
 use crate::policy::{RuleKey, Stage, Trigger};
 use crate::state::AppState;
@@ -18,13 +18,17 @@ use std::time::Duration;
 /// before the agent hears the answer.
 /// The key is checked by the writer itself (see `commit`), against the same
 /// consistent view the decision reads.
-#[tracing::instrument(skip(state, key_hash, submission), fields(capability = %submission.capability))]
+#[tracing::instrument(skip(state, key_hash, submission, idempotency_key), fields(capability = %submission.capability))]
 pub async fn submit(
     state: &AppState,
     key_hash: String,
     submission: Submission,
-) -> Result<ActionDetail, AppError> {
-    state.committer.submit(key_hash, submission).await
+    idempotency_key: Option<String>,
+) -> Result<Submitted, AppError> {
+    state
+        .committer
+        .submit(key_hash, submission, idempotency_key)
+        .await
 }
 
 /// One request as its agent may see it: another agent's request is 404,
@@ -79,167 +83,9 @@ pub async fn get_for_reviewer(state: &AppState, id: &str) -> Result<ActionDetail
         .ok_or_else(|| AppError::NotFound("no such action request".into()))
 }
 
-/// Pending requests, newest first.
-pub async fn pending(state: &AppState) -> Result<Vec<QueueRow>, AppError> {
-    expire_due(state).await?;
-    let rows = sqlx::query(
-        "SELECT r.id, a.name AS agent_name, r.capability, r.capability_known, r.triggers, r.held_for, r.summary, \
-                r.target, r.created_at, r.expires_at, r.approvals_required, \
-                (SELECT COUNT(*) FROM approvals p WHERE p.action_id = r.id) AS approvals \
-         FROM action_requests r JOIN agents a ON a.id = r.agent_id \
-         WHERE r.state = 'pending_approval' ORDER BY r.created_at DESC, r.id DESC LIMIT $1",
-    )
-    .bind(super::model::QUEUE_LIMIT as i64)
-    .fetch_all(&state.db)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(QueueRow {
-                id: r.try_get("id")?,
-                agent_name: r.try_get("agent_name")?,
-                capability: r.try_get("capability")?,
-                capability_known: r.try_get::<i64, _>("capability_known")? == 1,
-                triggers: stored(Trigger::parse_list(&r.try_get::<String, _>("triggers")?))?,
-                held_for: held_for(&r.try_get::<String, _>("held_for")?)?,
-                summary: r.try_get("summary")?,
-                target: r.try_get("target")?,
-                created_at_ms: r.try_get("created_at")?,
-                expires_at_ms: r.try_get("expires_at")?,
-                approvals_required: small(r.try_get("approvals_required")?)?,
-                approvals: small(r.try_get("approvals")?)?,
-            })
-        })
-        .collect()
-}
-
-/// A reviewer's verdict.
-#[derive(Debug, Clone)]
-pub enum Verdict {
-    Approve,
-    Reject { reason: String },
-}
-
-/// Decides a pending request. A conditional update first claims the
-/// still-open request, so concurrent decisions on it queue up in the
-/// database (a row lock on PostgreSQL, the write lock on SQLite): of many
-/// reviewers, the ones who arrive after it is final get 409. An approval
-/// counts once per person; the request is approved when the rule's number of
-/// distinct approvals is reached. One rejection is final.
-#[tracing::instrument(skip(state, reviewer), fields(reviewer = %reviewer.username))]
-pub async fn decide(
-    state: &AppState,
-    reviewer: &UserView,
-    id: &str,
-    verdict: Verdict,
-) -> Result<ActionDetail, AppError> {
-    known_id(id, "action request")?;
-    let note = match &verdict {
-        Verdict::Approve => None,
-        Verdict::Reject { reason } => Some(crate::text::field(
-            "the reason for rejecting",
-            reason,
-            2000,
-        )?),
-    };
-    expire_if_due(state, id).await?;
-    let now = now_ms();
-    let mut tx = state.db.begin().await?;
-    let open = sqlx::query(
-        "UPDATE action_requests SET updated_at = $1 \
-         WHERE id = $2 AND state = 'pending_approval' AND (expires_at IS NULL OR expires_at > $1)",
-    )
-    .bind(now)
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
-    if open.rows_affected() != 1 {
-        drop(tx);
-        return Err(already_final(&state.db, id).await);
-    }
-    let row = sqlx::query(
-        "SELECT agent_id, capability, approvals_required FROM action_requests WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_one(&mut *tx)
-    .await?;
-    let agent_id: String = row.try_get("agent_id")?;
-    let capability: String = row.try_get("capability")?;
-    let required: i64 = row.try_get("approvals_required")?;
-
-    let (next, what, count) = match verdict {
-        Verdict::Reject { .. } => (State::Rejected, "action.rejected", None),
-        Verdict::Approve => {
-            let mine =
-                sqlx::query("SELECT at FROM approvals WHERE action_id = $1 AND user_id = $2")
-                    .bind(id)
-                    .bind(&reviewer.id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if mine.is_some() {
-                return Err(AppError::Conflict(format!(
-                    "you have already approved this request; it needs {required} approvals from distinct reviewers"
-                )));
-            }
-            sqlx::query("INSERT INTO approvals (action_id, user_id, at) VALUES ($1, $2, $3)")
-                .bind(id)
-                .bind(&reviewer.id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            let count: i64 =
-                sqlx::query("SELECT COUNT(*) AS n FROM approvals WHERE action_id = $1")
-                    .bind(id)
-                    .fetch_one(&mut *tx)
-                    .await?
-                    .try_get("n")?;
-            if count >= required {
-                (State::Approved, "action.approved", Some(count))
-            } else {
-                (State::PendingApproval, "action.approval_added", Some(count))
-            }
-        }
-    };
-    if next != State::PendingApproval {
-        sqlx::query(
-            "UPDATE action_requests SET state = $1, decided_at = $2, decided_by = $3, decision_note = $4 \
-             WHERE id = $5 AND state = 'pending_approval'",
-        )
-        .bind(next.as_str())
-        .bind(now)
-        .bind(&reviewer.id)
-        .bind(&note)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    }
-    if next == State::Approved {
-        crate::policy::store::record_use(&mut tx, &agent_id, &capability, now).await?;
-    }
-    audit::record(
-        &mut tx,
-        audit::Event {
-            actor: &Actor::User(reviewer.id.clone()),
-            what,
-            subject_kind: "action",
-            subject_id: id,
-            detail: serde_json::json!({
-                "before": { "state": State::PendingApproval },
-                "after": { "state": next, "note": note, "approvals": count, "approvals_required": required },
-            }),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    if next != State::PendingApproval {
-        state.notify_changed(id);
-    }
-    tracing::info!(action_id = %id, state = next.as_str(), approvals = ?count, "action decided");
-    load(&state.db, id).await?.ok_or(AppError::Internal)
-}
-
 /// The 409 for deciding a request that is no longer open, naming who
 /// decided it.
-async fn already_final(db: &Db, id: &str) -> AppError {
+pub(super) async fn already_final(db: &Db, id: &str) -> AppError {
     match load(db, id).await {
         Err(e) => e,
         Ok(None) => AppError::NotFound("no such action request".into()),
@@ -364,8 +210,8 @@ async fn expire_where(state: &AppState, only: Option<&str>) -> Result<usize, App
 /// Loads one request with its evidence list.
 pub async fn load(db: &Db, id: &str) -> Result<Option<ActionDetail>, AppError> {
     let Some(r) = sqlx::query(
-        "SELECT r.*, a.name AS agent_name, u.username AS decided_by_name \
-         FROM action_requests r JOIN agents a ON a.id = r.agent_id \
+        "SELECT r.*, a.name AS agent_name, s.username AS sponsor_name, u.username AS decided_by_name \
+         FROM action_requests r JOIN agents a ON a.id = r.agent_id JOIN users s ON s.id = a.sponsor_id \
          LEFT JOIN users u ON u.id = r.decided_by WHERE r.id = $1",
     )
     .bind(id)
@@ -375,7 +221,7 @@ pub async fn load(db: &Db, id: &str) -> Result<Option<ActionDetail>, AppError> {
         return Ok(None);
     };
     let evidence = sqlx::query(
-        "SELECT id, kind, media_type, size_bytes, sha256 FROM evidence WHERE action_id = $1 ORDER BY id",
+        "SELECT id, kind, media_type, size_bytes, sha256, phase FROM evidence WHERE action_id = $1 ORDER BY id",
     )
     .bind(id)
     .fetch_all(db)
@@ -388,12 +234,14 @@ pub async fn load(db: &Db, id: &str) -> Result<Option<ActionDetail>, AppError> {
             media_type: e.try_get("media_type")?,
             size_bytes: e.try_get("size_bytes")?,
             sha256: e.try_get("sha256")?,
+            phase: e.try_get("phase")?,
         })
     })
     .collect::<Result<Vec<_>, AppError>>()?;
     let approved_by = sqlx::query(
         "SELECT u.username FROM approvals p JOIN users u ON u.id = p.user_id \
-         WHERE p.action_id = $1 ORDER BY p.at, u.username",
+         JOIN action_requests r ON r.id = p.action_id \
+         WHERE p.action_id = $1 AND p.payload_hash = r.payload_hash ORDER BY p.at, u.username",
     )
     .bind(id)
     .fetch_all(db)
@@ -431,10 +279,78 @@ pub async fn load(db: &Db, id: &str) -> Result<Option<ActionDetail>, AppError> {
         decided_by: r.try_get("decided_by_name")?,
         decision_note: r.try_get("decision_note")?,
         evidence,
+        sponsor: r.try_get("sponsor_name")?,
+        payload_hash: r.try_get("payload_hash")?,
+        edited_params: json_opt(r.try_get("edited_params")?)?,
+        correction: json_opt(r.try_get("correction")?)?,
+        claimed_at_ms: r.try_get("claimed_at")?,
+        outcome_at_ms: r.try_get("outcome_at")?,
+        outcome_detail: r.try_get("outcome_detail")?,
+        incident: r.try_get::<i64, _>("incident")? == 1,
     }))
 }
 
-fn held_for(stored_list: &str) -> Result<Vec<RuleKey>, AppError> {
+fn json_opt(text: Option<String>) -> Result<Option<serde_json::Value>, AppError> {
+    text.map(|t| stored(serde_json::from_str(&t))).transpose()
+}
+
+/// A request's reviewed evidence as (type, media type, SHA-256), in order:
+/// what its payload hash covers.
+pub(super) async fn request_evidence<'c>(
+    conn: impl sqlx::Executor<'c, Database = sqlx::Any>,
+    id: &str,
+) -> Result<Vec<(String, String, String)>, AppError> {
+    sqlx::query(
+        "SELECT kind, media_type, sha256 FROM evidence \
+         WHERE action_id = $1 AND phase = 'request' ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(conn)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok((
+            r.try_get("kind")?,
+            r.try_get("media_type")?,
+            r.try_get("sha256")?,
+        ))
+    })
+    .collect()
+}
+
+/// The payload hash of a stored request, recomputed from what is stored:
+/// its params as edited (or `params` in their place) and its reviewed
+/// evidence.
+pub(super) async fn stored_payload_hash(
+    tx: &mut Tx<'_>,
+    id: &str,
+    params: Option<&serde_json::Value>,
+) -> Result<String, AppError> {
+    let r = sqlx::query(
+        "SELECT capability, target, summary, observation, params, edited_params \
+         FROM action_requests WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(&mut **tx)
+    .await?;
+    let own: serde_json::Value = match r.try_get::<Option<String>, _>("edited_params")? {
+        Some(edited) => stored(serde_json::from_str(&edited))?,
+        None => stored(serde_json::from_str(&r.try_get::<String, _>("params")?))?,
+    };
+    let evidence = request_evidence(&mut **tx, id).await?;
+    Ok(super::submission::payload_hash(
+        &r.try_get::<String, _>("capability")?,
+        &r.try_get::<String, _>("target")?,
+        &r.try_get::<String, _>("summary")?,
+        params.unwrap_or(&own),
+        r.try_get::<Option<String>, _>("observation")?.as_deref(),
+        evidence
+            .iter()
+            .map(|(k, m, s)| (k.as_str(), m.as_str(), s.as_str())),
+    ))
+}
+
+pub(super) fn held_for(stored_list: &str) -> Result<Vec<RuleKey>, AppError> {
     stored(
         stored_list
             .split(',')
@@ -444,6 +360,6 @@ fn held_for(stored_list: &str) -> Result<Vec<RuleKey>, AppError> {
     )
 }
 
-fn small(n: i64) -> Result<u8, AppError> {
+pub(super) fn small(n: i64) -> Result<u8, AppError> {
     stored(u8::try_from(n))
 }

@@ -9,6 +9,12 @@ use sha2::{Digest, Sha256};
 pub const MAX_EVIDENCE_BYTES: usize = 5 * 1024 * 1024;
 /// Most pieces of evidence on one submission.
 pub const MAX_EVIDENCE_ITEMS: usize = 20;
+/// Most evidence bytes on one action, all pieces together.
+pub const MAX_EVIDENCE_PER_ACTION: usize = 20 * 1024 * 1024;
+/// Largest screenshot, read from its header before anything decodes it: a
+/// tiny file can claim billions of pixels (a pixel flood).
+pub const MAX_IMAGE_SIDE: usize = 16_384;
+pub const MAX_IMAGE_PIXELS: usize = 40_000_000;
 /// Largest `params` object, serialized.
 pub const MAX_PARAMS_BYTES: usize = 64 * 1024;
 
@@ -113,6 +119,13 @@ impl Submission {
                 "at most {MAX_EVIDENCE_ITEMS} pieces of evidence per action"
             )));
         }
+        let evidence: Vec<Evidence> = req
+            .evidence
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| Evidence::parse(e).map_err(|err| prefix(i, err)))
+            .collect::<Result<_, _>>()?;
+        check_total(0, &evidence)?;
         Ok(Submission {
             capability: parse_capability(&req.capability)?,
             target: crate::text::field("target", &req.target, 500)?,
@@ -122,32 +135,62 @@ impl Submission {
                 .observation
                 .map(|o| crate::text::field("observation", &o, 10_000))
                 .transpose()?,
-            evidence: req
-                .evidence
-                .into_iter()
-                .enumerate()
-                .map(|(i, e)| Evidence::parse(e).map_err(|err| prefix(i, err)))
-                .collect::<Result<_, _>>()?,
+            evidence,
         })
     }
 
     /// Hash of exactly what a reviewer sees: an approval binds to it.
     pub fn payload_hash(&self) -> String {
-        let evidence: Vec<_> = self
-            .evidence
-            .iter()
-            .map(|e| serde_json::json!([e.kind, e.media_type, e.sha256]))
-            .collect();
-        let canonical = serde_json::json!({
-            "capability": self.capability,
-            "target": self.target,
-            "summary": self.summary,
-            "params": self.params,
-            "observation": self.observation,
-            "evidence": evidence,
-        });
-        sha256_hex(canonical.to_string().as_bytes())
+        payload_hash(
+            &self.capability,
+            &self.target,
+            &self.summary,
+            &self.params,
+            self.observation.as_deref(),
+            self.evidence
+                .iter()
+                .map(|e| (e.kind, e.media_type.as_str(), e.sha256.as_str())),
+        )
     }
+}
+
+/// The hash an approval binds to, over everything a reviewer sees: the
+/// params as they would be carried out, and each piece of evidence (type,
+/// media type, content hash), sorted so that the order they were stored in
+/// does not matter. JSON objects serialize with sorted keys, so equal
+/// payloads hash equally.
+pub fn payload_hash<'a>(
+    capability: &str,
+    target: &str,
+    summary: &str,
+    params: &serde_json::Value,
+    observation: Option<&str>,
+    evidence: impl Iterator<Item = (&'a str, &'a str, &'a str)>,
+) -> String {
+    let mut evidence: Vec<_> = evidence.collect();
+    evidence.sort_unstable();
+    let canonical = serde_json::json!({
+        "capability": capability,
+        "target": target,
+        "summary": summary,
+        "params": params,
+        "observation": observation,
+        "evidence": evidence,
+    });
+    sha256_hex(canonical.to_string().as_bytes())
+}
+
+/// Refuses evidence that would take an action over its total allowance,
+/// counting what it already holds.
+pub fn check_total(existing_bytes: usize, added: &[Evidence]) -> Result<(), AppError> {
+    let total = existing_bytes + added.iter().map(|e| e.content.len()).sum::<usize>();
+    if total > MAX_EVIDENCE_PER_ACTION {
+        return Err(AppError::PayloadTooLarge(format!(
+            "an action holds at most {} MiB of evidence in all",
+            MAX_EVIDENCE_PER_ACTION / 1024 / 1024
+        )));
+    }
+    Ok(())
 }
 
 fn prefix(i: usize, err: AppError) -> AppError {
@@ -163,16 +206,7 @@ fn prefix(i: usize, err: AppError) -> AppError {
 
 impl Evidence {
     pub fn parse(req: EvidenceRequest) -> Result<Evidence, AppError> {
-        let kind = EVIDENCE_KINDS
-            .into_iter()
-            .find(|k| *k == req.kind)
-            .ok_or_else(|| {
-                AppError::validation(format!(
-                    "unknown evidence type {:?}: expected one of {}",
-                    req.kind,
-                    EVIDENCE_KINDS.join(", ")
-                ))
-            })?;
+        let kind = evidence_kind(&req.kind)?;
         let content = match (req.content, req.content_base64) {
             (Some(_), Some(_)) | (None, None) => {
                 return Err(AppError::validation(
@@ -192,10 +226,24 @@ impl Evidence {
                 bytes
             }
         };
+        Evidence::from_bytes(kind, req.media_type.as_deref(), content)
+    }
+
+    /// Checks evidence bytes however they arrived (JSON or multipart):
+    /// size, then type by content, then (screenshots) dimensions.
+    pub fn from_bytes(
+        kind: &str,
+        declared_media_type: Option<&str>,
+        content: Vec<u8>,
+    ) -> Result<Evidence, AppError> {
+        let kind = evidence_kind(kind)?;
         if content.len() > MAX_EVIDENCE_BYTES {
             return Err(too_large());
         }
-        let media_type = media_type_of(kind, req.media_type.as_deref(), &content)?;
+        let media_type = media_type_of(kind, declared_media_type, &content)?;
+        if kind == "screenshot" {
+            check_dimensions(&content)?;
+        }
         Ok(Evidence {
             kind,
             sha256: sha256_hex(&content),
@@ -203,6 +251,36 @@ impl Evidence {
             content,
         })
     }
+}
+
+pub fn evidence_kind(name: &str) -> Result<&'static str, AppError> {
+    EVIDENCE_KINDS
+        .into_iter()
+        .find(|k| *k == name)
+        .ok_or_else(|| {
+            AppError::validation(format!(
+                "unknown evidence type {name:?}: expected one of {}",
+                EVIDENCE_KINDS.join(", ")
+            ))
+        })
+}
+
+/// Width and height from the image header; nothing is decoded.
+fn check_dimensions(content: &[u8]) -> Result<(), AppError> {
+    let size = imagesize::blob_size(content).map_err(|_| {
+        AppError::validation("the screenshot's header does not give its size: truncated or corrupt")
+    })?;
+    let (w, h) = (size.width, size.height);
+    if w == 0 || h == 0 {
+        return Err(AppError::validation("the screenshot has no pixels"));
+    }
+    if w > MAX_IMAGE_SIDE || h > MAX_IMAGE_SIDE || w.saturating_mul(h) > MAX_IMAGE_PIXELS {
+        return Err(AppError::validation(format!(
+            "the screenshot claims {w}×{h} pixels; at most {MAX_IMAGE_SIDE} per side and {} megapixels",
+            MAX_IMAGE_PIXELS / 1_000_000
+        )));
+    }
+    Ok(())
 }
 
 /// The media type Belay records, decided from the evidence type and the
@@ -299,13 +377,13 @@ mod tests {
             serde_json::json!({"capability": "a.b", "target": "x", "summary": "y", "evidence": [
                 {"type": "plan", "content": "1. do it"},
                 {"type": "extracted_data", "content": {"total": 3}},
-                {"type": "screenshot", "media_type": "image/png", "content_base64": "iVBORw0KGgo="},
+                {"type": "screenshot", "media_type": "image/png", "content_base64": ONE_PIXEL_PNG},
             ]}),
         )
         .unwrap();
         assert_eq!(s.evidence[0].media_type, "text/plain");
         assert_eq!(s.evidence[1].media_type, "application/json");
-        assert_eq!(s.evidence[2].content.len(), 8);
+        assert_eq!(s.evidence[2].content.len(), 70);
         assert_eq!(s.evidence[2].media_type, "image/png");
 
         // Bytes decide, not labels.
@@ -337,6 +415,41 @@ mod tests {
             "evidence": [{"type": "screenshot", "content_base64": big}]}),
         )
         .unwrap_err();
+        assert!(matches!(err, AppError::PayloadTooLarge(_)));
+    }
+
+    /// A valid 1×1 PNG.
+    const ONE_PIXEL_PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+
+    /// A PNG header claiming `w`×`h` pixels, with no pixel data at all.
+    fn png_header(w: u32, h: u32) -> Vec<u8> {
+        let mut b = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+        b.extend(w.to_be_bytes());
+        b.extend(h.to_be_bytes());
+        b.extend([8, 6, 0, 0, 0, 0, 0, 0, 0]);
+        b
+    }
+
+    #[test]
+    fn screenshot_sizes_are_read_from_the_header_and_floods_refused() {
+        assert!(Evidence::from_bytes("screenshot", None, png_header(1920, 1080)).is_ok());
+        for (w, h) in [(100_000, 10), (10_000, 10_000), (0, 5)] {
+            let err = Evidence::from_bytes("screenshot", None, png_header(w, h)).unwrap_err();
+            assert!(matches!(err, AppError::Validation(_)), "{w}x{h}: {err:?}");
+        }
+        let err =
+            Evidence::from_bytes("screenshot", None, b"\x89PNG\r\n\x1a\n".to_vec()).unwrap_err();
+        assert!(matches!(err, AppError::Validation(m) if m.contains("header")));
+        let err = Evidence::from_bytes("screenshot", Some("image/png"), b"GIF89a......".to_vec())
+            .unwrap_err();
+        assert!(matches!(err, AppError::UnsupportedMediaType(_)));
+    }
+
+    #[test]
+    fn the_total_evidence_on_an_action_is_bounded() {
+        let piece = Evidence::from_bytes("plan", None, vec![b'a'; MAX_EVIDENCE_BYTES]).unwrap();
+        assert!(check_total(0, &[piece.clone(), piece.clone(), piece.clone()]).is_ok());
+        let err = check_total(MAX_EVIDENCE_PER_ACTION - 10, &[piece]).unwrap_err();
         assert!(matches!(err, AppError::PayloadTooLarge(_)));
     }
 

@@ -51,6 +51,9 @@ pub struct AppliedRule {
     pub name: String,
     pub approvals: u8,
     pub ttl_secs: i64,
+    /// The agent's sponsor may not approve.
+    #[serde(default)]
+    pub bar_sponsor: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +75,21 @@ pub struct Decision {
     pub approvals_required: u8,
     /// How long it may wait for approval (only when pending).
     pub ttl_secs: Option<i64>,
+}
+
+impl Decision {
+    /// How risky the request is, for ordering the approval queue: the sum of
+    /// what held it, and an unknown capability always outranks a known one.
+    pub fn risk(&self) -> i64 {
+        let held: i64 = self.held_for.iter().map(|k| k.risk_weight()).sum();
+        let unknown = if self.capability_known { 0 } else { 100 };
+        held.max(unknown)
+    }
+
+    /// Whether any rule that held it bars the agent's sponsor from approving.
+    pub fn bars_sponsor(&self) -> bool {
+        self.rules.iter().any(|r| r.bar_sponsor)
+    }
 }
 
 /// Decides one action. Pure: the same inputs always give the same decision.
@@ -309,6 +327,7 @@ fn hold(
             name,
             approvals: rule.approvals,
             ttl_secs: rule.ttl_secs,
+            bar_sponsor: rule.bar_sponsor,
         });
     }
     d.held_for = held;

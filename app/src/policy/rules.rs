@@ -55,6 +55,22 @@ impl RuleKey {
         }
     }
 
+    /// How much this reason adds to a held request's risk, which orders the
+    /// approval queue: the unknown first, then irreversible and money, then
+    /// the rest; a plain proposal least.
+    pub fn risk_weight(self) -> i64 {
+        match self {
+            RuleKey::UnknownCapability => 100,
+            RuleKey::Destructive | RuleKey::Purchase => 40,
+            RuleKey::PrivilegedChange | RuleKey::CredentialUse => 30,
+            RuleKey::OutOfScope => 25,
+            RuleKey::ExternalSend | RuleKey::ProductionWrite => 20,
+            RuleKey::CustomerVisible => 10,
+            RuleKey::FirstUse => 5,
+            RuleKey::Proposal => 1,
+        }
+    }
+
     /// Catalog triggers may be marked *always approve*; the computed keys
     /// pause autonomous agents anyway.
     pub fn is_trigger(self) -> bool {
@@ -127,6 +143,10 @@ pub struct Rule {
     pub ttl_secs: i64,
     /// Pause even agents at scoped autonomy (triggers only).
     pub always_approve: bool,
+    /// The agent's sponsor may not be one of the approvers. Absent in
+    /// rules saved before this setting existed: not barred.
+    #[serde(default)]
+    pub bar_sponsor: bool,
 }
 
 impl Rule {
@@ -135,6 +155,7 @@ impl Rule {
         approvals: 1,
         ttl_secs: 24 * 60 * 60,
         always_approve: true,
+        bar_sponsor: true,
     };
 
     pub fn validate(&self, key: RuleKey) -> Result<(), String> {
@@ -174,6 +195,7 @@ impl Rules {
             approvals: 1,
             ttl_secs: day,
             always_approve: false,
+            bar_sponsor: false,
         }; RuleKey::ALL.len()];
         for key in [RuleKey::Destructive, RuleKey::Purchase] {
             rules[key.index()].always_approve = true;
@@ -283,6 +305,7 @@ mod tests {
                     approvals: 2,
                     ttl_secs: 3600,
                     always_approve: false,
+                    bar_sponsor: false,
                 },
             )
             .unwrap();
@@ -307,6 +330,7 @@ mod tests {
                     approvals: 0,
                     ttl_secs: 60,
                     always_approve: false,
+                    bar_sponsor: false,
                 },
             ),
             (
@@ -315,6 +339,7 @@ mod tests {
                     approvals: 4,
                     ttl_secs: 60,
                     always_approve: false,
+                    bar_sponsor: false,
                 },
             ),
             (
@@ -323,6 +348,7 @@ mod tests {
                     approvals: 1,
                     ttl_secs: 0,
                     always_approve: false,
+                    bar_sponsor: false,
                 },
             ),
             (
@@ -331,6 +357,7 @@ mod tests {
                     approvals: 1,
                     ttl_secs: 60,
                     always_approve: true,
+                    bar_sponsor: false,
                 },
             ),
         ] {
@@ -349,6 +376,7 @@ mod tests {
                     approvals: 2,
                     ttl_secs: 4 * 3600,
                     always_approve: false,
+                    bar_sponsor: false,
                 },
             )
             .unwrap();

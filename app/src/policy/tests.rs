@@ -256,6 +256,7 @@ fn always_approve_pauses_autonomous_agents_and_only_then() {
         approvals: 2,
         ttl_secs: 600,
         always_approve: always,
+        bar_sponsor: false,
     };
     rules.set(RuleKey::ExternalSend, rule(false)).unwrap();
     let d = run(
@@ -294,6 +295,7 @@ fn reasons_name_the_triggers_the_stage_the_rule_and_the_version() {
                 approvals: 2,
                 ttl_secs: 86_400,
                 always_approve: false,
+                bar_sponsor: false,
             },
         )
         .unwrap();
@@ -325,6 +327,7 @@ fn the_strictest_rule_wins_when_several_apply() {
                 approvals: 3,
                 ttl_secs: 7200,
                 always_approve: false,
+                bar_sponsor: false,
             },
         )
         .unwrap();
@@ -335,6 +338,7 @@ fn the_strictest_rule_wins_when_several_apply() {
                 approvals: 2,
                 ttl_secs: 600,
                 always_approve: false,
+                bar_sponsor: false,
             },
         )
         .unwrap();
@@ -415,7 +419,7 @@ fn any_rules() -> impl Strategy<Value = Result<Rules, String>> {
             let mut rules = Rules::defaults();
             for (key, (approvals, ttl_secs, always)) in RuleKey::ALL.into_iter().zip(rs) {
                 let always_approve = always && key.is_trigger();
-                rules.set(key, Rule { approvals, ttl_secs, always_approve }).unwrap();
+                rules.set(key, Rule { approvals, ttl_secs, always_approve, bar_sponsor: false }).unwrap();
             }
             Ok(rules)
         }),

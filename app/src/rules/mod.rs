@@ -21,6 +21,8 @@ pub struct RuleRow {
     /// Like "24h".
     pub wait: String,
     pub always_approve: bool,
+    /// The agent's sponsor may not approve.
+    pub bar_sponsor: bool,
     pub name: String,
 }
 
@@ -55,7 +57,7 @@ pub async fn current_policy() -> Result<PolicyView, AppError> {
 /// Saves the edited rules as a new version. `base_version` is the version
 /// the form showed: if someone saved since, this answers 409 rather than
 /// silently overwriting their change. `fields` holds `approvals-<key>`,
-/// `wait-<key>` and (checked boxes only) `always-<key>`.
+/// `wait-<key>` and (checked boxes only) `always-<key>` and `sponsor-<key>`.
 #[server(prefix = "/rpc", endpoint = "policy/save")]
 pub async fn save_policy(
     base_version: i64,

@@ -15,7 +15,7 @@ pub fn PolicyPage() -> impl IntoView {
         <p class="muted">
             "For each reason an action can be held: how many distinct people must approve it, "
             "how long it may wait before it expires (expiry means no), and, for risk triggers, "
-            "whether it pauses even agents at scoped autonomy. Every save is a new version; each "
+            "whether it pauses even agents at scoped autonomy; and whether the agent's own sponsor is barred from approving. Every save is a new version; each "
             "decision records the version that made it."
         </p>
         {move || match save.value().get() {
@@ -60,6 +60,10 @@ fn PolicyEditor(policy: PolicyView, save: ServerAction<SavePolicy>) -> impl Into
                                 checked=r.always_approve disabled=!edit aria-label=format!("always approve {k}")/>
                         })}
                     </td>
+                    <td>
+                        <input type="checkbox" name=format!("fields[sponsor-{k}]") value="on"
+                            checked=r.bar_sponsor disabled=!edit aria-label=format!("sponsor may not approve {k}")/>
+                    </td>
                     <td class="small">{r.name.clone()}</td>
                 </tr>
             }
@@ -77,6 +81,7 @@ fn PolicyEditor(policy: PolicyView, save: ServerAction<SavePolicy>) -> impl Into
                             <th scope="col">"Approvals"</th>
                             <th scope="col">"Wait (90s, 45m, 24h, 7d)"</th>
                             <th scope="col">"Always approve"</th>
+                            <th scope="col">"Sponsor barred"</th>
                             <th scope="col">"Reads as"</th>
                         </tr>
                     </thead>

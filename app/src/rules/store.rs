@@ -50,6 +50,7 @@ pub async fn current(db: &Db) -> Result<PolicyView, AppError> {
                 approvals: rule.approvals,
                 wait: duration(rule.ttl_secs),
                 always_approve: rule.always_approve,
+                bar_sponsor: rule.bar_sponsor,
                 name: rules.name(key),
             })
             .collect(),
@@ -76,6 +77,7 @@ pub fn parse_fields(fields: &HashMap<String, String>) -> Result<Rules, AppError>
         let ttl_secs = parse_duration(&field("wait")?)
             .map_err(|e| AppError::Validation(format!("{k}: {e}")))?;
         let always_approve = fields.contains_key(&format!("always-{k}"));
+        let bar_sponsor = fields.contains_key(&format!("sponsor-{k}"));
         rules
             .set(
                 key,
@@ -83,6 +85,7 @@ pub fn parse_fields(fields: &HashMap<String, String>) -> Result<Rules, AppError>
                     approvals,
                     ttl_secs,
                     always_approve,
+                    bar_sponsor,
                 },
             )
             .map_err(AppError::Validation)?;

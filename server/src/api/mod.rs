@@ -21,6 +21,9 @@ pub fn router() -> Router<AppState> {
         .route("/actions", post(actions::submit))
         .route("/actions/{id}", get(actions::get))
         .route("/actions/{id}/cancel", post(actions::cancel))
+        .route("/actions/{id}/claim", post(actions::claim))
+        .route("/actions/{id}/outcome", post(actions::outcome))
+        .route("/actions/{id}/evidence", post(actions::add_evidence))
         .fallback(|| async { AppError::NotFound("no such API endpoint".into()) })
         .method_not_allowed_fallback(|| async {
             AppError::MethodNotAllowed("this endpoint does not take that method".into())

@@ -1,10 +1,8 @@
 //! The agent REST API over HTTP: the happy path and every refusal.
 
-
-
+use crate::common::{assert_problem, TestApp};
 use app::auth::Role;
 use app::policy::Stage;
-use crate::common::{assert_problem, TestApp};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 

@@ -1,11 +1,9 @@
 //! Reviewers deciding in the browser (through the same endpoints the
 //! hydrated pages call), and the rules around deciding.
 
-
-
+use crate::common::TestApp;
 use app::auth::Role;
 use app::policy::{RuleKey, Stage};
-use crate::common::TestApp;
 use serde_json::Value;
 use std::time::Duration;
 

@@ -1,9 +1,7 @@
 //! Sign-in, sessions, CSRF and agent management from the browser side.
 
-
-
-use app::auth::Role;
 use crate::common::{TestApp, PASSWORD};
+use app::auth::Role;
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -143,7 +141,7 @@ async fn a_lead_registers_an_agent_whose_key_works_until_revoked() {
         .send()
         .await
         .unwrap();
-    let detail = common::assert_problem(me, 401).await;
+    let detail = crate::common::assert_problem(me, 401).await;
     assert!(detail.contains("revoked"), "{detail}");
     let res = lena
         .rpc(

@@ -106,6 +106,51 @@ impl TestApp {
         res.json().await.unwrap()
     }
 
+    /// `POST /api/v1/actions/{id}/{verb}` as the agent.
+    pub async fn agent_post(
+        &self,
+        key: &str,
+        id: &str,
+        verb: &str,
+        body: Option<Value>,
+    ) -> Response {
+        let req = self
+            .http
+            .post(format!("{}/api/v1/actions/{id}/{verb}", self.base))
+            .bearer_auth(key);
+        match body {
+            Some(b) => req.json(&b),
+            None => req,
+        }
+        .send()
+        .await
+        .unwrap()
+    }
+
+    /// Uploads evidence as multipart: (part name = type, bytes, part content type).
+    pub async fn upload(
+        &self,
+        key: &str,
+        id: &str,
+        parts: Vec<(&str, Vec<u8>, Option<&str>)>,
+    ) -> Response {
+        let mut form = reqwest::multipart::Form::new();
+        for (name, bytes, media) in parts {
+            let mut part = reqwest::multipart::Part::bytes(bytes).file_name(format!("{name}.bin"));
+            if let Some(m) = media {
+                part = part.mime_str(m).unwrap();
+            }
+            form = form.part(name.to_string(), part);
+        }
+        self.http
+            .post(format!("{}/api/v1/actions/{id}/evidence", self.base))
+            .bearer_auth(key)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn get_action(&self, key: &str, id: &str, wait: Option<u64>) -> Response {
         let mut url = format!("{}/api/v1/actions/{id}", self.base);
         if let Some(w) = wait {
@@ -178,6 +223,7 @@ impl TestApp {
                         approvals: r.approvals,
                         ttl_secs: app::policy::rules::parse_duration(&r.wait).unwrap(),
                         always_approve: r.always_approve,
+                        bar_sponsor: r.bar_sponsor,
                     },
                 )
                 .unwrap();
@@ -279,13 +325,39 @@ impl Browser {
             .unwrap()
     }
 
+    /// The payload hash the request page would show: decisions bind to it.
+    /// Someone who may not see the request sees nothing (and their decision
+    /// is refused for who they are, which is what such tests check).
+    pub async fn seen(&self, id: &str) -> String {
+        let res = self.rpc("approvals/get", &[("id", id)]).await;
+        if res.status() != 200 {
+            return String::new();
+        }
+        let page: Value = res.json().await.unwrap();
+        page["action"]["payload_hash"].as_str().unwrap().to_string()
+    }
+
+    /// Opens the request, then approves what it showed.
     pub async fn approve(&self, id: &str) -> Response {
-        self.rpc("approvals/approve", &[("id", id)]).await
+        let seen = self.seen(id).await;
+        self.approve_seen(id, &seen, None).await
+    }
+
+    pub async fn approve_seen(&self, id: &str, seen: &str, params: Option<&str>) -> Response {
+        let mut form = vec![("id", id), ("seen", seen)];
+        if let Some(p) = params {
+            form.push(("params", p));
+        }
+        self.rpc("approvals/approve", &form).await
     }
 
     pub async fn reject(&self, id: &str, reason: &str) -> Response {
-        self.rpc("approvals/reject", &[("id", id), ("reason", reason)])
-            .await
+        let seen = self.seen(id).await;
+        self.rpc(
+            "approvals/reject",
+            &[("id", id), ("seen", &seen), ("reason", reason)],
+        )
+        .await
     }
 
     pub async fn page(&self, path: &str) -> Response {

@@ -8,3 +8,5 @@ mod browser_front_door;
 mod cli;
 mod common;
 mod policy;
+mod races;
+mod review;

@@ -1,11 +1,9 @@
 //! Stages, scope, first use, editable rules and simulation, over HTTP
 //! against the real server.
 
-
-
+use crate::common::{assert_problem, TestApp};
 use app::auth::Role;
 use app::policy::{Rule, RuleKey, Stage};
-use crate::common::{assert_problem, TestApp};
 use serde_json::{json, Value};
 
 async fn decide(app: &TestApp, key: &str, capability: &str, target: &str, params: Value) -> Value {
@@ -108,6 +106,7 @@ async fn using_a_capability_outside_the_grant_or_over_a_limit_is_out_of_scope() 
                 approvals: 1,
                 ttl_secs: 3600,
                 always_approve: false,
+                bar_sponsor: false,
             },
         )
         .unwrap();
@@ -349,7 +348,7 @@ async fn grants_are_managed_by_leads_with_clear_errors() {
             ("expires_on", "2099-12-31".to_string()),
         ]
     };
-    let send = |b: &common::Browser, f: Vec<(&'static str, String)>| {
+    let send = |b: &crate::common::Browser, f: Vec<(&'static str, String)>| {
         let pairs: Vec<(&str, String)> = f;
         let b = b.http.clone();
         let base = app.base.clone();

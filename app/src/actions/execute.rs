@@ -1,0 +1,293 @@
+//! The agent's side after the decision: add evidence while a request waits,
+//! claim an approved request exactly once, report the outcome.
+
+use super::model::{ActionDetail, State};
+use super::service::{get_for_agent, load, stored_payload_hash};
+use super::submission::{check_total, Evidence, MAX_EVIDENCE_ITEMS};
+use crate::agents::store::Principal;
+use crate::audit::{self, Actor};
+use crate::db::{new_id, now_ms, Tx};
+use crate::error::AppError;
+use crate::policy::Stage;
+use crate::state::AppState;
+use sqlx::Row;
+
+/// Claims an approved request for execution. Exactly once: a conditional
+/// update moves it from `approved` to `executing`, so of many concurrent
+/// claims one succeeds and the rest get 409. Only requests decided at
+/// `act_with_approval` or above are the agent's to carry out. The claim is
+/// bound to the payload that was approved: if anything stored differs from
+/// it, nothing is claimed.
+#[tracing::instrument(skip(state, agent), fields(agent = %agent.name))]
+pub async fn claim(
+    state: &AppState,
+    agent: &Principal,
+    id: &str,
+) -> Result<ActionDetail, AppError> {
+    let action = get_for_agent(state, agent, id).await?;
+    match action.stage {
+        Stage::ActWithApproval | Stage::ScopedAutonomy => {}
+        Stage::Observe | Stage::Draft | Stage::Propose => {
+            return Err(AppError::Forbidden(format!(
+                "this request was decided at {}: a human carries it out, the agent never claims it",
+                action.stage.as_str()
+            )))
+        }
+    }
+    let now = now_ms();
+    let mut tx = state.db.begin().await?;
+    let done = sqlx::query(
+        "UPDATE action_requests SET state = 'executing', claimed_at = $1, updated_at = $1 \
+         WHERE id = $2 AND agent_id = $3 AND state = 'approved' \
+         AND stage IN ('act_with_approval', 'scoped_autonomy')",
+    )
+    .bind(now)
+    .bind(id)
+    .bind(&agent.agent_id)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        drop(tx);
+        let current = get_for_agent(state, agent, id).await?;
+        return Err(not_claimable(&current));
+    }
+    let approved: Option<String> =
+        sqlx::query("SELECT approved_hash FROM action_requests WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("approved_hash")?;
+    let now_hash = stored_payload_hash(&mut tx, id, None).await?;
+    if approved.as_deref() != Some(now_hash.as_str()) {
+        tracing::error!(action_id = %id, "stored payload differs from the approved one; claim refused");
+        return Err(AppError::Conflict(
+            "what is stored for this request differs from what was approved; it needs a new approval"
+                .into(),
+        ));
+    }
+    audit::record(
+        &mut tx,
+        audit::Event {
+            actor: &Actor::Agent(agent.agent_id.clone()),
+            what: "action.claimed",
+            subject_kind: "action",
+            subject_id: id,
+            detail: serde_json::json!({
+                "before": { "state": State::Approved },
+                "after": { "state": State::Executing, "payload_hash": now_hash },
+            }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    state.notify_changed(id);
+    load(&state.db, id).await?.ok_or(AppError::Internal)
+}
+
+fn not_claimable(a: &ActionDetail) -> AppError {
+    let when = |t: Option<i64>| t.map(crate::db::rfc3339).unwrap_or_default();
+    AppError::Conflict(match a.state {
+        State::Executing | State::Succeeded | State::Failed => format!(
+            "this request was already claimed at {}; an approval is carried out once",
+            when(a.claimed_at_ms)
+        ),
+        State::PendingApproval => "this request is still waiting for approval".into(),
+        State::Allowed => {
+            "this request was allowed outright: carry it out and report the outcome; there is nothing to claim"
+                .into()
+        }
+        other => format!(
+            "this request is {}; only an approved request can be claimed",
+            other.label()
+        ),
+    })
+}
+
+/// What an agent reports after carrying out a request.
+#[derive(Debug)]
+pub struct Report {
+    pub succeeded: bool,
+    pub details: Option<String>,
+    /// A failure that harmed something (issue 5 demotes on these).
+    pub incident: bool,
+    pub evidence: Vec<Evidence>,
+}
+
+/// Records the outcome of a claimed (or outright allowed) request, once.
+#[tracing::instrument(skip(state, agent, report), fields(agent = %agent.name))]
+pub async fn outcome(
+    state: &AppState,
+    agent: &Principal,
+    id: &str,
+    report: Report,
+) -> Result<ActionDetail, AppError> {
+    if report.incident && report.succeeded {
+        return Err(AppError::validation(
+            "an incident is reported with a failed outcome",
+        ));
+    }
+    let action = get_for_agent(state, agent, id).await?;
+    let next = if report.succeeded {
+        State::Succeeded
+    } else {
+        State::Failed
+    };
+    let now = now_ms();
+    let mut tx = state.db.begin().await?;
+    let done = sqlx::query(
+        "UPDATE action_requests SET state = $1, outcome_at = $2, outcome_detail = $3, incident = $4, \
+         updated_at = $2 WHERE id = $5 AND agent_id = $6 AND state IN ('executing', 'allowed')",
+    )
+    .bind(next.as_str())
+    .bind(now)
+    .bind(&report.details)
+    .bind(i64::from(report.incident))
+    .bind(id)
+    .bind(&agent.agent_id)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        drop(tx);
+        let current = get_for_agent(state, agent, id).await?;
+        return Err(AppError::Conflict(match current.state {
+            State::Succeeded | State::Failed => format!(
+                "the outcome was already reported ({}); it is final",
+                current.state.label()
+            ),
+            State::Approved => "claim the request before reporting its outcome".into(),
+            other => format!(
+                "this request is {}; an outcome is reported for a claimed or allowed request",
+                other.label()
+            ),
+        }));
+    }
+    insert_evidence(&mut tx, id, "outcome", &report.evidence, now).await?;
+    audit::record(
+        &mut tx,
+        audit::Event {
+            actor: &Actor::Agent(agent.agent_id.clone()),
+            what: if report.succeeded {
+                "action.succeeded"
+            } else {
+                "action.failed"
+            },
+            subject_kind: "action",
+            subject_id: id,
+            detail: serde_json::json!({
+                "before": { "state": action.state },
+                "after": { "state": next, "details": report.details,
+                           "incident": report.incident, "evidence": report.evidence.len() },
+            }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    state.notify_changed(id);
+    load(&state.db, id).await?.ok_or(AppError::Internal)
+}
+
+/// Adds evidence to a request that is still waiting. The payload changes,
+/// so approvals given before no longer count: reviewers approve what they
+/// saw, and now there is more to see.
+#[tracing::instrument(skip(state, agent, pieces), fields(agent = %agent.name, pieces = pieces.len()))]
+pub async fn add_evidence(
+    state: &AppState,
+    agent: &Principal,
+    id: &str,
+    pieces: Vec<Evidence>,
+) -> Result<ActionDetail, AppError> {
+    if pieces.is_empty() {
+        return Err(AppError::validation(
+            "send at least one piece of evidence (a multipart part named by its type)",
+        ));
+    }
+    get_for_agent(state, agent, id).await?;
+    let now = now_ms();
+    let mut tx = state.db.begin().await?;
+    let open = sqlx::query(
+        "UPDATE action_requests SET updated_at = $1 \
+         WHERE id = $2 AND agent_id = $3 AND state = 'pending_approval'",
+    )
+    .bind(now)
+    .bind(id)
+    .bind(&agent.agent_id)
+    .execute(&mut *tx)
+    .await?;
+    if open.rows_affected() != 1 {
+        drop(tx);
+        let current = get_for_agent(state, agent, id).await?;
+        return Err(AppError::Conflict(format!(
+            "evidence can be added only while a request waits for approval; this one is {}",
+            current.state.label()
+        )));
+    }
+    // SUM over BIGINT is NUMERIC on PostgreSQL; the cast keeps it an i64.
+    let held = sqlx::query(
+        "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) AS bytes FROM evidence WHERE action_id = $1",
+    )
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let (count, bytes): (i64, i64) = (held.try_get("n")?, held.try_get("bytes")?);
+    if count as usize + pieces.len() > MAX_EVIDENCE_ITEMS {
+        return Err(AppError::validation(format!(
+            "an action holds at most {MAX_EVIDENCE_ITEMS} pieces of evidence; it has {count}"
+        )));
+    }
+    check_total(bytes as usize, &pieces)?;
+    insert_evidence(&mut tx, id, "request", &pieces, now).await?;
+    let hash = stored_payload_hash(&mut tx, id, None).await?;
+    sqlx::query("UPDATE action_requests SET payload_hash = $1 WHERE id = $2")
+        .bind(&hash)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(
+        &mut tx,
+        audit::Event {
+            actor: &Actor::Agent(agent.agent_id.clone()),
+            what: "action.evidence_added",
+            subject_kind: "action",
+            subject_id: id,
+            detail: serde_json::json!({
+                "after": {
+                    "evidence": pieces.iter().map(|e| serde_json::json!({
+                        "type": e.kind, "media_type": e.media_type, "sha256": e.sha256,
+                    })).collect::<Vec<_>>(),
+                    "payload_hash": hash,
+                },
+            }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    state.notify_changed(id);
+    load(&state.db, id).await?.ok_or(AppError::Internal)
+}
+
+async fn insert_evidence(
+    tx: &mut Tx<'_>,
+    action_id: &str,
+    phase: &str,
+    pieces: &[Evidence],
+    now: i64,
+) -> Result<(), AppError> {
+    for e in pieces {
+        sqlx::query(
+            "INSERT INTO evidence (id, action_id, kind, media_type, size_bytes, sha256, content, created_at, phase) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(new_id())
+        .bind(action_id)
+        .bind(e.kind)
+        .bind(&e.media_type)
+        .bind(e.content.len() as i64)
+        .bind(&e.sha256)
+        .bind(e.content.clone())
+        .bind(now)
+        .bind(phase)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}

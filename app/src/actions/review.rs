@@ -1,0 +1,342 @@
+//! Reviewers deciding a pending request: approve (as is or with edits) or
+//! reject. An approval binds to the exact payload the reviewer saw.
+
+use super::model::{ActionDetail, State};
+use super::service::{already_final, expire_if_due, load, stored_payload_hash};
+use super::submission::MAX_PARAMS_BYTES;
+use crate::audit::{self, Actor};
+use crate::auth::UserView;
+use crate::db::{known_id, now_ms, Tx};
+use crate::error::{stored, AppError};
+use crate::policy::AppliedRule;
+use crate::state::AppState;
+use serde_json::{Map, Value};
+use sqlx::Row;
+
+/// A reviewer's verdict.
+#[derive(Debug, Clone)]
+pub enum Verdict {
+    /// `edited`: the params as the reviewer changed them (a correction).
+    Approve {
+        edited: Option<Value>,
+    },
+    Reject {
+        reason: String,
+    },
+}
+
+/// Decides a pending request. `seen` is the payload hash the reviewer's page
+/// showed: if the request changed since (evidence added, another reviewer's
+/// edit), the decision is refused and the reviewer looks again.
+///
+/// A conditional update first claims the still-open request, so concurrent
+/// decisions on it queue up in the database (a row lock on PostgreSQL, the
+/// write lock on SQLite): of many reviewers, the ones who arrive after it is
+/// final get 409. An approval counts once per person and per payload; the
+/// request is approved when the rule's number of distinct approvals of the
+/// current payload is reached. One rejection is final.
+#[tracing::instrument(skip(state, reviewer, verdict), fields(reviewer = %reviewer.username))]
+pub async fn decide(
+    state: &AppState,
+    reviewer: &UserView,
+    id: &str,
+    seen: &str,
+    verdict: Verdict,
+) -> Result<ActionDetail, AppError> {
+    known_id(id, "action request")?;
+    let (note, edited) = match &verdict {
+        Verdict::Approve { edited } => (None, edited.clone().map(check_params).transpose()?),
+        Verdict::Reject { reason } => (
+            Some(crate::text::field(
+                "the reason for rejecting",
+                reason,
+                2000,
+            )?),
+            None,
+        ),
+    };
+    expire_if_due(state, id).await?;
+    let now = now_ms();
+    let mut tx = state.db.begin().await?;
+    let open = sqlx::query(
+        "UPDATE action_requests SET updated_at = $1 \
+         WHERE id = $2 AND state = 'pending_approval' AND (expires_at IS NULL OR expires_at > $1)",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    if open.rows_affected() != 1 {
+        drop(tx);
+        return Err(already_final(&state.db, id).await);
+    }
+    let req = Open::read(&mut tx, id).await?;
+    if req.payload_hash != seen {
+        return Err(AppError::Conflict(
+            "this request changed since you opened it (new evidence or another reviewer's edit); \
+             look at it again before deciding"
+                .into(),
+        ));
+    }
+    if req.rules.iter().any(|r| r.bar_sponsor) && req.sponsor_id == reviewer.id {
+        return Err(AppError::Forbidden(
+            "you sponsor this agent, and a rule that held this request bars the sponsor from approving it"
+                .into(),
+        ));
+    }
+    let (next, what, count, correction) = match verdict {
+        Verdict::Reject { .. } => (State::Rejected, "action.rejected", None, None),
+        Verdict::Approve { .. } => {
+            let mut hash = req.payload_hash.clone();
+            let mut correction = None;
+            if let Some(new) = edited.filter(|new| new != req.effective_params()) {
+                req.check_edit(state, &mut tx, &new, now).await?;
+                let diff = correction_of(&req.params, &new);
+                hash = stored_payload_hash(&mut tx, id, Some(&new)).await?;
+                sqlx::query(
+                    "UPDATE action_requests SET edited_params = $1, correction = $2, payload_hash = $3 \
+                     WHERE id = $4",
+                )
+                .bind(new.to_string())
+                .bind(diff.to_string())
+                .bind(&hash)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                correction = Some(diff);
+            }
+            let count = approve_once(&mut tx, id, reviewer, &hash, req.required, now).await?;
+            if count >= req.required {
+                sqlx::query("UPDATE action_requests SET approved_hash = $1 WHERE id = $2")
+                    .bind(&hash)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                (State::Approved, "action.approved", Some(count), correction)
+            } else {
+                let what = "action.approval_added";
+                (State::PendingApproval, what, Some(count), correction)
+            }
+        }
+    };
+    if next != State::PendingApproval {
+        sqlx::query(
+            "UPDATE action_requests SET state = $1, decided_at = $2, decided_by = $3, decision_note = $4 \
+             WHERE id = $5 AND state = 'pending_approval'",
+        )
+        .bind(next.as_str())
+        .bind(now)
+        .bind(&reviewer.id)
+        .bind(&note)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if next == State::Approved {
+        crate::policy::store::record_use(&mut tx, &req.agent_id, &req.capability, now).await?;
+    }
+    audit::record(
+        &mut tx,
+        audit::Event {
+            actor: &Actor::User(reviewer.id.clone()),
+            what,
+            subject_kind: "action",
+            subject_id: id,
+            detail: serde_json::json!({
+                "before": { "state": State::PendingApproval },
+                "after": { "state": next, "note": note, "approvals": count,
+                           "approvals_required": req.required, "correction": correction },
+            }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    // Every change tells the queue; a final one also wakes the agent's long-poll.
+    state.notify_changed(id);
+    tracing::info!(action_id = %id, state = next.as_str(), approvals = ?count, "action decided");
+    load(&state.db, id).await?.ok_or(AppError::Internal)
+}
+
+/// Records this reviewer's approval of `hash` and answers how many distinct
+/// reviewers have approved it.
+async fn approve_once(
+    tx: &mut Tx<'_>,
+    id: &str,
+    reviewer: &UserView,
+    hash: &str,
+    required: i64,
+    now: i64,
+) -> Result<i64, AppError> {
+    let mine = sqlx::query(
+        "SELECT at FROM approvals WHERE action_id = $1 AND user_id = $2 AND payload_hash = $3",
+    )
+    .bind(id)
+    .bind(&reviewer.id)
+    .bind(hash)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if mine.is_some() {
+        return Err(AppError::Conflict(format!(
+            "you have already approved this request; it needs {required} approvals from distinct reviewers"
+        )));
+    }
+    sqlx::query(
+        "INSERT INTO approvals (action_id, user_id, payload_hash, at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(id)
+    .bind(&reviewer.id)
+    .bind(hash)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    let n: i64 = sqlx::query(
+        "SELECT COUNT(*) AS n FROM approvals WHERE action_id = $1 AND payload_hash = $2",
+    )
+    .bind(id)
+    .bind(hash)
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get("n")?;
+    Ok(n)
+}
+
+/// The open request, as read inside the deciding transaction.
+struct Open {
+    agent_id: String,
+    sponsor_id: String,
+    capability: String,
+    target: String,
+    params: Value,
+    edited: Option<Value>,
+    payload_hash: String,
+    required: i64,
+    rules: Vec<AppliedRule>,
+}
+
+impl Open {
+    async fn read(tx: &mut Tx<'_>, id: &str) -> Result<Open, AppError> {
+        let r = sqlx::query(
+            "SELECT r.agent_id, a.sponsor_id, r.capability, r.target, r.params, \
+                    r.edited_params, r.payload_hash, r.approvals_required, r.rules \
+             FROM action_requests r JOIN agents a ON a.id = r.agent_id WHERE r.id = $1",
+        )
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await?;
+        let edited: Option<String> = r.try_get("edited_params")?;
+        Ok(Open {
+            agent_id: r.try_get("agent_id")?,
+            sponsor_id: r.try_get("sponsor_id")?,
+            capability: r.try_get("capability")?,
+            target: r.try_get("target")?,
+            params: stored(serde_json::from_str(&r.try_get::<String, _>("params")?))?,
+            edited: edited
+                .map(|e| stored(serde_json::from_str(&e)))
+                .transpose()?,
+            payload_hash: r.try_get("payload_hash")?,
+            required: r.try_get("approvals_required")?,
+            rules: stored(serde_json::from_str(&r.try_get::<String, _>("rules")?))?,
+        })
+    }
+
+    fn effective_params(&self) -> &Value {
+        self.edited.as_ref().unwrap_or(&self.params)
+    }
+
+    /// An edit may correct a request, never take it further outside the
+    /// agent's grant than what was submitted.
+    async fn check_edit(
+        &self,
+        state: &AppState,
+        tx: &mut Tx<'_>,
+        new: &Value,
+        now: i64,
+    ) -> Result<(), AppError> {
+        let index = state.policy.current(tx).await?;
+        let grant = index
+            .agents
+            .get(&self.agent_id)
+            .and_then(|a| a.grants.get(&self.capability))
+            .and_then(|g| g.as_ref().ok());
+        if let Some(grant) = grant {
+            let before = grant.violations(&self.target, &self.params, now);
+            let worse: Vec<String> = grant
+                .violations(&self.target, new, now)
+                .into_iter()
+                .filter(|v| !before.contains(v))
+                .collect();
+            if !worse.is_empty() {
+                return Err(AppError::Validation(format!(
+                    "the edited params are outside the agent's grant: {}",
+                    worse.join("; ")
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Edited params must still be a JSON object of bounded size.
+fn check_params(v: Value) -> Result<Value, AppError> {
+    if !v.is_object() {
+        return Err(AppError::validation(
+            "the edited params must be a JSON object",
+        ));
+    }
+    if v.to_string().len() > MAX_PARAMS_BYTES {
+        return Err(AppError::PayloadTooLarge(format!(
+            "the edited params are larger than {MAX_PARAMS_BYTES} bytes"
+        )));
+    }
+    Ok(v)
+}
+
+/// What changed, per top-level param: `{"amount": {"before": 900, "after": 500}}`
+/// (a param added has `before: null`, one removed `after: null`).
+pub fn correction_of(before: &Value, after: &Value) -> Value {
+    let empty = Map::new();
+    let (b, a) = (
+        before.as_object().unwrap_or(&empty),
+        after.as_object().unwrap_or(&empty),
+    );
+    let mut out = Map::new();
+    for key in b.keys().chain(a.keys()) {
+        let (old, new) = (b.get(key), a.get(key));
+        if old != new && !out.contains_key(key) {
+            out.insert(
+                key.clone(),
+                serde_json::json!({ "before": old, "after": new }),
+            );
+        }
+    }
+    Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_correction_names_each_changed_param() {
+        let c = correction_of(
+            &json!({"amount": 900, "to": "a@b.c", "cc": "x"}),
+            &json!({"amount": 500, "to": "a@b.c", "note": "capped"}),
+        );
+        assert_eq!(
+            c,
+            json!({
+                "amount": {"before": 900, "after": 500},
+                "cc": {"before": "x", "after": null},
+                "note": {"before": null, "after": "capped"},
+            })
+        );
+        assert_eq!(correction_of(&json!({"a": 1}), &json!({"a": 1})), json!({}));
+    }
+
+    #[test]
+    fn edited_params_must_be_an_object() {
+        assert!(check_params(json!([1])).is_err());
+        assert!(check_params(json!({"a": 1})).is_ok());
+    }
+}
