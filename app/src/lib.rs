@@ -8,6 +8,7 @@ pub mod auth;
 pub mod catalog;
 pub mod clock;
 pub mod error;
+pub mod evidence;
 pub mod policy;
 pub mod rules;
 pub mod scope;

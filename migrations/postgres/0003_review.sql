@@ -3,6 +3,9 @@
 -- How risky a held request is, computed at decision time; the queue sorts by
 -- it, then by age.
 ALTER TABLE action_requests ADD COLUMN risk BIGINT NOT NULL DEFAULT 0;
+-- What held it, as bits (one per reason, see RuleKey::bit), so the queue can
+-- filter by reason from its index without reading rows.
+ALTER TABLE action_requests ADD COLUMN held_mask BIGINT NOT NULL DEFAULT 0;
 -- Params as a reviewer edited them (NULL: as submitted), and the difference,
 -- recorded as a correction.
 ALTER TABLE action_requests ADD COLUMN edited_params TEXT;
@@ -47,7 +50,10 @@ CREATE INDEX idempotency_keys_age ON idempotency_keys (created_at);
 
 -- The queue: pending requests by risk, then age, with keyset pagination.
 -- Partial indexes hold only what is waiting, however long the history.
-CREATE INDEX action_requests_queue ON action_requests (risk DESC, created_at, id)
+CREATE INDEX action_requests_queue ON action_requests (risk DESC, created_at, id, held_mask, stage)
+    WHERE state = 'pending_approval';
+-- The expiry sweep (run on every queue read) finds what is due at once.
+CREATE INDEX action_requests_due ON action_requests (expires_at)
     WHERE state = 'pending_approval';
 CREATE INDEX action_requests_queue_agent ON action_requests (agent_id, risk DESC, created_at, id)
     WHERE state = 'pending_approval';
@@ -55,4 +61,5 @@ CREATE INDEX action_requests_queue_capability ON action_requests (capability, ri
     WHERE state = 'pending_approval';
 -- "Decided by me" and the agent's record per capability.
 CREATE INDEX action_requests_decided_by ON action_requests (decided_by, decided_at);
-CREATE INDEX action_requests_record ON action_requests (agent_id, capability, state);
+-- Covering, so the record is counted from the index alone.
+CREATE INDEX action_requests_record ON action_requests (agent_id, capability, decision, state, correction);

@@ -38,6 +38,9 @@ pub enum Command {
     /// Manage agents.
     #[command(subcommand)]
     Agent(AgentCommand),
+    /// Fill a fresh database with a realistic demo scene: people, agents at
+    /// every stage, a queue with every kind of evidence, and a history.
+    Demo,
 }
 
 #[derive(Subcommand)]

@@ -4,6 +4,8 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod demo;
 mod events;
+mod evidence;
 pub mod startup;
 pub mod web;

@@ -98,6 +98,7 @@ impl Application {
         let web = Router::new()
             .route("/rpc/{*fn_name}", any(server_fn))
             .route("/approvals/events", get(crate::events::queue_events))
+            .route("/evidence/{id}/raw", get(crate::evidence::raw))
             .leptos_routes_with_context(
                 &state,
                 routes,

@@ -11,7 +11,7 @@ use crate::audit::{self, Actor};
 use crate::db::{new_id, now_ms, Db, Tx};
 use crate::error::AppError;
 use crate::policy::store::{decide_now, PolicyCache};
-use crate::policy::{Decision, Outcome, Request, Trigger};
+use crate::policy::{Decision, Outcome, Request, RuleKey, Trigger};
 use sqlx::Row;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -375,16 +375,16 @@ const ROWS_PER_INSERT: usize = 16;
 /// Writes the requests, their evidence and their audit rows, a few dozen
 /// rows per statement.
 async fn write(tx: &mut Tx<'_>, items: &[Prepared<'_>]) -> Result<(), AppError> {
-    const COLUMNS: usize = 21;
+    const COLUMNS: usize = 22;
     for chunk in items.chunks(ROWS_PER_INSERT) {
         let sql = format!(
             "INSERT INTO action_requests (id, agent_id, capability, capability_known, target, summary, params, \
                observation, decision, reasons, triggers, stage, policy_version, state, payload_hash, created_at, \
-               expires_at, updated_at, held_for, rules, approvals_required, risk) VALUES {}",
+               expires_at, updated_at, held_for, rules, approvals_required, risk, held_mask) VALUES {}",
             values(chunk.len(), COLUMNS, |n| format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
                 n + 1, n + 2, n + 3, n + 4, n + 5, n + 6, n + 7, n + 8, n + 9, n + 10, n + 11, n + 12, n + 13,
-                n + 14, n + 15, n + 16, n + 17, n + 16, n + 18, n + 19, n + 20, n + 21
+                n + 14, n + 15, n + 16, n + 17, n + 16, n + 18, n + 19, n + 20, n + 21, n + 22
             ))
         );
         let mut q = sqlx::query(&sql);
@@ -417,7 +417,8 @@ async fn write(tx: &mut Tx<'_>, items: &[Prepared<'_>]) -> Result<(), AppError> 
                 )
                 .bind(serde_json::to_string(&a.rules).map_err(|_| AppError::Internal)?)
                 .bind(i64::from(a.approvals_required))
-                .bind(item.risk);
+                .bind(item.risk)
+                .bind(RuleKey::mask(&a.held_for));
         }
         q.execute(&mut **tx).await?;
     }

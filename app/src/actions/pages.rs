@@ -131,36 +131,15 @@ fn ActionView(
         </section>
         <section class="card">
             <h2>"Evidence"</h2>
-            {if a.evidence.is_empty() {
-                view! { <p class="muted">"No evidence attached."</p> }.into_any()
-            } else {
-                view! {
-                    <table class="table">
-                        <thead><tr><th>"Type"</th><th>"Media type"</th><th>"Size"</th><th>"SHA-256"</th></tr></thead>
-                        <tbody>
-                            {a.evidence.iter().map(|e| view! {
-                                <tr>
-                                    <td>{e.kind.clone()}</td>
-                                    <td><code>{e.media_type.clone()}</code></td>
-                                    <td>{human_size(e.size_bytes)}</td>
-                                    <td><code class="small">{e.sha256[..16.min(e.sha256.len())].to_string()}"…"</code></td>
-                                </tr>
-                            }).collect_view()}
-                        </tbody>
-                    </table>
-                }.into_any()
-            }}
+            <crate::evidence::EvidenceViewer evidence=a.evidence.clone()/>
         </section>
-        {if pending && can_decide && sponsor_barred {
+        {if pending && can_decide {
+            let current = serde_json::to_string_pretty(a.approved_params()).unwrap_or_default();
             view! {
-                <p class="muted" data-testid="sponsor-barred">
-                    "You sponsor this agent, and a rule that held this request bars its sponsor from approving it; another reviewer decides."
-                </p>
+                <DecidePanel id=a.id.clone() seen=a.payload_hash.clone() params=current
+                    can_approve=!sponsor_barred approve reject/>
             }
             .into_any()
-        } else if pending && can_decide {
-            let current = serde_json::to_string_pretty(a.approved_params()).unwrap_or_default();
-            view! { <DecidePanel id=a.id.clone() seen=a.payload_hash.clone() params=current approve reject/> }.into_any()
         } else if pending {
             view! {
                 <p class="muted">"Waiting for a reviewer. Your role may read requests but not decide them."</p>
@@ -233,6 +212,8 @@ fn DecidePanel(
     seen: String,
     /// The params as they stand, pretty-printed, to approve as is or edit.
     params: String,
+    /// False when a rule bars this reviewer, the agent's sponsor, from approving.
+    can_approve: bool,
     approve: ServerAction<ApproveAction>,
     reject: ServerAction<RejectAction>,
 ) -> impl IntoView {
@@ -254,6 +235,13 @@ fn DecidePanel(
     view! {
         <section class="card decide">
             <h2>"Decide"</h2>
+            {(!can_approve).then(|| view! {
+                <p class="muted" data-testid="sponsor-barred">
+                    "You sponsor this agent, and a rule that held this request bars its sponsor from approving it; "
+                    "another reviewer approves. You may still reject it."
+                </p>
+            })}
+            {can_approve.then(|| view! {
             <ActionForm action=approve attr:class="form">
                 <input type="hidden" name="id" value=id/>
                 <input type="hidden" name="seen" value=seen/>
@@ -276,6 +264,7 @@ fn DecidePanel(
                     </button>
                 </div>
             </ActionForm>
+            })}
             <ActionForm action=reject attr:class="form" attr:id="reject">
                 <input type="hidden" name="id" value=reject_id/>
                 <input type="hidden" name="seen" value=reject_seen/>
@@ -288,13 +277,5 @@ fn DecidePanel(
                 </button>
             </ActionForm>
         </section>
-    }
-}
-
-fn human_size(bytes: i64) -> String {
-    match bytes {
-        b if b < 1024 => format!("{b} B"),
-        b if b < 1024 * 1024 => format!("{:.1} KiB", b as f64 / 1024.0),
-        b => format!("{:.1} MiB", b as f64 / 1024.0 / 1024.0),
     }
 }

@@ -66,10 +66,10 @@ impl Where {
             w.push("r.stage = ", stage.as_str().to_string())?;
         }
         if let Some(key) = filter.held_for {
-            w.push(
-                "(',' || r.held_for || ',') LIKE ",
-                format!("%,{},%", key.as_str()),
-            )?;
+            w.n += 1;
+            w.sql
+                .push_str(&format!(" AND (r.held_mask & ${}) <> 0", w.n));
+            w.args.add(key.bit()).map_err(|_| AppError::Internal)?;
         }
         Ok(w)
     }

@@ -35,7 +35,7 @@ pub enum Verdict {
 /// final get 409. An approval counts once per person and per payload; the
 /// request is approved when the rule's number of distinct approvals of the
 /// current payload is reached. One rejection is final.
-#[tracing::instrument(skip(state, reviewer, verdict), fields(reviewer = %reviewer.username))]
+#[tracing::instrument(skip(state, reviewer, seen, verdict), fields(reviewer = %reviewer.username))]
 pub async fn decide(
     state: &AppState,
     reviewer: &UserView,
@@ -78,7 +78,8 @@ pub async fn decide(
                 .into(),
         ));
     }
-    if req.rules.iter().any(|r| r.bar_sponsor) && req.sponsor_id == reviewer.id {
+    let approving = matches!(verdict, Verdict::Approve { .. });
+    if approving && req.rules.iter().any(|r| r.bar_sponsor) && req.sponsor_id == reviewer.id {
         return Err(AppError::Forbidden(
             "you sponsor this agent, and a rule that held this request bars the sponsor from approving it"
                 .into(),

@@ -77,6 +77,16 @@ impl RuleKey {
         self.index() < Trigger::ALL.len()
     }
 
+    /// This key as one bit of a stored mask (`held_mask`).
+    pub fn bit(self) -> i64 {
+        1 << self.index()
+    }
+
+    /// The bits of every key in `keys`.
+    pub fn mask(keys: &[RuleKey]) -> i64 {
+        keys.iter().fold(0, |m, k| m | k.bit())
+    }
+
     fn index(self) -> usize {
         RuleKey::ALL
             .iter()

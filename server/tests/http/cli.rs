@@ -166,3 +166,88 @@ fn a_bad_database_url_is_a_clear_error() {
         text(&out)
     );
 }
+
+#[tokio::test]
+async fn demo_fills_a_fresh_database_with_every_evidence_type_and_a_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/demo.db", dir.path().display());
+    let out = belay(&url, &["demo"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("Password: "), "{}", text(&out));
+
+    let db = app::db::connect(&url).await.unwrap();
+    let count = |sql: &'static str| {
+        let db = db.clone();
+        async move {
+            use sqlx::Row;
+            sqlx::query(sql)
+                .fetch_one(&db)
+                .await
+                .unwrap()
+                .try_get::<i64, _>(0)
+                .unwrap()
+        }
+    };
+    assert_eq!(count("SELECT COUNT(*) FROM agents").await, 5);
+    assert_eq!(
+        count("SELECT COUNT(DISTINCT stage) FROM agents").await,
+        5,
+        "one agent at each stage"
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM action_requests WHERE state = 'pending_approval'").await,
+        6
+    );
+    assert_eq!(
+        count(
+            "SELECT COUNT(DISTINCT e.kind) FROM evidence e \
+             JOIN action_requests r ON r.id = e.action_id WHERE r.state = 'pending_approval'"
+        )
+        .await,
+        8,
+        "every evidence type is waiting in the queue"
+    );
+    for (state, n) in [
+        (
+            "SELECT COUNT(*) FROM action_requests WHERE state = 'succeeded'",
+            6,
+        ),
+        (
+            "SELECT COUNT(*) FROM action_requests WHERE state = 'failed'",
+            1,
+        ),
+        (
+            "SELECT COUNT(*) FROM action_requests WHERE state = 'rejected'",
+            1,
+        ),
+        (
+            "SELECT COUNT(*) FROM action_requests WHERE state = 'expired'",
+            1,
+        ),
+        (
+            "SELECT COUNT(*) FROM action_requests WHERE correction IS NOT NULL",
+            1,
+        ),
+        (
+            "SELECT COUNT(*) FROM action_requests WHERE state = 'drafted'",
+            1,
+        ),
+    ] {
+        assert_eq!(count(state).await, n, "{state}");
+    }
+    // The screenshots are real images.
+    let shot: Vec<u8> = {
+        use sqlx::Row;
+        sqlx::query("SELECT content FROM evidence WHERE kind = 'screenshot' LIMIT 1")
+            .fetch_one(&db)
+            .await
+            .unwrap()
+            .try_get("content")
+            .unwrap()
+    };
+    assert!(shot.starts_with(b"\x89PNG\r\n\x1a\n") && shot.len() > 1000);
+
+    let again = belay(&url, &["demo"], None);
+    assert!(!again.status.success());
+    assert!(text(&again).contains("fresh database"), "{}", text(&again));
+}

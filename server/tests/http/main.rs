@@ -7,6 +7,7 @@ mod approvals;
 mod browser_front_door;
 mod cli;
 mod common;
+mod evidence_view;
 mod policy;
 mod races;
 mod review;

@@ -1,0 +1,45 @@
+//! The evidence viewer: each piece shown the way its type reads best, and
+//! nothing an agent sent can run in a reviewer's browser. Images and DOM
+//! snapshots come from `/evidence/{id}/raw` (a snapshot only inside a
+//! sandboxed frame, under a CSP that forbids scripts and every request);
+//! text comes through `evidence/text` and is rendered escaped (Markdown is
+//! rendered on the server with raw HTML escaped).
+
+#[cfg(feature = "ssr")]
+mod markdown;
+pub mod shape;
+#[cfg(feature = "ssr")]
+pub mod store;
+mod view;
+
+pub use view::EvidenceViewer;
+
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Largest text the viewer loads at once; the rest is cut (the raw link
+/// still has it all).
+pub const MAX_TEXT: usize = 512 * 1024;
+
+/// One piece of text evidence, ready to show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceText {
+    pub kind: String,
+    pub media_type: String,
+    pub text: String,
+    /// Plans and prompts: sanitized HTML from Markdown.
+    pub html: Option<String>,
+    /// Longer than `MAX_TEXT`; `text` is its beginning.
+    pub truncated: bool,
+}
+
+#[server(prefix = "/rpc", endpoint = "evidence/text")]
+pub async fn load_evidence_text(id: String) -> Result<EvidenceText, AppError> {
+    crate::error::respond(async move {
+        let state = crate::state::app_state()?;
+        crate::auth::session::require(&state, |_| true, "see evidence").await?;
+        store::text(&state.db, &id).await
+    })
+    .await
+}

@@ -1,0 +1,96 @@
+import AxeBuilder from '@axe-core/playwright';
+import { expect, Page, test } from '@playwright/test';
+import { actionState, BASE_URL, createAgent, createUser, signInAt, submit } from './belay';
+
+// Unique per worker start (a retry runs beforeAll again on the same database).
+const run = Date.now().toString(36);
+const reviewer = `rory-${run}`;
+let key: string;
+
+test.beforeAll(() => {
+  createUser(reviewer, 'reviewer');
+  createUser(`lee-${run}`, 'lead');
+  key = createAgent(`refunder-${run}`, `lee-${run}`, 'act_with_approval');
+});
+
+/** No serious or critical accessibility violations on the page as it is. */
+async function accessible(page: Page) {
+  const result = await new AxeBuilder({ page }).analyze();
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  expect(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.length}×)`)).toEqual([]);
+}
+
+async function claim(id: string): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${BASE_URL}/api/v1/actions/${id}/claim`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}` },
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+test('a reviewer filters the queue, approves with an edit, and the agent claims the edited params', async ({ page }) => {
+  const refund = await submit(key, {
+    capability: 'billing.refund',
+    target: `globex-${run}`,
+    summary: 'Refund the duplicate seat charge',
+    params: { amount: 450, currency: 'EUR' },
+  });
+  const note = await submit(key, {
+    capability: 'email.send',
+    target: `ap-${run}@acme.example`,
+    summary: 'Send the second reminder',
+    params: { template: 'second_reminder' },
+  });
+  expect(refund.decision).toBe('pending_approval');
+
+  await signInAt(page, '/approvals', reviewer);
+  await expect(page.getByTestId('queue-count')).toContainText('waiting');
+  await accessible(page);
+
+  // Filter by capability: the URL carries the filter, the count says so.
+  await page.getByLabel('Capability').selectOption('billing.refund');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await expect(page).toHaveURL(/capability=billing\.refund/);
+  await expect(page.getByTestId('queue-count')).toContainText('match these filters');
+  await expect(page.getByRole('link', { name: 'email.send' })).toHaveCount(0);
+  await page.getByRole('link', { name: 'billing.refund' }).first().click();
+  await expect(page).toHaveURL(new RegExp(`/approvals/${refund.id}$`));
+  await expect(page.getByRole('heading', { name: 'Why it paused' })).toBeVisible();
+  await accessible(page);
+
+  // Approve with an edit: the refund is cut to 400.
+  await page.getByRole('button', { name: 'Edit params…' }).click();
+  await page.getByTestId('edit-params').fill('{"amount": 400, "currency": "EUR"}');
+  await page.getByRole('button', { name: 'Approve with edits' }).click();
+  await expect(page.getByTestId('outcome')).toContainText(`Approved by ${reviewer}`);
+  await expect(page.getByTestId('edited-params')).toContainText('400');
+
+  const claimed = await claim(refund.id);
+  expect(claimed.status).toBe(200);
+  expect(claimed.body.approved_params).toEqual({ amount: 400, currency: 'EUR' });
+  expect(claimed.body.correction).toEqual({ amount: { before: 450, after: 400 } });
+  expect((await claim(refund.id)).status).toBe(409);
+
+  // Decided by me lists it.
+  await page.goto('/approvals?view=mine');
+  await expect(page.getByTestId('mine')).toContainText('billing.refund');
+  await accessible(page);
+
+  // The keyboard: select the reminder with j/k and approve it with a.
+  await page.goto(`/approvals?capability=email.send`);
+  await expect(page.getByRole('link', { name: 'email.send' })).toHaveCount(1);
+  await page.keyboard.press('?');
+  await expect(page.getByRole('dialog', { name: 'Keyboard' })).toBeVisible();
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('j');
+  await page.keyboard.press('a');
+  await expect.poll(async () => (await actionState(key, note.id)).state).toBe('approved');
+});
+
+test('new requests appear in the queue without a reload', async ({ page }) => {
+  await signInAt(page, '/approvals', reviewer);
+  const summary = `Arrives while the reviewer watches ${run}`;
+  await expect(page.getByText(summary)).toHaveCount(0);
+  await submit(key, { capability: 'email.send', target: 'x@acme.example', summary, params: {} });
+  await expect(page.getByText(summary)).toBeVisible({ timeout: 10_000 });
+});
