@@ -48,7 +48,7 @@ test('a reviewer filters the queue, approves with an edit, and the agent claims 
   await accessible(page);
 
   // Filter by capability: the URL carries the filter, the count says so.
-  await page.getByLabel('Capability').selectOption('billing.refund');
+  await page.locator('select[name=capability]').selectOption('billing.refund');
   await page.getByRole('button', { name: 'Filter' }).click();
   await expect(page).toHaveURL(/capability=billing\.refund/);
   await expect(page.getByTestId('queue-count')).toContainText('match these filters');
