@@ -29,11 +29,12 @@ async function claim(id: string): Promise<{ status: number; body: any }> {
 }
 
 test('a reviewer filters the queue, approves with an edit, and the agent claims the edited params', async ({ page }) => {
+  // crm.update_record: a rule the other browser tests leave at one approval.
   const refund = await submit(key, {
-    capability: 'billing.refund',
-    target: `globex-${run}`,
-    summary: 'Refund the duplicate seat charge',
-    params: { amount: 450, currency: 'EUR' },
+    capability: 'crm.update_record',
+    target: `crm/customers/globex-${run}`,
+    summary: 'Mark the duplicate seat charge as refunded',
+    params: { field: 'billing_status', value: 'refunded' },
   });
   const note = await submit(key, {
     capability: 'email.send',
@@ -48,32 +49,32 @@ test('a reviewer filters the queue, approves with an edit, and the agent claims 
   await accessible(page);
 
   // Filter by capability: the URL carries the filter, the count says so.
-  await page.locator('select[name=capability]').selectOption('billing.refund');
+  await page.locator('select[name=capability]').selectOption('crm.update_record');
   await page.getByRole('button', { name: 'Filter' }).click();
-  await expect(page).toHaveURL(/capability=billing\.refund/);
+  await expect(page).toHaveURL(/capability=crm\.update_record/);
   await expect(page.getByTestId('queue-count')).toContainText('match these filters');
   await expect(page.getByRole('link', { name: 'email.send' })).toHaveCount(0);
-  await page.getByRole('link', { name: 'billing.refund' }).first().click();
+  await page.getByRole('link', { name: 'crm.update_record' }).first().click();
   await expect(page).toHaveURL(new RegExp(`/approvals/${refund.id}$`));
   await expect(page.getByRole('heading', { name: 'Why it paused' })).toBeVisible();
   await accessible(page);
 
-  // Approve with an edit: the refund is cut to 400.
+  // Approve with an edit: the status becomes "on_hold".
   await page.getByRole('button', { name: 'Edit params…' }).click();
-  await page.getByTestId('edit-params').fill('{"amount": 400, "currency": "EUR"}');
+  await page.getByTestId('edit-params').fill('{"field": "billing_status", "value": "on_hold"}');
   await page.getByRole('button', { name: 'Approve with edits' }).click();
   await expect(page.getByTestId('outcome')).toContainText(`Approved by ${reviewer}`);
-  await expect(page.getByTestId('edited-params')).toContainText('400');
+  await expect(page.getByTestId('edited-params')).toContainText('on_hold');
 
   const claimed = await claim(refund.id);
   expect(claimed.status).toBe(200);
-  expect(claimed.body.approved_params).toEqual({ amount: 400, currency: 'EUR' });
-  expect(claimed.body.correction).toEqual({ amount: { before: 450, after: 400 } });
+  expect(claimed.body.approved_params).toEqual({ field: 'billing_status', value: 'on_hold' });
+  expect(claimed.body.correction).toEqual({ value: { before: 'refunded', after: 'on_hold' } });
   expect((await claim(refund.id)).status).toBe(409);
 
   // Decided by me lists it.
   await page.goto('/approvals?view=mine');
-  await expect(page.getByTestId('mine')).toContainText('billing.refund');
+  await expect(page.getByTestId('mine')).toContainText('crm.update_record');
   await accessible(page);
 
   // The keyboard: select the reminder with j/k and approve it with a.

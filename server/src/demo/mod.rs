@@ -144,20 +144,19 @@ impl Demo {
         id: &str,
         edited: Option<Value>,
     ) -> Result<(), StartupError> {
-        let seen = service::get_for_reviewer(&self.state, id)
-            .await?
-            .payload_hash;
-        review::decide(&self.state, who, id, &seen, Verdict::Approve { edited }).await?;
-        Ok(())
+        self.decide(who, id, Verdict::Approve { edited }).await
     }
 
     async fn reject(&self, who: &UserView, id: &str, reason: &str) -> Result<(), StartupError> {
+        let reason = reason.into();
+        self.decide(who, id, Verdict::Reject { reason }).await
+    }
+
+    /// Decides as a reviewer would: on what the request page shows.
+    async fn decide(&self, who: &UserView, id: &str, verdict: Verdict) -> Result<(), StartupError> {
         let seen = service::get_for_reviewer(&self.state, id)
             .await?
             .payload_hash;
-        let verdict = Verdict::Reject {
-            reason: reason.into(),
-        };
         review::decide(&self.state, who, id, &seen, verdict).await?;
         Ok(())
     }
