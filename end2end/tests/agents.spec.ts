@@ -1,5 +1,6 @@
+import AxeBuilder from '@axe-core/playwright';
 import { expect, test } from '@playwright/test';
-import { BASE_URL, createUser, hydrated, signInAt } from './belay';
+import { BASE_URL, createAgent, createUser, hydrated, signInAt } from './belay';
 
 const run = Date.now().toString(36);
 const lead = `lena-${run}`;
@@ -38,4 +39,25 @@ test('a lead registers an agent, issues a key shown once, and revokes it', async
   await expect(page.getByRole('cell', { name: 'revoked' })).toBeVisible();
   const after = await fetch(`${BASE_URL}/api/v1/me`, { headers: { authorization: `Bearer ${key}` } });
   expect(after.status).toBe(401);
+});
+
+test('a lead demotes an agent and then pulls the kill switch', async ({ page }) => {
+  const agentKey = createAgent(`runaway-${run}-${Date.now().toString(36)}`, lead, 'scoped_autonomy');
+  const me = await (await fetch(`${BASE_URL}/api/v1/me`, { headers: { authorization: `Bearer ${agentKey}` } })).json();
+  await signInAt(page, `/agents/${me.id}`, lead);
+
+  await page.getByLabel('Demote to').selectOption('act_with_approval');
+  await page.getByLabel('Reason', { exact: true }).fill('sent a draft to a customer');
+  await page.getByRole('button', { name: 'Demote' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('act_with_approval');
+
+  const axe = await new AxeBuilder({ page }).analyze();
+  expect(axe.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id)).toEqual([]);
+
+  await page.getByLabel('Reason for suspending').fill('loops on refunds');
+  await page.getByRole('button', { name: /Suspend/ }).click();
+  await expect(page.getByRole('status')).toContainText('Suspended: 1 keys revoked');
+  await expect(page.getByTestId('agent-status')).toHaveText('suspended');
+  const res = await fetch(`${BASE_URL}/api/v1/me`, { headers: { authorization: `Bearer ${agentKey}` } });
+  expect(res.status).toBe(401);
 });

@@ -5,6 +5,8 @@ pub mod keys;
 mod pages;
 #[cfg(feature = "ssr")]
 pub mod store;
+#[cfg(feature = "ssr")]
+pub mod trust;
 
 pub use pages::{AgentPage, AgentsPage};
 
@@ -165,6 +167,34 @@ pub async fn revoke_key(key_id: String) -> Result<(), AppError> {
         store::revoke_key(&state.db, &crate::audit::Actor::User(user.id), &key_id).await
     })
     .await
+}
+
+/// Lowers the agent's stage at once (no review needed to reduce trust).
+#[server(prefix = "/rpc", endpoint = "agents/demote")]
+pub async fn demote_agent(agent_id: String, stage: String, reason: String) -> Result<(), AppError> {
+    crate::error::respond(async move {
+        let (state, user) = manager().await?;
+        let to = Stage::parse(&stage).map_err(AppError::Validation)?;
+        trust::demote(&state, &user, &agent_id, to, &reason).await
+    })
+    .await
+}
+
+/// The kill switch: suspend, revoke every key, cancel what is pending.
+#[server(prefix = "/rpc", endpoint = "agents/suspend")]
+pub async fn suspend_agent(agent_id: String, reason: String) -> Result<SuspendOutcome, AppError> {
+    crate::error::respond(async move {
+        let (state, user) = manager().await?;
+        trust::suspend(&state, &user, &agent_id, &reason).await
+    })
+    .await
+}
+
+/// What the kill switch did, for the page to say.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuspendOutcome {
+    pub keys_revoked: i64,
+    pub requests_cancelled: i64,
 }
 
 /// Key lifetime from a form: blank means no expiry, otherwise 1–3650 days.

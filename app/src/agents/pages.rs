@@ -136,15 +136,24 @@ pub fn AgentPage() -> impl IntoView {
     let id = move || params.read().get("id").unwrap_or_default();
     let issue = ServerAction::<IssueKey>::new();
     let revoke = ServerAction::<RevokeKey>::new();
+    let demote = ServerAction::<DemoteAgent>::new();
+    let suspend = ServerAction::<SuspendAgent>::new();
     let detail = Resource::new(
-        move || (id(), issue.version().get(), revoke.version().get()),
-        |(id, _, _)| get_agent(id),
+        move || {
+            (
+                id(),
+                issue.version().get(),
+                revoke.version().get(),
+                demote.version().get() + suspend.version().get(),
+            )
+        },
+        |(id, _, _, _)| get_agent(id),
     );
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading agent…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
-                    Ok(d) => view! { <AgentDetailView detail=d issue revoke/> }.into_any(),
+                    Ok(d) => view! { <AgentDetailView detail=d issue revoke demote suspend/> }.into_any(),
                     Err(e) => view! { <ErrorNote error=e/> }.into_any(),
                 }
             })}
@@ -157,6 +166,8 @@ fn AgentDetailView(
     detail: AgentDetail,
     issue: ServerAction<IssueKey>,
     revoke: ServerAction<RevokeKey>,
+    demote: ServerAction<DemoteAgent>,
+    suspend: ServerAction<SuspendAgent>,
 ) -> impl IntoView {
     let a = detail.agent;
     let agent_id = a.id.clone();
@@ -167,7 +178,7 @@ fn AgentDetailView(
         <dl class="facts">
             <dt>"Purpose"</dt><dd>{a.purpose.clone()}</dd>
             <dt>"Sponsor"</dt><dd>{a.sponsor.clone()}</dd>
-            <dt>"Status"</dt><dd>{a.status.clone()}</dd>
+            <dt>"Status"</dt><dd data-testid="agent-status">{a.status.clone()}</dd>
             <dt>"Registered"</dt><dd>{a.created_at.clone()}</dd>
             <dt>"Agent id"</dt><dd><code>{a.id.clone()}</code></dd>
         </dl>
@@ -204,8 +215,61 @@ fn AgentDetailView(
                 _ => ().into_any(),
             }}
         </section>
+        {(can_manage && a.status == "active").then(|| view! {
+            <LoseTrust agent_id=a.id.clone() stage=a.stage demote suspend/>
+        })}
+        {move || match suspend.value().get() {
+            Some(Ok(done)) => view! {
+                <p class="success" role="status">
+                    {format!("Suspended: {} keys revoked, {} pending requests cancelled.", done.keys_revoked, done.requests_cancelled)}
+                </p>
+            }.into_any(),
+            Some(Err(e)) => view! { <ErrorNote error=e/> }.into_any(),
+            None => ().into_any(),
+        }}
         <GrantsPanel agent_id=a.id.clone() can_manage capabilities=detail.capabilities/>
         <RecentRequests rows=detail.recent/>
+    }
+}
+
+/// Demote (lower the stage at once, with a reason) and the kill switch.
+#[component]
+fn LoseTrust(
+    agent_id: String,
+    stage: Stage,
+    demote: ServerAction<DemoteAgent>,
+    suspend: ServerAction<SuspendAgent>,
+) -> impl IntoView {
+    let lower: Vec<Stage> = Stage::ALL.into_iter().filter(|s| *s < stage).collect();
+    let suspend_id = agent_id.clone();
+    view! {
+        <section class="card" aria-labelledby="lose-trust">
+            <h2 id="lose-trust">"Lower trust"</h2>
+            <p class="muted small">
+                "Takes effect on the agent's next request; no review is needed to reduce trust. "
+                "Suspending refuses everything the agent sends, disables all its API keys and cancels its pending requests."
+            </p>
+            {(!lower.is_empty()).then(|| view! {
+                <ActionForm action=demote attr:class="form inline">
+                    <input type="hidden" name="agent_id" value=agent_id.clone()/>
+                    <label>"Demote to"
+                        <select name="stage">
+                            {lower.iter().rev().map(|s| view! { <option value=s.as_str()>{s.as_str()}</option> }).collect_view()}
+                        </select>
+                    </label>
+                    <label>"Reason" <input name="reason" required size="40"/></label>
+                    <button type="submit" disabled=move || demote.pending().get()>"Demote"</button>
+                </ActionForm>
+            })}
+            {move || demote.value().get().and_then(Result::err).map(|e| view! { <ErrorNote error=e/> })}
+            <ActionForm action=suspend attr:class="form inline">
+                <input type="hidden" name="agent_id" value=suspend_id/>
+                <label>"Reason for suspending" <input name="reason" required size="40"/></label>
+                <button type="submit" class="danger" disabled=move || suspend.pending().get()>
+                    "Suspend (kill switch)"
+                </button>
+            </ActionForm>
+        </section>
     }
 }
 

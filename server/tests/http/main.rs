@@ -11,3 +11,4 @@ mod evidence_view;
 mod policy;
 mod races;
 mod review;
+mod trust;
