@@ -134,6 +134,11 @@ pub async fn outcome(
     };
     let now = now_ms();
     let mut tx = state.db.begin().await?;
+    if report.incident {
+        // An incident lowers the capability's stage below (see the end), and
+        // every change the decision reads takes the epoch lock first.
+        crate::policy::store::bump_epoch(&mut tx).await?;
+    }
     let done = sqlx::query(
         "UPDATE action_requests SET state = $1, outcome_at = $2, outcome_detail = $3, incident = $4, \
          updated_at = $2 WHERE id = $5 AND agent_id = $6 AND state IN ('executing', 'allowed')",
@@ -162,6 +167,9 @@ pub async fn outcome(
         }));
     }
     insert_evidence(&mut tx, id, "outcome", &report.evidence, now).await?;
+    if report.incident {
+        demote_on_incident(&mut tx, agent, &action.capability, id).await?;
+    }
     audit::record(
         &mut tx,
         audit::Event {
@@ -184,6 +192,46 @@ pub async fn outcome(
     tx.commit().await?;
     state.notify_changed(id);
     load(&state.db, id).await?.ok_or(AppError::Internal)
+}
+
+/// An incident drops that one capability to `act_with_approval` at once:
+/// its grant's stage is lowered if it allowed more, so every further use
+/// waits for a person. The agent's other grants stay as they were.
+async fn demote_on_incident(
+    tx: &mut Tx<'_>,
+    agent: &Principal,
+    capability: &str,
+    action_id: &str,
+) -> Result<(), AppError> {
+    let lowered = sqlx::query(
+        "UPDATE grants SET stage = 'act_with_approval' \
+         WHERE agent_id = $1 AND capability = $2 AND (stage = 'scoped_autonomy' OR (stage IS NULL \
+           AND EXISTS (SELECT 1 FROM agents WHERE id = $1 AND stage = 'scoped_autonomy')))",
+    )
+    .bind(&agent.agent_id)
+    .bind(capability)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if lowered == 1 {
+        audit::record(
+            tx,
+            audit::Event {
+                actor: &Actor::System,
+                what: "scope.demoted",
+                subject_kind: "agent",
+                subject_id: &agent.agent_id,
+                detail: serde_json::json!({
+                    "capability": capability,
+                    "after": { "stage_at_most": Stage::ActWithApproval },
+                    "why": format!("incident reported on request {action_id}"),
+                }),
+            },
+        )
+        .await?;
+        tracing::warn!(agent = %agent.name, capability, "incident: capability demoted to act_with_approval");
+    }
+    Ok(())
 }
 
 /// Adds evidence to a request that is still waiting. The payload changes,

@@ -145,3 +145,28 @@ async fn the_kill_switch_refuses_revokes_and_cancels_in_one_step() {
         .await;
     assert_eq!(again.status(), 409);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incident_drops_that_capability_to_act_with_approval_and_nothing_else() {
+    let app = TestApp::spawn().await;
+    let (agent_id, key) = app.agent("docs", Stage::ScopedAutonomy).await;
+    app.grant_used(&agent_id, "crm.update_record").await;
+    app.grant_used(&agent_id, "tickets.comment").await;
+    // A risky capability that scoped autonomy allows outright.
+    let done = app.submit_ok(&key, "crm.update_record").await;
+    assert_eq!(done["decision"], "allowed");
+    let id = done["id"].as_str().unwrap();
+    let res = app
+        .agent_post(&key, id, "outcome", Some(json!({"status": "failed", "incident": true, "details": "overwrote the wrong customer's record"})))
+        .await;
+    assert_eq!(res.status(), 200);
+
+    let next = app.submit_ok(&key, "crm.update_record").await;
+    assert_eq!(next["decision"], "pending_approval", "{next}");
+    assert_eq!(next["stage"], "act_with_approval");
+    assert_eq!(
+        app.submit_ok(&key, "tickets.comment").await["decision"],
+        "allowed"
+    );
+    assert_eq!(app.audit_count("scope.demoted", &agent_id).await, 1);
+}
