@@ -12,6 +12,7 @@ ALTER TABLE action_requests ADD COLUMN edited_params TEXT;
 ALTER TABLE action_requests ADD COLUMN correction TEXT;
 -- The payload hash the approval bound to; a claim must match it.
 ALTER TABLE action_requests ADD COLUMN approved_hash TEXT;
+UPDATE action_requests SET approved_hash = payload_hash WHERE state = 'approved';
 ALTER TABLE action_requests ADD COLUMN claimed_at BIGINT;
 ALTER TABLE action_requests ADD COLUMN outcome_at BIGINT;
 ALTER TABLE action_requests ADD COLUMN outcome_detail TEXT;

@@ -43,6 +43,10 @@ pub async fn raw(
             (header::CACHE_CONTROL, "private, max-age=300".to_string()),
             (header::CONTENT_DISPOSITION, "inline".to_string()),
             (header::REFERRER_POLICY, "no-referrer".to_string()),
+            (
+                header::HeaderName::from_static("x-dns-prefetch-control"),
+                "off".to_string(),
+            ),
         ],
         body,
     )

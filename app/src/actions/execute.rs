@@ -36,6 +36,31 @@ pub async fn claim(
     }
     let now = now_ms();
     let mut tx = state.db.begin().await?;
+    // Trust as it is now, not as it was at approval: a demotion since then
+    // takes the claim away. The epoch lock orders this with any demotion.
+    let epoch: i64 =
+        sqlx::query("UPDATE policy_epoch SET value = value WHERE id = 1 RETURNING value")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("value")?;
+    let index = state.policy.at(&mut tx, epoch).await?;
+    let stage_now = index
+        .agents
+        .get(&agent.agent_id)
+        .map(|a| match a.grants.get(&action.capability) {
+            Some(Ok(grant)) => grant.stage_for(a.stage),
+            // A grant that cannot be read trusts nothing.
+            Some(Err(_)) => Stage::Observe,
+            None => a.stage,
+        })
+        .unwrap_or(Stage::Observe);
+    if stage_now < Stage::ActWithApproval {
+        return Err(AppError::Forbidden(format!(
+            "the agent is now at {} for {}: it was demoted since this was approved, so a human carries it out",
+            stage_now.as_str(),
+            action.capability
+        )));
+    }
     let done = sqlx::query(
         "UPDATE action_requests SET state = 'executing', claimed_at = $1, updated_at = $1 \
          WHERE id = $2 AND agent_id = $3 AND state = 'approved' \

@@ -221,7 +221,7 @@ fn AgentDetailView(
         {move || match suspend.value().get() {
             Some(Ok(done)) => view! {
                 <p class="success" role="status">
-                    {format!("Suspended: {} keys revoked, {} pending requests cancelled.", done.keys_revoked, done.requests_cancelled)}
+                    {format!("Suspended: {} keys revoked, {} waiting or approved requests cancelled.", done.keys_revoked, done.requests_cancelled)}
                 </p>
             }.into_any(),
             Some(Err(e)) => view! { <ErrorNote error=e/> }.into_any(),
@@ -247,7 +247,7 @@ fn LoseTrust(
             <h2 id="lose-trust">"Lower trust"</h2>
             <p class="muted small">
                 "Takes effect on the agent's next request; no review is needed to reduce trust. "
-                "Suspending refuses everything the agent sends, disables all its API keys and cancels its pending requests."
+                "Suspending refuses everything the agent sends, disables all its API keys and cancels its requests that are waiting or approved but not yet carried out."
             </p>
             {(!lower.is_empty()).then(|| view! {
                 <ActionForm action=demote attr:class="form inline">

@@ -72,9 +72,8 @@ pub async fn demote(
 }
 
 /// The kill switch, in one transaction: the agent is suspended (every
-/// submission refused), its keys are revoked, and its pending requests are
-/// cancelled. Approved requests it has not claimed can no longer be claimed
-/// either: its keys no longer work.
+/// submission refused), its keys are revoked, and its requests that could
+/// still run — pending, or approved and not yet claimed — are cancelled.
 #[tracing::instrument(skip(state, lead, reason), fields(lead = %lead.username))]
 pub async fn suspend(
     state: &AppState,
@@ -113,18 +112,21 @@ pub async fn suspend(
     .execute(&mut *tx)
     .await?
     .rows_affected() as i64;
-    let pending: Vec<String> = sqlx::query(
-        "SELECT id FROM action_requests WHERE agent_id = $1 AND state = 'pending_approval'",
+    let open: Vec<(String, String)> = sqlx::query(
+        "SELECT id, state FROM action_requests WHERE agent_id = $1 AND state IN ('pending_approval', 'approved')",
     )
     .bind(agent_id)
     .fetch_all(&mut *tx)
     .await?
     .iter()
-    .map(|r| r.try_get("id"))
-    .collect::<Result<_, _>>()?;
+    .map(|r| Ok((r.try_get("id")?, r.try_get("state")?)))
+    .collect::<Result<_, AppError>>()?;
+    // An approved request keeps its decision time and reviewer; only its
+    // state and note change.
     sqlx::query(
-        "UPDATE action_requests SET state = 'cancelled', decided_at = $1, updated_at = $1, decision_note = $2 \
-         WHERE agent_id = $3 AND state = 'pending_approval'",
+        "UPDATE action_requests SET state = 'cancelled', updated_at = $1, decision_note = $2, \
+           decided_at = CASE WHEN state = 'pending_approval' THEN $1 ELSE decided_at END \
+         WHERE agent_id = $3 AND state IN ('pending_approval', 'approved')",
     )
     .bind(now)
     .bind(format!("cancelled: the agent was suspended ({reason})"))
@@ -138,33 +140,33 @@ pub async fn suspend(
         subject_id: agent_id,
         detail: serde_json::json!({
             "before": { "status": "active" },
-            "after": { "status": "suspended", "keys_revoked": keys_revoked, "requests_cancelled": pending.len() },
+            "after": { "status": "suspended", "keys_revoked": keys_revoked, "requests_cancelled": open.len() },
             "reason": reason,
         }),
     }];
-    events.extend(pending.iter().map(|id| audit::Event {
+    events.extend(open.iter().map(|(id, before)| audit::Event {
         actor: &actor,
         what: "action.cancelled",
         subject_kind: "action",
         subject_id: id,
         detail: serde_json::json!({
-            "before": { "state": State::PendingApproval },
+            "before": { "state": before },
             "after": { "state": State::Cancelled, "why": "agent suspended" },
         }),
     }));
     audit::record_many(&mut tx, events).await?;
     tx.commit().await?;
-    for id in &pending {
+    for (id, _) in &open {
         state.notify_changed(id);
     }
     tracing::warn!(
         agent_id,
         keys_revoked,
-        cancelled = pending.len(),
+        cancelled = open.len(),
         "agent suspended"
     );
     Ok(SuspendOutcome {
         keys_revoked,
-        requests_cancelled: pending.len() as i64,
+        requests_cancelled: open.len() as i64,
     })
 }

@@ -47,16 +47,23 @@ async fn a_lead_demotes_at_once_and_never_promotes_this_way() {
         app.submit_ok(&key, "email.send").await["decision"],
         "pending_approval"
     );
+    // Approved while at act_with_approval, then demoted to propose: the
+    // approval no longer lets the agent carry it out.
+    let held = app.submit_ok(&key, "email.send").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(app.browser("rita").await.approve(&held).await.status(), 200);
+    assert_eq!(demote("propose", "mis-sent twice").await, 200);
+    let claim = app.agent_post(&key, &held, "claim", None).await;
+    let detail = crate::common::assert_problem(claim, 403).await;
+    assert!(detail.contains("demoted"), "{detail}");
     assert_eq!(
         demote("scoped_autonomy", "trust it again").await,
         422,
         "never raises"
     );
-    assert_eq!(
-        demote("act_with_approval", "again").await,
-        422,
-        "same stage"
-    );
+    assert_eq!(demote("propose", "again").await, 422, "same stage");
     let rita = app.browser("rita").await;
     let res = rita
         .rpc(
@@ -69,7 +76,7 @@ async fn a_lead_demotes_at_once_and_never_promotes_this_way() {
         )
         .await;
     assert_eq!(res.status(), 403);
-    assert_eq!(app.audit_count("agent.demoted", &agent_id).await, 1);
+    assert_eq!(app.audit_count("agent.demoted", &agent_id).await, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -89,6 +96,8 @@ async fn the_kill_switch_refuses_revokes_and_cancels_in_one_step() {
     let theirs = app.submit_ok(&bystander, "email.send").await;
 
     let lead = app.browser("sponsor").await;
+    // Approved but not yet claimed: cancelled too, never carried out.
+    assert_eq!(lead.approve(&pending[0]).await.status(), 200);
     let res = lead
         .rpc(
             "agents/suspend",
