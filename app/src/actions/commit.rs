@@ -12,7 +12,6 @@ use crate::db::{new_id, now_ms, Db, Tx};
 use crate::error::AppError;
 use crate::policy::store::{decide_now, PolicyCache};
 use crate::policy::{Decision, Outcome, Request, RuleKey, Trigger};
-use sqlx::Row;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -171,12 +170,7 @@ async fn commit(
     // the write lock (a read transaction may fail to upgrade later), on
     // PostgreSQL the epoch row, so batches from every replica and policy
     // edits apply one at a time, and hourly counts see every earlier batch.
-    let epoch: i64 =
-        sqlx::query("UPDATE policy_epoch SET value = value WHERE id = 1 RETURNING value")
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("value")?;
-    let index = cache.at(&mut tx, epoch).await?;
+    let index = cache.locked(&mut tx).await?;
     let now = now_ms();
     // Hourly limits count this batch's earlier requests too: they are not
     // written until the whole batch is decided.

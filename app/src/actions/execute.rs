@@ -38,12 +38,7 @@ pub async fn claim(
     let mut tx = state.db.begin().await?;
     // Trust as it is now, not as it was at approval: a demotion since then
     // takes the claim away. The epoch lock orders this with any demotion.
-    let epoch: i64 =
-        sqlx::query("UPDATE policy_epoch SET value = value WHERE id = 1 RETURNING value")
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("value")?;
-    let index = state.policy.at(&mut tx, epoch).await?;
+    let index = state.policy.locked(&mut tx).await?;
     let stage_now = index
         .agents
         .get(&agent.agent_id)

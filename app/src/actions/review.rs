@@ -254,11 +254,23 @@ impl Open {
         now: i64,
     ) -> Result<(), AppError> {
         let index = state.policy.current(tx).await?;
-        let grant = index
+        let grant = match index
             .agents
             .get(&self.agent_id)
             .and_then(|a| a.grants.get(&self.capability))
-            .and_then(|g| g.as_ref().ok());
+        {
+            // No grant: nothing bounds the params beyond what was held.
+            None => None,
+            Some(Ok(grant)) => Some(grant),
+            // An edit cannot be checked against a grant that cannot be read.
+            Some(Err(_)) => {
+                return Err(AppError::Validation(format!(
+                    "the agent's grant for {} cannot be read, so an edit cannot be checked; \
+                     approve as submitted or reject",
+                    self.capability
+                )))
+            }
+        };
         if let Some(grant) = grant {
             let before = grant.violations(&self.target, &self.params, now);
             let worse: Vec<String> = grant

@@ -58,6 +58,18 @@ impl PolicyCache {
         self.at(conn, epoch).await
     }
 
+    /// Takes the lock every change to the policy takes — on SQLite the write
+    /// lock, on PostgreSQL the epoch row — and returns the index as of that
+    /// moment: nothing it holds can change until the transaction ends.
+    pub async fn locked(&self, conn: &mut AnyConnection) -> Result<Arc<Index>, AppError> {
+        let epoch: i64 =
+            sqlx::query("UPDATE policy_epoch SET value = value WHERE id = 1 RETURNING value")
+                .fetch_one(&mut *conn)
+                .await?
+                .try_get("value")?;
+        self.at(conn, epoch).await
+    }
+
     /// The index as of `epoch`, which the caller has just read on `conn`.
     pub async fn at(&self, conn: &mut AnyConnection, epoch: i64) -> Result<Arc<Index>, AppError> {
         if let Some(index) = self.cached().filter(|i| i.epoch == epoch) {

@@ -488,3 +488,30 @@ async fn the_queue_puts_the_riskiest_first_then_the_oldest_and_pages_without_off
         .unwrap();
     assert_eq!(facets["capabilities"].as_array().unwrap().len(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_is_refused_when_the_grant_cannot_be_read() {
+    let app = TestApp::spawn().await;
+    app.user("rita", Role::Reviewer).await;
+    let (agent_id, key) = mailer(&app, "mailer", Stage::ActWithApproval).await;
+    let id = id_of(&send(&app, &key, json!({"amount": 300})).await);
+    // A grant row nobody can parse, and the epoch moved so the index reloads.
+    sqlx::query("UPDATE grants SET bounds = 'amount <= lots' WHERE agent_id = $1 AND capability = 'email.send'")
+        .bind(&agent_id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE policy_epoch SET value = value + 1 WHERE id = 1")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let rita = app.browser("rita").await;
+    let seen = rita.seen(&id).await;
+    let res = rita
+        .approve_seen(&id, &seen, Some(r#"{"amount": 100}"#))
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("cannot be read"));
+    // Approving as submitted is still the reviewer's call.
+    assert_eq!(rita.approve_seen(&id, &seen, None).await.status(), 200);
+}
