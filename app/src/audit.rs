@@ -21,6 +21,14 @@ impl Actor {
         }
     }
 
+    /// The person behind a change, if a person made it.
+    pub fn user_id(&self) -> Option<&str> {
+        match self {
+            Actor::User(id) => Some(id),
+            Actor::Agent(_) | Actor::System => None,
+        }
+    }
+
     fn id(&self) -> Option<&str> {
         match self {
             Actor::User(id) | Actor::Agent(id) => Some(id),

@@ -13,6 +13,7 @@ pub mod policy;
 pub mod rules;
 pub mod scope;
 pub mod text;
+pub mod trust;
 mod ui;
 
 #[cfg(feature = "ssr")]
@@ -63,7 +64,7 @@ pub fn App() -> impl IntoView {
             <Nav/>
             <main>
                 <Routes fallback=|| view! { <h1>"Page not found"</h1> }>
-                    <Route path=path!("/") view=actions::ApprovalsPage/>
+                    <Route path=path!("/") view=trust::DashboardPage/>
                     <Route path=path!("/login") view=auth::LoginPage/>
                     <Route path=path!("/approvals") view=actions::ApprovalsPage/>
                     <Route path=path!("/approvals/:id") view=actions::ActionPage/>
@@ -72,6 +73,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/capabilities") view=catalog::CatalogPage/>
                     <Route path=path!("/policy") view=rules::PolicyPage/>
                     <Route path=path!("/simulate") view=rules::SimulatePage/>
+                    <Route path=path!("/reviews") view=trust::ReviewsPage/>
+                    <Route path=path!("/reviews/:id") view=trust::ReviewPage/>
+                    <Route path=path!("/readiness") view=trust::ReadinessPage/>
+                    <Route path=path!("/spot-checks") view=trust::SpotChecksPage/>
                 </Routes>
             </main>
         </Router>
@@ -92,11 +97,15 @@ fn Nav() -> impl IntoView {
                     match me.await {
                         Ok(Some(user)) => view! {
                             <nav>
+                                <A href="/" exact=true>"Dashboard"</A>
                                 <A href="/approvals">"Approvals"</A>
+                                <A href="/spot-checks">"Spot checks"</A>
+                                <A href="/reviews">"Reviews"</A>
                                 <A href="/agents">"Agents"</A>
                                 <A href="/capabilities">"Capabilities"</A>
                                 <A href="/policy">"Policy"</A>
                                 <A href="/simulate">"Simulate"</A>
+                                <A href="/readiness">"Readiness"</A>
                             </nav>
                             <div class="who">
                                 <span data-testid="whoami">{format!("{} ({})", user.username, user.role)}</span>

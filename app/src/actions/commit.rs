@@ -240,6 +240,7 @@ async fn commit(
         prepared.push(prepare(&job.id, &who, s, decision, now));
     }
     write(&mut tx, &prepared).await?;
+    count(&mut tx, &prepared).await?;
     idempotency::remember(&mut tx, &new_keys, now).await?;
     tx.commit().await?;
     let details: Vec<ActionDetail> = prepared.into_iter().map(|p| p.detail).collect();
@@ -463,6 +464,33 @@ async fn write(tx: &mut Tx<'_>, items: &[Prepared<'_>]) -> Result<(), AppError> 
         })
         .collect::<Vec<_>>();
     audit::record_many(tx, events).await
+}
+
+/// The batch's rollup counts (one statement per agent, day and
+/// capability) and its spot-check sample, in the same transaction.
+async fn count(tx: &mut Tx<'_>, items: &[Prepared<'_>]) -> Result<(), AppError> {
+    use crate::trust::rollup::{self, Counts};
+    let changes = items.iter().map(|item| {
+        let a = &item.detail;
+        let mut c = Counts {
+            submitted: 1,
+            ..Counts::default()
+        };
+        match a.decision {
+            Outcome::Allowed => c.allowed = 1,
+            Outcome::PendingApproval => c.held = 1,
+            Outcome::Drafted => c.drafted = 1,
+            Outcome::Denied => c.denied = 1,
+        }
+        (a.agent_id.clone(), a.capability.clone(), a.created_at_ms, c)
+    });
+    rollup::add_many(tx, changes).await?;
+    let allowed: Vec<&str> = items
+        .iter()
+        .filter(|i| i.detail.decision == Outcome::Allowed)
+        .map(|i| i.detail.id.as_str())
+        .collect();
+    crate::trust::spot::sample(tx, &allowed).await
 }
 
 /// `rows` groups of placeholders, each numbered from `n` = row × `columns`.

@@ -10,6 +10,7 @@ use crate::db::{new_id, now_ms, Tx};
 use crate::error::AppError;
 use crate::policy::Stage;
 use crate::state::AppState;
+use crate::trust::rollup::{self, Counts};
 use sqlx::Row;
 
 /// Claims an approved request for execution. Exactly once: a conditional
@@ -187,8 +188,30 @@ pub async fn outcome(
         }));
     }
     insert_evidence(&mut tx, id, "outcome", &report.evidence, now).await?;
+    let counts = Counts {
+        succeeded: i64::from(report.succeeded),
+        failed: i64::from(!report.succeeded),
+        incidents: i64::from(report.incident),
+        ..Counts::default()
+    };
+    rollup::add(
+        &mut tx,
+        &agent.agent_id,
+        &action.capability,
+        action.created_at_ms,
+        &counts,
+    )
+    .await?;
     if report.incident {
-        demote_on_incident(&mut tx, agent, &action.capability, id).await?;
+        let why = format!("an incident was reported on request {id}");
+        crate::trust::lower::lower_capability(
+            &mut tx,
+            &agent.agent_id,
+            &action.capability,
+            "incident",
+            &why,
+        )
+        .await?;
     }
     audit::record(
         &mut tx,
@@ -212,46 +235,6 @@ pub async fn outcome(
     tx.commit().await?;
     state.notify_changed(id);
     load(&state.db, id).await?.ok_or(AppError::Internal)
-}
-
-/// An incident drops that one capability to `act_with_approval` at once:
-/// its grant's stage is lowered if it allowed more, so every further use
-/// waits for a person. The agent's other grants stay as they were.
-async fn demote_on_incident(
-    tx: &mut Tx<'_>,
-    agent: &Principal,
-    capability: &str,
-    action_id: &str,
-) -> Result<(), AppError> {
-    let lowered = sqlx::query(
-        "UPDATE grants SET stage = 'act_with_approval' \
-         WHERE agent_id = $1 AND capability = $2 AND (stage = 'scoped_autonomy' OR (stage IS NULL \
-           AND EXISTS (SELECT 1 FROM agents WHERE id = $1 AND stage = 'scoped_autonomy')))",
-    )
-    .bind(&agent.agent_id)
-    .bind(capability)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    if lowered == 1 {
-        audit::record(
-            tx,
-            audit::Event {
-                actor: &Actor::System,
-                what: "scope.demoted",
-                subject_kind: "agent",
-                subject_id: &agent.agent_id,
-                detail: serde_json::json!({
-                    "capability": capability,
-                    "after": { "stage_at_most": Stage::ActWithApproval },
-                    "why": format!("incident reported on request {action_id}"),
-                }),
-            },
-        )
-        .await?;
-        tracing::warn!(agent = %agent.name, capability, "incident: capability demoted to act_with_approval");
-    }
-    Ok(())
 }
 
 /// Adds evidence to a request that is still waiting. The payload changes,

@@ -10,6 +10,7 @@ use crate::db::{known_id, now_ms, Tx};
 use crate::error::{stored, AppError};
 use crate::policy::AppliedRule;
 use crate::state::AppState;
+use crate::trust::rollup::{self, Counts};
 use serde_json::{Map, Value};
 use sqlx::Row;
 
@@ -136,6 +137,28 @@ pub async fn decide(
     if next == State::Approved {
         crate::policy::store::record_use(&mut tx, &req.agent_id, &req.capability, now).await?;
     }
+    // The sensor: every reviewer's say, and the final decision, counted in
+    // this transaction.
+    rollup::add_reviewer(
+        &mut tx,
+        &req.agent_id,
+        &req.capability,
+        req.created_at,
+        &reviewer.id,
+    )
+    .await?;
+    if next != State::PendingApproval {
+        let corrected = req.edited.is_some() || correction.is_some();
+        let counts = Counts::decided(next == State::Approved, corrected, now - req.created_at);
+        rollup::add(
+            &mut tx,
+            &req.agent_id,
+            &req.capability,
+            req.created_at,
+            &counts,
+        )
+        .await?;
+    }
     audit::record(
         &mut tx,
         audit::Event {
@@ -154,6 +177,14 @@ pub async fn decide(
     tx.commit().await?;
     // Every change tells the queue; a final one also wakes the agent's long-poll.
     state.notify_changed(id);
+    if next == State::Rejected {
+        // The rejection stands either way; a failed check is logged loudly.
+        if let Err(e) =
+            crate::trust::lower::after_rejection(state, &req.agent_id, &req.capability).await
+        {
+            tracing::error!(error = %e, "could not check for a rejection spike");
+        }
+    }
     tracing::info!(action_id = %id, state = next.as_str(), approvals = ?count, "action decided");
     load(&state.db, id).await?.ok_or(AppError::Internal)
 }
@@ -204,6 +235,7 @@ async fn approve_once(
 /// The open request, as read inside the deciding transaction.
 struct Open {
     agent_id: String,
+    created_at: i64,
     sponsor_id: String,
     capability: String,
     target: String,
@@ -217,7 +249,7 @@ struct Open {
 impl Open {
     async fn read(tx: &mut Tx<'_>, id: &str) -> Result<Open, AppError> {
         let r = sqlx::query(
-            "SELECT r.agent_id, a.sponsor_id, r.capability, r.target, r.params, \
+            "SELECT r.agent_id, r.created_at, a.sponsor_id, r.capability, r.target, r.params, \
                     r.edited_params, r.payload_hash, r.approvals_required, r.rules \
              FROM action_requests r JOIN agents a ON a.id = r.agent_id WHERE r.id = $1",
         )
@@ -227,6 +259,7 @@ impl Open {
         let edited: Option<String> = r.try_get("edited_params")?;
         Ok(Open {
             agent_id: r.try_get("agent_id")?,
+            created_at: r.try_get("created_at")?,
             sponsor_id: r.try_get("sponsor_id")?,
             capability: r.try_get("capability")?,
             target: r.try_get("target")?,

@@ -162,19 +162,26 @@ pub async fn expire_due(state: &AppState) -> Result<usize, AppError> {
 
 async fn expire_where(state: &AppState, only: Option<&str>) -> Result<usize, AppError> {
     let now = now_ms();
-    let due: Vec<String> = sqlx::query(
-        "SELECT id FROM action_requests WHERE state = 'pending_approval' AND expires_at <= $1 \
-         AND ($2 IS NULL OR id = $2) LIMIT 500",
+    let due: Vec<(String, String, String, i64)> = sqlx::query(
+        "SELECT id, agent_id, capability, created_at FROM action_requests \
+         WHERE state = 'pending_approval' AND expires_at <= $1 AND ($2 IS NULL OR id = $2) LIMIT 500",
     )
     .bind(now)
     .bind(only)
     .fetch_all(&state.db)
     .await?
     .iter()
-    .map(|r| r.try_get("id"))
-    .collect::<Result<_, _>>()?;
+    .map(|r| {
+        Ok((
+            r.try_get("id")?,
+            r.try_get("agent_id")?,
+            r.try_get("capability")?,
+            r.try_get("created_at")?,
+        ))
+    })
+    .collect::<Result<_, sqlx::Error>>()?;
     let mut expired = 0;
-    for id in due {
+    for (id, agent_id, capability, created_at) in due {
         let mut tx = state.db.begin().await?;
         let done = sqlx::query(
             "UPDATE action_requests SET state = 'expired', decided_at = $1, updated_at = $1 \
@@ -185,6 +192,11 @@ async fn expire_where(state: &AppState, only: Option<&str>) -> Result<usize, App
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 1 {
+            let counts = crate::trust::rollup::Counts {
+                expired: 1,
+                ..Default::default()
+            };
+            crate::trust::rollup::add(&mut tx, &agent_id, &capability, created_at, &counts).await?;
             audit::record(
                 &mut tx,
                 audit::Event {

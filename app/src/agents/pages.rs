@@ -227,6 +227,7 @@ fn AgentDetailView(
             Some(Err(e)) => view! { <ErrorNote error=e/> }.into_any(),
             None => ().into_any(),
         }}
+        <crate::trust::AgentRecord agent_id=a.id.clone() stage=a.stage suspended=a.status == "suspended"/>
         <GrantsPanel agent_id=a.id.clone() can_manage capabilities=detail.capabilities/>
         <RecentRequests rows=detail.recent/>
     }

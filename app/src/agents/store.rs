@@ -87,6 +87,21 @@ async fn insert_agent(
         }
         other => other?,
     };
+    crate::trust::history::record(
+        tx,
+        crate::trust::history::Change {
+            agent_id: &id,
+            capability: None,
+            kind: "registered",
+            from: None,
+            to: new.stage,
+            reason: "registered",
+            actor_id: actor.user_id(),
+            review_id: None,
+            at: now,
+        },
+    )
+    .await?;
     audit::record(
         tx,
         audit::Event {

@@ -10,6 +10,7 @@ use crate::db::{known_id, now_ms};
 use crate::error::{stored, AppError};
 use crate::policy::Stage;
 use crate::state::AppState;
+use crate::trust::history::{self, Change};
 use sqlx::Row;
 
 /// Lowers the agent's stage, effective for its next request.
@@ -46,6 +47,21 @@ pub async fn demote(
         .bind(current.as_str())
         .execute(&mut *tx)
         .await?;
+    history::record(
+        &mut tx,
+        Change {
+            agent_id,
+            capability: None,
+            kind: "demoted",
+            from: Some(current),
+            to,
+            reason: &reason,
+            actor_id: Some(&lead.id),
+            review_id: None,
+            at: now_ms(),
+        },
+    )
+    .await?;
     audit::record(
         &mut tx,
         audit::Event {
@@ -104,6 +120,27 @@ pub async fn suspend(
             AppError::NotFound("no such agent".into())
         });
     }
+    let stage: String = sqlx::query("SELECT stage FROM agents WHERE id = $1")
+        .bind(agent_id)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("stage")?;
+    let stage = stored(Stage::parse(&stage))?;
+    history::record(
+        &mut tx,
+        Change {
+            agent_id,
+            capability: None,
+            kind: "suspended",
+            from: Some(stage),
+            to: stage,
+            reason: &reason,
+            actor_id: Some(&lead.id),
+            review_id: None,
+            at: now,
+        },
+    )
+    .await?;
     let keys_revoked = sqlx::query(
         "UPDATE agent_keys SET revoked_at = $1 WHERE agent_id = $2 AND revoked_at IS NULL",
     )

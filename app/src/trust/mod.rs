@@ -1,0 +1,330 @@
+//! Earning and losing trust: approval metrics (from rollups kept in the
+//! write transaction), promotion reviews against readiness criteria,
+//! automatic scoped demotion, spot checks, and dashboard suggestions.
+
+// Server functions take one argument per form field; the criteria form has eight.
+#![allow(clippy::too_many_arguments)]
+
+pub mod model;
+mod pages;
+
+#[cfg(feature = "ssr")]
+pub mod history;
+#[cfg(feature = "ssr")]
+pub mod lower;
+#[cfg(feature = "ssr")]
+pub mod metrics;
+#[cfg(feature = "ssr")]
+pub mod promotion;
+#[cfg(feature = "ssr")]
+pub mod rollup;
+#[cfg(feature = "ssr")]
+pub mod settings;
+#[cfg(feature = "ssr")]
+pub mod spot;
+#[cfg(feature = "ssr")]
+pub mod suggest;
+#[cfg(feature = "ssr")]
+pub mod whatif;
+
+pub use pages::{
+    AgentRecord, DashboardPage, ReadinessPage, ReviewPage, ReviewsPage, SpotChecksPage,
+};
+
+use crate::error::AppError;
+use crate::policy::Stage;
+use leptos::prelude::*;
+use model::*;
+use serde::{Deserialize, Serialize};
+
+/// The agent page's record: metrics, timeline, readiness for the next
+/// stage with its what-if, and the agent's reviews.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordData {
+    pub metrics: AgentMetrics,
+    pub next: Option<NextStage>,
+    pub reviews: Vec<ReviewRow>,
+    pub can_open: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NextStage {
+    pub to: Stage,
+    pub checks: Vec<Check>,
+    pub what_if: WhatIf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DashboardData {
+    pub notices: Vec<Notice>,
+    pub suggestions: Suggestions,
+    pub spot_checks: usize,
+    pub open_reviews: Vec<ReviewRow>,
+    pub is_lead: bool,
+}
+
+#[cfg(feature = "ssr")]
+async fn signed_in() -> Result<(crate::state::AppState, crate::auth::UserView), AppError> {
+    let state = crate::state::app_state()?;
+    let user = crate::auth::session::require(&state, |_| true, "see this").await?;
+    Ok((state, user))
+}
+
+#[cfg(feature = "ssr")]
+async fn lead(what: &str) -> Result<(crate::state::AppState, crate::auth::UserView), AppError> {
+    let state = crate::state::app_state()?;
+    let user =
+        crate::auth::session::require(&state, crate::auth::Role::can_manage_agents, what).await?;
+    Ok((state, user))
+}
+
+#[server(prefix = "/rpc", endpoint = "trust/record")]
+pub async fn agent_record(agent_id: String) -> Result<RecordData, AppError> {
+    crate::error::respond(async move {
+        let (state, user) = signed_in().await?;
+        crate::db::known_id(&agent_id, "agent")?;
+        let now = crate::db::now_ms();
+        let metrics = metrics::for_agent(&state.db, &agent_id, now).await?;
+        let detail = crate::agents::store::get(&state.db, &agent_id).await?;
+        let next = match Stage::ALL.into_iter().find(|s| *s > detail.agent.stage) {
+            Some(to) if detail.agent.status == "active" => {
+                let c = settings::criteria_for(&state.db, to).await?;
+                let checks = evaluate(&c, &metrics.windows[1], metrics.days_at_stage);
+                let what_if = whatif::run(&state, &agent_id, to, &[], now).await?;
+                Some(NextStage {
+                    to,
+                    checks,
+                    what_if,
+                })
+            }
+            _ => None,
+        };
+        Ok(RecordData {
+            metrics,
+            next,
+            reviews: promotion::list(&state, Some(&agent_id)).await?,
+            can_open: user.role.can_manage_agents(),
+        })
+    })
+    .await
+}
+
+/// Capability names from a form field: separated by commas or spaces.
+pub fn parse_capabilities(raw: &str) -> Vec<String> {
+    raw.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[cfg(feature = "ssr")]
+fn parse_count(name: &str, raw: &str) -> Result<i64, AppError> {
+    raw.trim()
+        .parse::<i64>()
+        .map_err(|_| AppError::validation(format!("{name} must be a whole number")))
+}
+
+#[server(prefix = "/rpc", endpoint = "trust/open")]
+pub async fn open_review(
+    agent_id: String,
+    to_stage: String,
+    capabilities: String,
+    max_per_hour: String,
+    case_text: String,
+) -> Result<String, AppError> {
+    crate::error::respond(async move {
+        let (state, user) = lead("open promotion reviews").await?;
+        let to = Stage::parse(&to_stage).map_err(AppError::Validation)?;
+        let max_per_hour = match max_per_hour.trim() {
+            "" => None,
+            n => Some(parse_count("the hourly limit", n)?),
+        };
+        promotion::open(
+            &state,
+            &user,
+            promotion::Proposal {
+                agent_id,
+                to,
+                capabilities: parse_capabilities(&capabilities),
+                max_per_hour,
+                case_text,
+            },
+        )
+        .await
+    })
+    .await
+}
+
+#[server(prefix = "/rpc", endpoint = "trust/reviews")]
+pub async fn list_reviews() -> Result<Vec<ReviewRow>, AppError> {
+    crate::error::respond(async move {
+        let (state, _) = signed_in().await?;
+        promotion::list(&state, None).await
+    })
+    .await
+}
+
+#[server(prefix = "/rpc", endpoint = "trust/review")]
+pub async fn get_review(id: String) -> Result<ReviewDetail, AppError> {
+    crate::error::respond(async move {
+        let (state, user) = signed_in().await?;
+        promotion::get(&state, &user, &id).await
+    })
+    .await
+}
+
+/// `verdict` is `approve` or `reject`; an override reason is needed to
+/// approve against unmet criteria or across stages.
+#[server(prefix = "/rpc", endpoint = "trust/decide")]
+pub async fn decide_review(
+    id: String,
+    verdict: String,
+    reason: String,
+    #[server(default)] override_reason: String,
+) -> Result<(), AppError> {
+    crate::error::respond(async move {
+        let (state, user) = lead("decide promotion reviews").await?;
+        let verdict = match verdict.as_str() {
+            "approve" => promotion::Verdict::Approve {
+                reason,
+                override_reason: Some(override_reason),
+            },
+            "reject" => promotion::Verdict::Reject { reason },
+            _ => return Err(AppError::validation("the verdict is approve or reject")),
+        };
+        promotion::decide(&state, &user, &id, verdict).await
+    })
+    .await
+}
+
+#[server(prefix = "/rpc", endpoint = "trust/withdraw")]
+pub async fn withdraw_review(id: String) -> Result<(), AppError> {
+    crate::error::respond(async move {
+        let (state, user) = lead("withdraw promotion reviews").await?;
+        promotion::withdraw(&state, &user, &id).await
+    })
+    .await
+}
+
+#[server(prefix = "/rpc", endpoint = "trust/criteria")]
+pub async fn get_criteria() -> Result<(Vec<Criteria>, Settings, bool), AppError> {
+    crate::error::respond(async move {
+        let (state, user) = signed_in().await?;
+        Ok((
+            settings::criteria(&state.db).await?,
+            settings::load(&state.db).await?,
+            user.role.can_manage_agents(),
+        ))
+    })
+    .await
+}
+
+#[server(prefix = "/rpc", endpoint = "trust/save_criteria")]
+pub async fn save_criteria(
+    stage: String,
+    min_decisions: String,
+    min_approved_pct: String,
+    max_corrected_pct: String,
+    max_incidents: String,
+    min_reviewers: String,
+    min_days_at_stage: String,
+    approvals_needed: String,
+) -> Result<(), AppError> {
+    crate::error::respond(async move {
+        let (state, user) = lead("change readiness criteria").await?;
+        let c = Criteria {
+            stage: Stage::parse(&stage).map_err(AppError::Validation)?,
+            min_decisions: parse_count("minimum decisions", &min_decisions)?,
+            min_approved_pct: parse_count("approved %", &min_approved_pct)?,
+            max_corrected_pct: parse_count("corrected %", &max_corrected_pct)?,
+            max_incidents: parse_count("incidents", &max_incidents)?,
+            min_reviewers: parse_count("distinct reviewers", &min_reviewers)?,
+            min_days_at_stage: parse_count("days at stage", &min_days_at_stage)?,
+            approvals_needed: parse_count("approvals needed", &approvals_needed)?,
+        };
+        settings::save_criteria(&state.db, &user, c).await
+    })
+    .await
+}
+
+#[server(prefix = "/rpc", endpoint = "trust/save_settings")]
+pub async fn save_settings(
+    spike_rejections: String,
+    spike_window: String,
+    spot_check_pct: String,
+) -> Result<(), AppError> {
+    crate::error::respond(async move {
+        let (state, user) = lead("change trust settings").await?;
+        let s = Settings {
+            spike_rejections: parse_count("spike rejections", &spike_rejections)?,
+            spike_window: parse_count("spike window", &spike_window)?,
+            spot_check_pct: parse_count("spot-check share", &spot_check_pct)?,
+        };
+        settings::save(&state.db, &user, s).await
+    })
+    .await
+}
+
+#[server(prefix = "/rpc", endpoint = "trust/spot_checks")]
+pub async fn spot_checks() -> Result<Vec<SpotCheck>, AppError> {
+    crate::error::respond(async move {
+        let (state, _) = signed_in().await?;
+        spot::pending(&state.db).await
+    })
+    .await
+}
+
+/// `verdict` is `fine` or `problem` (a problem needs a note).
+#[server(prefix = "/rpc", endpoint = "trust/spot_check")]
+pub async fn mark_spot_check(id: String, verdict: String, note: String) -> Result<(), AppError> {
+    crate::error::respond(async move {
+        let state = crate::state::app_state()?;
+        let user = crate::auth::session::require(
+            &state,
+            crate::auth::Role::can_decide_actions,
+            "check actions",
+        )
+        .await?;
+        let problem = match verdict.as_str() {
+            "fine" => false,
+            "problem" => true,
+            _ => return Err(AppError::validation("the verdict is fine or problem")),
+        };
+        spot::mark(&state, &user, &id, problem, &note).await
+    })
+    .await
+}
+
+#[server(prefix = "/rpc", endpoint = "trust/dashboard")]
+pub async fn dashboard() -> Result<DashboardData, AppError> {
+    crate::error::respond(async move {
+        let (state, user) = signed_in().await?;
+        let is_lead = user.role.can_manage_agents();
+        let open_reviews = promotion::list(&state, None)
+            .await?
+            .into_iter()
+            .filter(|r| r.state == "open")
+            .collect();
+        Ok(DashboardData {
+            notices: if is_lead {
+                suggest::notices(&state.db).await?
+            } else {
+                vec![]
+            },
+            suggestions: suggest::suggestions(&state.db).await?,
+            spot_checks: spot::pending(&state.db).await?.len(),
+            open_reviews,
+            is_lead,
+        })
+    })
+    .await
+}
+
+#[server(prefix = "/rpc", endpoint = "trust/clear_notice")]
+pub async fn clear_notice(id: String) -> Result<(), AppError> {
+    crate::error::respond(async move {
+        let (state, user) = lead("clear notices").await?;
+        suggest::clear(&state.db, &user.id, &id).await
+    })
+    .await
+}

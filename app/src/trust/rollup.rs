@@ -1,0 +1,237 @@
+//! Rollups: per agent, capability and day, the counts every metric is made
+//! of, added to in the same transaction as the change they count. Reading
+//! an agent's 90 days is then a few hundred rows, however long its history.
+
+use crate::db::Tx;
+use crate::error::AppError;
+use std::collections::HashMap;
+
+pub const DAY_MS: i64 = 86_400_000;
+
+/// Upper bounds (exclusive) of the time-to-decision buckets; the last
+/// bucket holds everything slower. The migration's backfill uses the same.
+pub const WAIT_BOUNDS_MS: [i64; 9] = [
+    60_000,      // 1 min
+    300_000,     // 5 min
+    900_000,     // 15 min
+    1_800_000,   // 30 min
+    3_600_000,   // 1 h
+    14_400_000,  // 4 h
+    28_800_000,  // 8 h
+    86_400_000,  // 1 day
+    259_200_000, // 3 days
+];
+pub use super::model::WAIT_BUCKETS;
+
+pub fn day_of(ms: i64) -> i64 {
+    ms.div_euclid(DAY_MS)
+}
+
+pub fn wait_bucket(ms: i64) -> usize {
+    WAIT_BOUNDS_MS
+        .iter()
+        .position(|bound| ms < *bound)
+        .unwrap_or(WAIT_BUCKETS - 1)
+}
+
+/// What one change adds to its request's day.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub submitted: i64,
+    pub allowed: i64,
+    pub held: i64,
+    pub drafted: i64,
+    pub denied: i64,
+    pub approved: i64,
+    pub corrected: i64,
+    pub rejected: i64,
+    pub expired: i64,
+    pub succeeded: i64,
+    pub failed: i64,
+    pub incidents: i64,
+    pub wait: [i64; WAIT_BUCKETS],
+}
+
+/// The stored column order, shared by writes and reads.
+pub const COLUMNS: [&str; 12] = [
+    "submitted",
+    "allowed",
+    "held",
+    "drafted",
+    "denied",
+    "approved",
+    "corrected",
+    "rejected",
+    "expired",
+    "succeeded",
+    "failed",
+    "incidents",
+];
+
+impl Counts {
+    pub fn values(&self) -> [i64; 12 + WAIT_BUCKETS] {
+        let mut v = [0; 12 + WAIT_BUCKETS];
+        v[..12].copy_from_slice(&[
+            self.submitted,
+            self.allowed,
+            self.held,
+            self.drafted,
+            self.denied,
+            self.approved,
+            self.corrected,
+            self.rejected,
+            self.expired,
+            self.succeeded,
+            self.failed,
+            self.incidents,
+        ]);
+        v[12..].copy_from_slice(&self.wait);
+        v
+    }
+
+    pub fn from_values(v: &[i64]) -> Counts {
+        let mut wait = [0; WAIT_BUCKETS];
+        wait.copy_from_slice(&v[12..12 + WAIT_BUCKETS]);
+        Counts {
+            submitted: v[0],
+            allowed: v[1],
+            held: v[2],
+            drafted: v[3],
+            denied: v[4],
+            approved: v[5],
+            corrected: v[6],
+            rejected: v[7],
+            expired: v[8],
+            succeeded: v[9],
+            failed: v[10],
+            incidents: v[11],
+            wait,
+        }
+    }
+
+    pub fn add(&mut self, other: &Counts) {
+        let mut v = self.values();
+        for (a, b) in v.iter_mut().zip(other.values()) {
+            *a += b;
+        }
+        *self = Counts::from_values(&v);
+    }
+
+    /// A human decision (approved or rejected) after `wait_ms`.
+    pub fn decided(approved: bool, corrected: bool, wait_ms: i64) -> Counts {
+        let mut c = Counts::default();
+        if approved {
+            c.approved = 1;
+            c.corrected = i64::from(corrected);
+        } else {
+            c.rejected = 1;
+        }
+        c.wait[wait_bucket(wait_ms)] = 1;
+        c
+    }
+}
+
+/// Every stored counter, wait buckets included, in `Counts::values` order.
+pub fn columns() -> Vec<String> {
+    let mut cols: Vec<String> = COLUMNS.iter().map(|c| c.to_string()).collect();
+    cols.extend((0..WAIT_BUCKETS).map(|i| format!("wait_{i}")));
+    cols
+}
+
+/// Adds `counts` to the request's day (`created_at_ms`).
+pub async fn add(
+    tx: &mut Tx<'_>,
+    agent_id: &str,
+    capability: &str,
+    created_at_ms: i64,
+    counts: &Counts,
+) -> Result<(), AppError> {
+    let cols = columns();
+    let placeholders = (0..cols.len())
+        .map(|i| format!("${}", i + 4))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let updates = cols
+        .iter()
+        .map(|c| format!("{c} = action_rollups.{c} + excluded.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "INSERT INTO action_rollups (agent_id, day, capability, {}) VALUES ($1, $2, $3, {placeholders}) \
+         ON CONFLICT (agent_id, day, capability) DO UPDATE SET {updates}",
+        cols.join(", ")
+    );
+    let mut q = sqlx::query(&sql)
+        .bind(agent_id.to_string())
+        .bind(day_of(created_at_ms))
+        .bind(capability.to_string());
+    for v in counts.values() {
+        q = q.bind(v);
+    }
+    q.execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Adds many changes, one statement per agent, day and capability.
+pub async fn add_many(
+    tx: &mut Tx<'_>,
+    changes: impl IntoIterator<Item = (String, String, i64, Counts)>,
+) -> Result<(), AppError> {
+    let mut merged: HashMap<(String, String, i64), Counts> = HashMap::new();
+    for (agent, cap, at, counts) in changes {
+        merged
+            .entry((agent, cap, day_of(at)))
+            .or_default()
+            .add(&counts);
+    }
+    for ((agent, cap, day), counts) in merged {
+        add(tx, &agent, &cap, day * DAY_MS, &counts).await?;
+    }
+    Ok(())
+}
+
+/// Counts a reviewer's decision (an approval or a rejection) on the
+/// request's day, for "distinct reviewers".
+pub async fn add_reviewer(
+    tx: &mut Tx<'_>,
+    agent_id: &str,
+    capability: &str,
+    created_at_ms: i64,
+    user_id: &str,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO reviewer_rollups (agent_id, day, capability, user_id, decisions) \
+         VALUES ($1, $2, $3, $4, 1) ON CONFLICT (agent_id, day, capability, user_id) \
+         DO UPDATE SET decisions = reviewer_rollups.decisions + 1",
+    )
+    .bind(agent_id)
+    .bind(day_of(created_at_ms))
+    .bind(capability)
+    .bind(user_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_fall_in_their_bucket() {
+        assert_eq!(wait_bucket(0), 0);
+        assert_eq!(wait_bucket(59_999), 0);
+        assert_eq!(wait_bucket(60_000), 1);
+        assert_eq!(wait_bucket(3_599_999), 4);
+        assert_eq!(wait_bucket(259_200_000), WAIT_BUCKETS - 1);
+    }
+
+    #[test]
+    fn counts_add_column_by_column() {
+        let mut a = Counts::decided(true, true, 61_000);
+        a.add(&Counts::decided(false, false, 10));
+        assert_eq!((a.approved, a.corrected, a.rejected), (1, 1, 1));
+        assert_eq!(a.wait[0..2], [1, 1]);
+        assert_eq!(Counts::from_values(&a.values()), a);
+    }
+}

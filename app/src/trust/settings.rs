@@ -1,0 +1,156 @@
+//! Readiness criteria per target stage and the sensor's settings: read by
+//! promotion reviews, spot-check sampling and the rejection spike; edited
+//! by leads, every edit audited.
+
+use super::model::{Criteria, Settings};
+use crate::audit::{self, Actor};
+use crate::db::{now_ms, Db};
+use crate::error::{stored, AppError};
+use crate::policy::Stage;
+use sqlx::Row;
+
+pub async fn load(db: &Db) -> Result<Settings, AppError> {
+    let r = sqlx::query(
+        "SELECT spike_rejections, spike_window, spot_check_pct FROM trust_settings WHERE id = 1",
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(Settings {
+        spike_rejections: r.try_get("spike_rejections")?,
+        spike_window: r.try_get("spike_window")?,
+        spot_check_pct: r.try_get("spot_check_pct")?,
+    })
+}
+
+pub async fn criteria(db: &Db) -> Result<Vec<Criteria>, AppError> {
+    let rows = sqlx::query(
+        "SELECT stage, min_decisions, min_approved_pct, max_corrected_pct, max_incidents, min_reviewers, \
+                min_days_at_stage, approvals_needed FROM readiness_criteria",
+    )
+    .fetch_all(db)
+    .await?;
+    let mut all = rows
+        .iter()
+        .map(|r| {
+            Ok(Criteria {
+                stage: stored(Stage::parse(&r.try_get::<String, _>("stage")?))?,
+                min_decisions: r.try_get("min_decisions")?,
+                min_approved_pct: r.try_get("min_approved_pct")?,
+                max_corrected_pct: r.try_get("max_corrected_pct")?,
+                max_incidents: r.try_get("max_incidents")?,
+                min_reviewers: r.try_get("min_reviewers")?,
+                min_days_at_stage: r.try_get("min_days_at_stage")?,
+                approvals_needed: r.try_get("approvals_needed")?,
+            })
+        })
+        .collect::<Result<Vec<_>, AppError>>()?;
+    all.sort_by_key(|c| c.stage);
+    Ok(all)
+}
+
+/// The criteria for promotion to `stage`; a stage without a row (observe)
+/// cannot be promoted to.
+pub async fn criteria_for(db: &Db, stage: Stage) -> Result<Criteria, AppError> {
+    criteria(db)
+        .await?
+        .into_iter()
+        .find(|c| c.stage == stage)
+        .ok_or_else(|| AppError::validation(format!("nothing is promoted to {stage}")))
+}
+
+fn bounded(name: &str, v: i64, max: i64) -> Result<i64, AppError> {
+    if (0..=max).contains(&v) {
+        Ok(v)
+    } else {
+        Err(AppError::validation(format!(
+            "{name} must be a whole number from 0 to {max}"
+        )))
+    }
+}
+
+pub async fn save_criteria(
+    db: &Db,
+    user: &crate::auth::UserView,
+    c: Criteria,
+) -> Result<(), AppError> {
+    bounded("minimum decisions", c.min_decisions, 1_000_000)?;
+    bounded("approved %", c.min_approved_pct, 100)?;
+    bounded("corrected %", c.max_corrected_pct, 100)?;
+    bounded("incidents", c.max_incidents, 1_000_000)?;
+    bounded("distinct reviewers", c.min_reviewers, 1000)?;
+    bounded("days at stage", c.min_days_at_stage, 3650)?;
+    if !(1..=10).contains(&c.approvals_needed) {
+        return Err(AppError::validation(
+            "approvals needed must be from 1 to 10 (one other lead at least)",
+        ));
+    }
+    let before = criteria_for(db, c.stage).await?;
+    let mut tx = db.begin().await?;
+    sqlx::query(
+        "UPDATE readiness_criteria SET min_decisions = $1, min_approved_pct = $2, max_corrected_pct = $3, \
+           max_incidents = $4, min_reviewers = $5, min_days_at_stage = $6, approvals_needed = $7, \
+           updated_by = $8, updated_at = $9 WHERE stage = $10",
+    )
+    .bind(c.min_decisions)
+    .bind(c.min_approved_pct)
+    .bind(c.max_corrected_pct)
+    .bind(c.max_incidents)
+    .bind(c.min_reviewers)
+    .bind(c.min_days_at_stage)
+    .bind(c.approvals_needed)
+    .bind(&user.id)
+    .bind(now_ms())
+    .bind(c.stage.as_str())
+    .execute(&mut *tx)
+    .await?;
+    audit::record(
+        &mut tx,
+        audit::Event {
+            actor: &Actor::User(user.id.clone()),
+            what: "readiness.changed",
+            subject_kind: "stage",
+            subject_id: c.stage.as_str(),
+            detail: serde_json::json!({ "before": before, "after": c }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn save(db: &Db, user: &crate::auth::UserView, s: Settings) -> Result<(), AppError> {
+    bounded("spike window", s.spike_window, 1000)?;
+    bounded("spike rejections", s.spike_rejections, s.spike_window)?;
+    if s.spike_rejections == 0 || s.spike_window == 0 {
+        return Err(AppError::validation(
+            "the rejection spike needs at least 1 rejection of at least 1 decision",
+        ));
+    }
+    bounded("spot-check share", s.spot_check_pct, 100)?;
+    let before = load(db).await?;
+    let mut tx = db.begin().await?;
+    sqlx::query(
+        "UPDATE trust_settings SET spike_rejections = $1, spike_window = $2, spot_check_pct = $3, \
+           updated_by = $4, updated_at = $5 WHERE id = 1",
+    )
+    .bind(s.spike_rejections)
+    .bind(s.spike_window)
+    .bind(s.spot_check_pct)
+    .bind(&user.id)
+    .bind(now_ms())
+    .execute(&mut *tx)
+    .await?;
+    audit::record(
+        &mut tx,
+        audit::Event {
+            actor: &Actor::User(user.id.clone()),
+            what: "trust_settings.changed",
+            subject_kind: "settings",
+            subject_id: "trust",
+            detail: serde_json::json!({ "before": before, "after": s }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,179 @@
+//! Spot checks keep the sensor alive once an agent runs on its own: a
+//! share of auto-allowed actions is sampled for a person to look at after
+//! the fact, and a problem counts as an incident.
+
+use super::model::SpotCheck;
+use super::rollup::{self, Counts};
+use crate::audit::{self, Actor};
+use crate::auth::UserView;
+use crate::db::{known_id, now_ms, Db, Tx};
+use crate::error::AppError;
+use crate::state::AppState;
+use sqlx::Row;
+
+/// Whether a new request is sampled: its id's random tail decides, so the
+/// share holds without a random source of our own.
+pub fn sampled(id: &str, pct: i64) -> bool {
+    let tail = id.get(id.len().saturating_sub(4)..).unwrap_or("");
+    let n = u16::from_str_radix(tail, 16).unwrap_or(0);
+    i64::from(n % 100) < pct
+}
+
+/// Marks the sampled ones among new auto-allowed requests, in the writer's
+/// transaction.
+pub async fn sample(tx: &mut Tx<'_>, allowed: &[&str]) -> Result<(), AppError> {
+    if allowed.is_empty() {
+        return Ok(());
+    }
+    let pct: i64 = sqlx::query("SELECT spot_check_pct FROM trust_settings WHERE id = 1")
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get("spot_check_pct")?;
+    for id in allowed.iter().filter(|id| sampled(id, pct)) {
+        sqlx::query("UPDATE action_requests SET spot_check = 'pending' WHERE id = $1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Waiting spot checks, oldest first.
+pub async fn pending(db: &Db) -> Result<Vec<SpotCheck>, AppError> {
+    let rows = sqlx::query(
+        "SELECT r.id, a.name, r.capability, r.target, r.summary, r.state, r.created_at \
+         FROM action_requests r JOIN agents a ON a.id = r.agent_id \
+         WHERE r.spot_check = 'pending' ORDER BY r.created_at LIMIT 200",
+    )
+    .fetch_all(db)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(SpotCheck {
+                id: r.try_get("id")?,
+                agent_name: r.try_get("name")?,
+                capability: r.try_get("capability")?,
+                target: r.try_get("target")?,
+                summary: r.try_get("summary")?,
+                state: r.try_get("state")?,
+                created_at: crate::clock::display(r.try_get("created_at")?),
+            })
+        })
+        .collect()
+}
+
+/// A reviewer's verdict on a sampled action. A problem is an incident: it
+/// counts in the metrics and drops that capability to act_with_approval.
+#[tracing::instrument(skip(state, reviewer, note), fields(reviewer = %reviewer.username))]
+pub async fn mark(
+    state: &AppState,
+    reviewer: &UserView,
+    id: &str,
+    problem: bool,
+    note: &str,
+) -> Result<(), AppError> {
+    known_id(id, "action request")?;
+    let note = if problem {
+        Some(crate::text::field("what the problem was", note, 2000)?)
+    } else {
+        Some(note.trim().to_string()).filter(|n| !n.is_empty())
+    };
+    let now = now_ms();
+    let mut tx = state.db.begin().await?;
+    if problem {
+        crate::policy::store::bump_epoch(&mut tx).await?;
+    }
+    let row = sqlx::query(
+        "SELECT agent_id, capability, created_at, incident FROM action_requests WHERE id = $1 AND spot_check = 'pending'",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| AppError::Conflict("this spot check is already done, or was never asked for".into()))?;
+    let agent_id: String = row.try_get("agent_id")?;
+    let capability: String = row.try_get("capability")?;
+    let was_incident = row.try_get::<i64, _>("incident")? != 0;
+    let done = sqlx::query(
+        "UPDATE action_requests SET spot_check = $1, spot_checked_by = $2, spot_checked_at = $3, \
+           spot_check_note = $4, incident = CASE WHEN $5 = 1 THEN 1 ELSE incident END \
+         WHERE id = $6 AND spot_check = 'pending'",
+    )
+    .bind(if problem { "problem" } else { "fine" })
+    .bind(&reviewer.id)
+    .bind(now)
+    .bind(&note)
+    .bind(i64::from(problem))
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Err(AppError::Conflict(
+            "this spot check was done meanwhile".into(),
+        ));
+    }
+    if problem {
+        if !was_incident {
+            let counts = Counts {
+                incidents: 1,
+                ..Counts::default()
+            };
+            rollup::add(
+                &mut tx,
+                &agent_id,
+                &capability,
+                row.try_get("created_at")?,
+                &counts,
+            )
+            .await?;
+        }
+        let why = format!(
+            "{} flagged a spot check of request {id} as a problem ({})",
+            reviewer.username,
+            note.as_deref().unwrap_or_default()
+        );
+        let lowered =
+            super::lower::lower_capability(&mut tx, &agent_id, &capability, "incident", &why)
+                .await?;
+        if !lowered {
+            super::history::notify(
+                &mut tx,
+                "spot_check_problem",
+                &agent_id,
+                Some(&capability),
+                &why,
+                now,
+            )
+            .await?;
+        }
+    }
+    audit::record(
+        &mut tx,
+        audit::Event {
+            actor: &Actor::User(reviewer.id.clone()),
+            what: "action.spot_checked",
+            subject_kind: "action",
+            subject_id: id,
+            detail: serde_json::json!({
+                "before": { "spot_check": "pending" },
+                "after": { "spot_check": if problem { "problem" } else { "fine" }, "note": note },
+            }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sampled;
+
+    #[test]
+    fn the_share_is_sampled_from_the_id() {
+        assert!(!sampled("0190-0000", 0));
+        assert!(sampled("0190-ffff", 100));
+        // 0x0005 % 100 = 5: sampled below 6 %, not at 5 %.
+        assert!(sampled("0190-0005", 6));
+        assert!(!sampled("0190-0005", 5));
+    }
+}
