@@ -76,8 +76,8 @@ pub async fn suggestions(db: &Db) -> Result<Suggestions, AppError> {
     })
     .collect::<Result<Vec<_>, AppError>>()?;
     let brittle = sqlx::query(
-        "SELECT r.agent_id, a.name, r.capability, SUM(r.approved + r.rejected + r.expired) AS decided, \
-                SUM(r.rejected) AS rejected, SUM(r.corrected) AS corrected \
+        "SELECT r.agent_id, a.name, r.capability, CAST(SUM(r.approved + r.rejected + r.expired) AS BIGINT) AS decided, \
+                CAST(SUM(r.rejected) AS BIGINT) AS rejected, CAST(SUM(r.corrected) AS BIGINT) AS corrected \
          FROM action_rollups r JOIN agents a ON a.id = r.agent_id WHERE r.day >= $1 \
          GROUP BY r.agent_id, a.name, r.capability \
          HAVING SUM(r.approved + r.rejected + r.expired) >= $2 \

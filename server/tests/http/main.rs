@@ -9,6 +9,7 @@ mod cli;
 mod common;
 mod evidence_view;
 mod policy;
+mod promotion;
 mod races;
 mod review;
 mod trust;
