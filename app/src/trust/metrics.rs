@@ -239,39 +239,40 @@ pub fn fold(rows: &[DayRow], reviewers: &[ReviewerRow], today: i64) -> AgentMetr
 }
 
 /// Every window, per capability, and the weekly trend, summed by the
-/// database from the rollups: a handful of rows cross into Rust, whatever
+/// database from the rollups: a few dozen rows cross into Rust, whatever
 /// the agent's volume. Equal to `fold` over the same rows (tested).
 pub async fn summary(db: &Db, agent_id: &str, today: i64) -> Result<AgentMetrics, AppError> {
     let cols = columns();
     let first = today - WEEKS * 7 + 1;
-    // Whole numbers computed here, never input: inlined, so one statement
-    // needs no binds beyond the agent.
+    // Days fall into bands, newest first: band b belongs to every window
+    // from b on (7 ⊂ 30 ⊂ 90 days); the last band only to the weekly chart.
+    // Whole numbers computed here, never input: inlined.
     let froms: Vec<i64> = WINDOWS.iter().map(|d| today - d + 1).collect();
-    let mut sums = Vec::new();
-    let mut people = Vec::new();
-    for (w, from) in froms.iter().enumerate() {
-        for c in &cols {
-            sums.push(format!(
-                "CAST(SUM(CASE WHEN day >= {from} THEN {c} ELSE 0 END) AS BIGINT) AS w{w}_{c}"
-            ));
-        }
-        people.push(format!(
-            "COUNT(DISTINCT CASE WHEN day >= {from} THEN user_id END) AS w{w}"
-        ));
-    }
+    let band = format!(
+        "CASE {} ELSE {} END",
+        froms
+            .iter()
+            .enumerate()
+            .map(|(b, from)| format!("WHEN day >= {from} THEN {b}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        froms.len()
+    );
+    let sums = cols
+        .iter()
+        .map(|c| format!("CAST(SUM({c}) AS BIGINT) AS {c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let sql_a = format!(
-        "SELECT capability, {} FROM action_rollups WHERE agent_id = $1 AND day >= {first} GROUP BY capability ORDER BY capability",
-        sums.join(", ")
+        "SELECT capability, {band} AS band, {sums} FROM action_rollups \
+         WHERE agent_id = $1 AND day >= {first} GROUP BY capability, {band}"
     );
-    let by_capability = sqlx::query(&sql_a).bind(agent_id).fetch_all(db);
-    let people_sql = people.join(", ");
+    let by_band = sqlx::query(&sql_a).bind(agent_id).fetch_all(db);
     let sql_b = format!(
-        "SELECT capability, {people_sql} FROM reviewer_rollups WHERE agent_id = $1 AND day >= {first} GROUP BY capability"
+        "SELECT capability, user_id, MAX(day) AS last FROM reviewer_rollups \
+         WHERE agent_id = $1 AND day >= {first} GROUP BY capability, user_id"
     );
-    let reviewers_by_capability = sqlx::query(&sql_b).bind(agent_id).fetch_all(db);
-    let sql_c =
-        format!("SELECT {people_sql} FROM reviewer_rollups WHERE agent_id = $1 AND day >= {first}");
-    let reviewers_all = sqlx::query(&sql_c).bind(agent_id).fetch_one(db);
+    let people = sqlx::query(&sql_b).bind(agent_id).fetch_all(db);
     let week_sums = [
         "allowed",
         "approved",
@@ -282,60 +283,71 @@ pub async fn summary(db: &Db, agent_id: &str, today: i64) -> Result<AgentMetrics
     ]
     .map(|c| format!("CAST(SUM({c}) AS BIGINT) AS {c}"))
     .join(", ");
-    let sql_d = format!(
+    let sql_c = format!(
         "SELECT (day - {first}) / 7 AS week, {week_sums} FROM action_rollups \
          WHERE agent_id = $1 AND day >= {first} GROUP BY (day - {first}) / 7"
     );
-    let weekly = sqlx::query(&sql_d).bind(agent_id).fetch_all(db);
-    let (by_capability, reviewers_by_capability, reviewers_all, weekly) = futures_join(
-        by_capability,
-        reviewers_by_capability,
-        reviewers_all,
-        weekly,
-    )
-    .await?;
+    let weekly = sqlx::query(&sql_c).bind(agent_id).fetch_all(db);
+    let (by_band, people, weekly) = tokio::join!(by_band, people, weekly);
+    let (by_band, people, weekly) = (by_band?, people?, weekly?);
 
-    let window_counts = |r: &sqlx::any::AnyRow, w: usize| -> Result<Counts, AppError> {
+    // Counts per capability and window.
+    let mut per: BTreeMap<String, Vec<Counts>> = BTreeMap::new();
+    for r in &by_band {
+        let b = usize::try_from(r.try_get::<i64, _>("band")?).unwrap_or(usize::MAX);
         let values = cols
             .iter()
             .map(|c| {
-                r.try_get::<Option<i64>, _>(format!("w{w}_{c}").as_str())
+                r.try_get::<Option<i64>, _>(c.as_str())
                     .map(Option::unwrap_or_default)
             })
             .collect::<Result<Vec<i64>, _>>()?;
-        Ok(Counts::from_values(&values))
-    };
-    let people_in = |r: &sqlx::any::AnyRow, w: usize| -> Result<i64, AppError> {
-        Ok(r.try_get::<i64, _>(format!("w{w}").as_str())?)
+        let counts = Counts::from_values(&values);
+        let windows = per
+            .entry(r.try_get("capability")?)
+            .or_insert_with(|| vec![Counts::default(); WINDOWS.len()]);
+        for w in windows.iter_mut().skip(b) {
+            w.add(&counts);
+        }
+    }
+    // Who decided, per capability and window.
+    let mut who: Vec<(String, String, i64)> = Vec::with_capacity(people.len());
+    for r in &people {
+        who.push((
+            r.try_get("capability")?,
+            r.try_get("user_id")?,
+            r.try_get("last")?,
+        ));
+    }
+    let reviewers = |w: usize, only: Option<&str>| -> i64 {
+        let set: HashSet<&str> = who
+            .iter()
+            .filter(|(c, _, last)| *last >= froms[w] && only.is_none_or(|o| o == c))
+            .map(|(_, u, _)| u.as_str())
+            .collect();
+        set.len() as i64
     };
     let mut totals = vec![Counts::default(); WINDOWS.len()];
-    let mut capabilities = Vec::new();
-    for r in &by_capability {
-        let name: String = r.try_get("capability")?;
-        let people_row = reviewers_by_capability.iter().find(|p| {
-            p.try_get::<String, _>("capability")
-                .is_ok_and(|c| c == name)
-        });
-        let mut windows = Vec::new();
-        for (w, days) in WINDOWS.iter().enumerate() {
-            let counts = window_counts(r, w)?;
-            totals[w].add(&counts);
-            let people = people_row
-                .map(|p| people_in(p, w))
-                .transpose()?
-                .unwrap_or(0);
-            windows.push(to_figures(*days, &counts, people));
-        }
-        capabilities.push(CapabilityFigures {
-            capability: name,
-            windows,
-        });
-    }
-    let windows = WINDOWS
-        .iter()
-        .enumerate()
-        .map(|(w, days)| Ok(to_figures(*days, &totals[w], people_in(&reviewers_all, w)?)))
-        .collect::<Result<Vec<_>, AppError>>()?;
+    let capabilities = per
+        .into_iter()
+        .map(|(name, windows)| {
+            let figures = windows
+                .iter()
+                .enumerate()
+                .map(|(w, counts)| {
+                    totals[w].add(counts);
+                    to_figures(WINDOWS[w], counts, reviewers(w, Some(&name)))
+                })
+                .collect();
+            CapabilityFigures {
+                capability: name,
+                windows: figures,
+            }
+        })
+        .collect();
+    let windows = (0..WINDOWS.len())
+        .map(|w| to_figures(WINDOWS[w], &totals[w], reviewers(w, None)))
+        .collect();
     let mut weeks: Vec<WeekBar> = (0..WEEKS)
         .map(|i| WeekBar {
             starts: crate::clock::display((first + i * 7) * DAY_MS)[..10].to_string(),
@@ -367,17 +379,6 @@ pub async fn summary(db: &Db, agent_id: &str, today: i64) -> Result<AgentMetrics
         days_at_stage: 0,
         history: vec![],
     })
-}
-
-/// The four summary queries at once (each takes its own pooled connection).
-async fn futures_join<A, B, C, D>(
-    a: impl std::future::Future<Output = Result<A, sqlx::Error>>,
-    b: impl std::future::Future<Output = Result<B, sqlx::Error>>,
-    c: impl std::future::Future<Output = Result<C, sqlx::Error>>,
-    d: impl std::future::Future<Output = Result<D, sqlx::Error>>,
-) -> Result<(A, B, C, D), AppError> {
-    let (a, b, c, d) = tokio::join!(a, b, c, d);
-    Ok((a?, b?, c?, d?))
 }
 
 /// The agent's metrics from its rollups, with time at its stage and the
