@@ -34,6 +34,38 @@ CREATE TABLE action_rollups (
     PRIMARY KEY (agent_id, day, capability)
 );
 
+-- The same counts per calendar week (Monday first: week = (day + 3) / 7),
+-- so a 90-day window reads 13 weekly rows and a few days at its start
+-- instead of 90 daily rows per capability.
+CREATE TABLE action_rollups_weekly (
+    agent_id   TEXT NOT NULL,
+    week       BIGINT NOT NULL,
+    capability TEXT NOT NULL,
+    submitted BIGINT NOT NULL DEFAULT 0,
+    allowed BIGINT NOT NULL DEFAULT 0,
+    held BIGINT NOT NULL DEFAULT 0,
+    drafted BIGINT NOT NULL DEFAULT 0,
+    denied BIGINT NOT NULL DEFAULT 0,
+    approved BIGINT NOT NULL DEFAULT 0,
+    corrected BIGINT NOT NULL DEFAULT 0,
+    rejected BIGINT NOT NULL DEFAULT 0,
+    expired BIGINT NOT NULL DEFAULT 0,
+    succeeded BIGINT NOT NULL DEFAULT 0,
+    failed BIGINT NOT NULL DEFAULT 0,
+    incidents BIGINT NOT NULL DEFAULT 0,
+    wait_0 BIGINT NOT NULL DEFAULT 0,
+    wait_1 BIGINT NOT NULL DEFAULT 0,
+    wait_2 BIGINT NOT NULL DEFAULT 0,
+    wait_3 BIGINT NOT NULL DEFAULT 0,
+    wait_4 BIGINT NOT NULL DEFAULT 0,
+    wait_5 BIGINT NOT NULL DEFAULT 0,
+    wait_6 BIGINT NOT NULL DEFAULT 0,
+    wait_7 BIGINT NOT NULL DEFAULT 0,
+    wait_8 BIGINT NOT NULL DEFAULT 0,
+    wait_9 BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (agent_id, week, capability)
+);
+
 -- Who decided, per agent, capability and day: distinct reviewers cannot be
 -- summed from counts.
 CREATE TABLE reviewer_rollups (
@@ -74,6 +106,10 @@ SELECT agent_id, created_at / 86400000, capability,
     SUM(CASE WHEN decided_by IS NOT NULL AND decided_at - created_at >= 259200000 THEN 1 ELSE 0 END)
 FROM action_requests
 GROUP BY agent_id, created_at / 86400000, capability;
+
+INSERT INTO action_rollups_weekly (agent_id, week, capability, submitted, allowed, held, drafted, denied, approved, corrected, rejected, expired, succeeded, failed, incidents, wait_0, wait_1, wait_2, wait_3, wait_4, wait_5, wait_6, wait_7, wait_8, wait_9)
+SELECT agent_id, (day + 3) / 7, capability, SUM(submitted), SUM(allowed), SUM(held), SUM(drafted), SUM(denied), SUM(approved), SUM(corrected), SUM(rejected), SUM(expired), SUM(succeeded), SUM(failed), SUM(incidents), SUM(wait_0), SUM(wait_1), SUM(wait_2), SUM(wait_3), SUM(wait_4), SUM(wait_5), SUM(wait_6), SUM(wait_7), SUM(wait_8), SUM(wait_9)
+FROM action_rollups GROUP BY agent_id, (day + 3) / 7, capability;
 
 INSERT INTO reviewer_rollups (agent_id, day, capability, user_id, decisions)
 SELECT agent_id, day, capability, user_id, COUNT(*) FROM (

@@ -2,7 +2,7 @@
 //! raw requests, which tests and the benchmark compare against.
 
 use super::model::{median_bucket, AgentMetrics, CapabilityFigures, Figures, WeekBar, WINDOWS};
-use super::rollup::{columns, day_of, Counts, DAY_MS, WAIT_BOUNDS_MS};
+use super::rollup::{columns, day_of, week_of, week_start, Counts, DAY_MS, WAIT_BOUNDS_MS};
 use crate::db::Db;
 use crate::error::AppError;
 use sqlx::Row;
@@ -200,7 +200,12 @@ pub fn fold(rows: &[DayRow], reviewers: &[ReviewerRow], today: i64) -> AgentMetr
         .iter()
         .map(|d| figures(rows, reviewers, today, *d, &all))
         .collect();
-    let names: BTreeMap<&str, ()> = rows.iter().map(|r| (r.capability.as_str(), ())).collect();
+    let oldest = today - WINDOWS[WINDOWS.len() - 1] + 1;
+    let names: BTreeMap<&str, ()> = rows
+        .iter()
+        .filter(|r| r.day >= oldest)
+        .map(|r| (r.capability.as_str(), ()))
+        .collect();
     let capabilities = names
         .keys()
         .map(|name| CapabilityFigures {
@@ -211,14 +216,15 @@ pub fn fold(rows: &[DayRow], reviewers: &[ReviewerRow], today: i64) -> AgentMetr
                 .collect(),
         })
         .collect();
+    let this_week = week_of(today);
     let weeks = (0..WEEKS)
         .map(|i| {
-            let start = today - 7 * (WEEKS - i) + 1;
+            let week = this_week - WEEKS + 1 + i;
             let mut bar = WeekBar {
-                starts: crate::clock::display(start * DAY_MS)[..10].to_string(),
+                starts: crate::clock::display(week_start(week) * DAY_MS)[..10].to_string(),
                 ..WeekBar::default()
             };
-            for r in rows.iter().filter(|r| r.day >= start && r.day < start + 7) {
+            for r in rows.iter().filter(|r| week_of(r.day) == week) {
                 bar.allowed += r.counts.allowed;
                 bar.approved += r.counts.approved - r.counts.corrected;
                 bar.corrected += r.counts.corrected;
@@ -239,40 +245,50 @@ pub fn fold(rows: &[DayRow], reviewers: &[ReviewerRow], today: i64) -> AgentMetr
 }
 
 /// Every window, per capability, and the weekly trend, summed by the
-/// database from the rollups: a few dozen rows cross into Rust, whatever
-/// the agent's volume. Equal to `fold` over the same rows (tested).
+/// database: each window reads the weekly rollups of its whole weeks and
+/// the daily ones of the days before them, so an agent's 90 days are a few
+/// hundred small rows whatever its volume, and a few dozen cross into Rust.
+/// Equal to `fold` over the daily rows (tested).
 pub async fn summary(db: &Db, agent_id: &str, today: i64) -> Result<AgentMetrics, AppError> {
     let cols = columns();
-    let first = today - WEEKS * 7 + 1;
-    // Days fall into bands, newest first: band b belongs to every window
-    // from b on (7 ⊂ 30 ⊂ 90 days); the last band only to the weekly chart.
+    let list = cols.join(", ");
     // Whole numbers computed here, never input: inlined.
-    let froms: Vec<i64> = WINDOWS.iter().map(|d| today - d + 1).collect();
-    let band = format!(
-        "CASE {} ELSE {} END",
-        froms
-            .iter()
-            .enumerate()
-            .map(|(b, from)| format!("WHEN day >= {from} THEN {b}"))
-            .collect::<Vec<_>>()
-            .join(" "),
-        froms.len()
-    );
+    let mut parts = Vec::new();
+    for (w, days) in WINDOWS.iter().enumerate() {
+        let from = today - days + 1;
+        let first_week = if week_start(week_of(from)) == from {
+            week_of(from)
+        } else {
+            week_of(from) + 1
+        };
+        parts.push(format!(
+            "SELECT {w} AS w, capability, {list} FROM action_rollups \
+             WHERE agent_id = $1 AND day >= {from} AND day < {}",
+            week_start(first_week)
+        ));
+        parts.push(format!(
+            "SELECT {w} AS w, capability, {list} FROM action_rollups_weekly \
+             WHERE agent_id = $1 AND week >= {first_week}"
+        ));
+    }
     let sums = cols
         .iter()
         .map(|c| format!("CAST(SUM({c}) AS BIGINT) AS {c}"))
         .collect::<Vec<_>>()
         .join(", ");
     let sql_a = format!(
-        "SELECT capability, {band} AS band, {sums} FROM action_rollups \
-         WHERE agent_id = $1 AND day >= {first} GROUP BY capability, {band}"
+        "SELECT capability, w, {sums} FROM ({}) parts GROUP BY capability, w",
+        parts.join(" UNION ALL ")
     );
-    let by_band = sqlx::query(&sql_a).bind(agent_id).fetch_all(db);
+    let by_window = sqlx::query(&sql_a).bind(agent_id).fetch_all(db);
+    let oldest = today - WINDOWS[WINDOWS.len() - 1] + 1;
     let sql_b = format!(
         "SELECT capability, user_id, MAX(day) AS last FROM reviewer_rollups \
-         WHERE agent_id = $1 AND day >= {first} GROUP BY capability, user_id"
+         WHERE agent_id = $1 AND day >= {oldest} GROUP BY capability, user_id"
     );
     let people = sqlx::query(&sql_b).bind(agent_id).fetch_all(db);
+    let this_week = week_of(today);
+    let first = this_week - WEEKS + 1;
     let week_sums = [
         "allowed",
         "approved",
@@ -284,17 +300,17 @@ pub async fn summary(db: &Db, agent_id: &str, today: i64) -> Result<AgentMetrics
     .map(|c| format!("CAST(SUM({c}) AS BIGINT) AS {c}"))
     .join(", ");
     let sql_c = format!(
-        "SELECT (day - {first}) / 7 AS week, {week_sums} FROM action_rollups \
-         WHERE agent_id = $1 AND day >= {first} GROUP BY (day - {first}) / 7"
+        "SELECT week, {week_sums} FROM action_rollups_weekly \
+         WHERE agent_id = $1 AND week >= {first} GROUP BY week"
     );
     let weekly = sqlx::query(&sql_c).bind(agent_id).fetch_all(db);
-    let (by_band, people, weekly) = tokio::join!(by_band, people, weekly);
-    let (by_band, people, weekly) = (by_band?, people?, weekly?);
+    let (by_window, people, weekly) = tokio::join!(by_window, people, weekly);
+    let (by_window, people, weekly) = (by_window?, people?, weekly?);
 
     // Counts per capability and window.
     let mut per: BTreeMap<String, Vec<Counts>> = BTreeMap::new();
-    for r in &by_band {
-        let b = usize::try_from(r.try_get::<i64, _>("band")?).unwrap_or(usize::MAX);
+    for r in &by_window {
+        let w = usize::try_from(r.try_get::<i64, _>("w")?).unwrap_or(usize::MAX);
         let values = cols
             .iter()
             .map(|c| {
@@ -302,15 +318,14 @@ pub async fn summary(db: &Db, agent_id: &str, today: i64) -> Result<AgentMetrics
                     .map(Option::unwrap_or_default)
             })
             .collect::<Result<Vec<i64>, _>>()?;
-        let counts = Counts::from_values(&values);
         let windows = per
             .entry(r.try_get("capability")?)
             .or_insert_with(|| vec![Counts::default(); WINDOWS.len()]);
-        for w in windows.iter_mut().skip(b) {
-            w.add(&counts);
+        if let Some(slot) = windows.get_mut(w) {
+            *slot = Counts::from_values(&values);
         }
     }
-    // Who decided, per capability and window.
+    // Who decided, per capability, and the last day they did.
     let mut who: Vec<(String, String, i64)> = Vec::with_capacity(people.len());
     for r in &people {
         who.push((
@@ -320,9 +335,10 @@ pub async fn summary(db: &Db, agent_id: &str, today: i64) -> Result<AgentMetrics
         ));
     }
     let reviewers = |w: usize, only: Option<&str>| -> i64 {
+        let from = today - WINDOWS[w] + 1;
         let set: HashSet<&str> = who
             .iter()
-            .filter(|(c, _, last)| *last >= froms[w] && only.is_none_or(|o| o == c))
+            .filter(|(c, _, last)| *last >= from && only.is_none_or(|o| o == c))
             .map(|(_, u, _)| u.as_str())
             .collect();
         set.len() as i64
@@ -348,14 +364,14 @@ pub async fn summary(db: &Db, agent_id: &str, today: i64) -> Result<AgentMetrics
     let windows = (0..WINDOWS.len())
         .map(|w| to_figures(WINDOWS[w], &totals[w], reviewers(w, None)))
         .collect();
-    let mut weeks: Vec<WeekBar> = (0..WEEKS)
-        .map(|i| WeekBar {
-            starts: crate::clock::display((first + i * 7) * DAY_MS)[..10].to_string(),
+    let mut weeks: Vec<WeekBar> = (first..=this_week)
+        .map(|week| WeekBar {
+            starts: crate::clock::display(week_start(week) * DAY_MS)[..10].to_string(),
             ..WeekBar::default()
         })
         .collect();
     for r in &weekly {
-        let Some(bar) = usize::try_from(r.try_get::<i64, _>("week")?)
+        let Some(bar) = usize::try_from(r.try_get::<i64, _>("week")? - first)
             .ok()
             .and_then(|i| weeks.get_mut(i))
         else {

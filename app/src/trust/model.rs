@@ -129,7 +129,7 @@ pub struct AgentMetrics {
     /// One per `WINDOWS` entry.
     pub windows: Vec<Figures>,
     pub capabilities: Vec<CapabilityFigures>,
-    /// Oldest first, 13 weeks ending today.
+    /// Oldest first: 13 calendar weeks (Monday first), the current one last.
     pub weeks: Vec<WeekBar>,
     pub days_at_stage: i64,
     pub history: Vec<StageChange>,

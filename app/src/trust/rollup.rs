@@ -138,7 +138,17 @@ pub fn columns() -> Vec<String> {
     cols
 }
 
-/// Adds `counts` to the request's day (`created_at_ms`).
+/// The calendar week (Monday first) a day belongs to.
+pub fn week_of(day: i64) -> i64 {
+    (day + 3).div_euclid(7)
+}
+
+/// The Monday a week starts on.
+pub fn week_start(week: i64) -> i64 {
+    week * 7 - 3
+}
+
+/// Adds `counts` to the request's day (`created_at_ms`), and to its week.
 pub async fn add(
     tx: &mut Tx<'_>,
     agent_id: &str,
@@ -151,24 +161,30 @@ pub async fn add(
         .map(|i| format!("${}", i + 4))
         .collect::<Vec<_>>()
         .join(", ");
-    let updates = cols
-        .iter()
-        .map(|c| format!("{c} = action_rollups.{c} + excluded.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sql = format!(
-        "INSERT INTO action_rollups (agent_id, day, capability, {}) VALUES ($1, $2, $3, {placeholders}) \
-         ON CONFLICT (agent_id, day, capability) DO UPDATE SET {updates}",
-        cols.join(", ")
-    );
-    let mut q = sqlx::query(&sql)
-        .bind(agent_id.to_string())
-        .bind(day_of(created_at_ms))
-        .bind(capability.to_string());
-    for v in counts.values() {
-        q = q.bind(v);
+    let day = day_of(created_at_ms);
+    for (table, period, at) in [
+        ("action_rollups", "day", day),
+        ("action_rollups_weekly", "week", week_of(day)),
+    ] {
+        let updates = cols
+            .iter()
+            .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO {table} (agent_id, {period}, capability, {}) VALUES ($1, $2, $3, {placeholders}) \
+             ON CONFLICT (agent_id, {period}, capability) DO UPDATE SET {updates}",
+            cols.join(", ")
+        );
+        let mut q = sqlx::query(&sql)
+            .bind(agent_id.to_string())
+            .bind(at)
+            .bind(capability.to_string());
+        for v in counts.values() {
+            q = q.bind(v);
+        }
+        q.execute(&mut **tx).await?;
     }
-    q.execute(&mut **tx).await?;
     Ok(())
 }
 
@@ -224,6 +240,17 @@ mod tests {
         assert_eq!(wait_bucket(60_000), 1);
         assert_eq!(wait_bucket(3_599_999), 4);
         assert_eq!(wait_bucket(259_200_000), WAIT_BUCKETS - 1);
+    }
+
+    #[test]
+    fn weeks_start_on_monday() {
+        // Day 0 (1970-01-01) was a Thursday; day 4 a Monday.
+        assert_eq!(
+            (week_of(0), week_of(3), week_of(4), week_of(10)),
+            (0, 0, 1, 1)
+        );
+        assert_eq!(week_start(1), 4);
+        assert_eq!(week_start(week_of(20_000)), 20_000 - (20_000 + 3) % 7);
     }
 
     #[test]
