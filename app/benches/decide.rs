@@ -56,6 +56,7 @@ fn world(n: usize) -> Index {
         })
         .collect();
     Index {
+        spot_check_pct: 0,
         epoch: 1,
         policy: Policy {
             version: 7,

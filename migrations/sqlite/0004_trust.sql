@@ -1,45 +1,15 @@
 -- Earning and losing trust: issue 5.
 
--- Counts per agent, capability and UTC day (created_at / 86400000), kept in
--- the same transaction as each change, so metrics over any window read a
--- few hundred rows however long the history. Every counter belongs to the
--- day the request was made.
+-- Counts per agent, capability and period, kept in the same transaction as
+-- each change (one multi-row statement per batch), so metrics over any
+-- window read a few hundred rows however long the history. grain 0: `at` is
+-- a UTC day (created_at / 86400000); grain 1: `at` is a calendar week,
+-- Monday first ((day + 3) / 7), so a 90-day window reads 13 weekly rows and
+-- a few days. Every counter belongs to the period the request was made in.
 CREATE TABLE action_rollups (
     agent_id   TEXT NOT NULL,
-    day        BIGINT NOT NULL,
-    capability TEXT NOT NULL,
-    submitted  BIGINT NOT NULL DEFAULT 0,
-    allowed    BIGINT NOT NULL DEFAULT 0,
-    held       BIGINT NOT NULL DEFAULT 0,
-    drafted    BIGINT NOT NULL DEFAULT 0,
-    denied     BIGINT NOT NULL DEFAULT 0,
-    approved   BIGINT NOT NULL DEFAULT 0,
-    corrected  BIGINT NOT NULL DEFAULT 0,
-    rejected   BIGINT NOT NULL DEFAULT 0,
-    expired    BIGINT NOT NULL DEFAULT 0,
-    succeeded  BIGINT NOT NULL DEFAULT 0,
-    failed     BIGINT NOT NULL DEFAULT 0,
-    incidents  BIGINT NOT NULL DEFAULT 0,
-    -- Human decisions by how long they took; bounds in metrics/rollup.rs.
-    wait_0 BIGINT NOT NULL DEFAULT 0,
-    wait_1 BIGINT NOT NULL DEFAULT 0,
-    wait_2 BIGINT NOT NULL DEFAULT 0,
-    wait_3 BIGINT NOT NULL DEFAULT 0,
-    wait_4 BIGINT NOT NULL DEFAULT 0,
-    wait_5 BIGINT NOT NULL DEFAULT 0,
-    wait_6 BIGINT NOT NULL DEFAULT 0,
-    wait_7 BIGINT NOT NULL DEFAULT 0,
-    wait_8 BIGINT NOT NULL DEFAULT 0,
-    wait_9 BIGINT NOT NULL DEFAULT 0,
-    PRIMARY KEY (agent_id, day, capability)
-);
-
--- The same counts per calendar week (Monday first: week = (day + 3) / 7),
--- so a 90-day window reads 13 weekly rows and a few days at its start
--- instead of 90 daily rows per capability.
-CREATE TABLE action_rollups_weekly (
-    agent_id   TEXT NOT NULL,
-    week       BIGINT NOT NULL,
+    grain      BIGINT NOT NULL CHECK (grain IN (0, 1)),
+    at         BIGINT NOT NULL,
     capability TEXT NOT NULL,
     submitted BIGINT NOT NULL DEFAULT 0,
     allowed BIGINT NOT NULL DEFAULT 0,
@@ -63,8 +33,10 @@ CREATE TABLE action_rollups_weekly (
     wait_7 BIGINT NOT NULL DEFAULT 0,
     wait_8 BIGINT NOT NULL DEFAULT 0,
     wait_9 BIGINT NOT NULL DEFAULT 0,
-    PRIMARY KEY (agent_id, week, capability)
+    PRIMARY KEY (agent_id, grain, at, capability)
 );
+-- Human decisions by how long they took (wait_0 … wait_9): bounds in
+-- app/src/trust/rollup.rs.
 
 -- Who decided, per agent, capability and day: distinct reviewers cannot be
 -- summed from counts.
@@ -78,10 +50,10 @@ CREATE TABLE reviewer_rollups (
 );
 
 -- Existing history, counted once.
-INSERT INTO action_rollups (agent_id, day, capability, submitted, allowed, held, drafted, denied,
+INSERT INTO action_rollups (agent_id, grain, at, capability, submitted, allowed, held, drafted, denied,
         approved, corrected, rejected, expired, succeeded, failed, incidents,
         wait_0, wait_1, wait_2, wait_3, wait_4, wait_5, wait_6, wait_7, wait_8, wait_9)
-SELECT agent_id, created_at / 86400000, capability,
+SELECT agent_id, 0, created_at / 86400000, capability,
     COUNT(*),
     SUM(CASE WHEN decision = 'allowed' THEN 1 ELSE 0 END),
     SUM(CASE WHEN decision = 'pending_approval' THEN 1 ELSE 0 END),
@@ -107,9 +79,9 @@ SELECT agent_id, created_at / 86400000, capability,
 FROM action_requests
 GROUP BY agent_id, created_at / 86400000, capability;
 
-INSERT INTO action_rollups_weekly (agent_id, week, capability, submitted, allowed, held, drafted, denied, approved, corrected, rejected, expired, succeeded, failed, incidents, wait_0, wait_1, wait_2, wait_3, wait_4, wait_5, wait_6, wait_7, wait_8, wait_9)
-SELECT agent_id, (day + 3) / 7, capability, SUM(submitted), SUM(allowed), SUM(held), SUM(drafted), SUM(denied), SUM(approved), SUM(corrected), SUM(rejected), SUM(expired), SUM(succeeded), SUM(failed), SUM(incidents), SUM(wait_0), SUM(wait_1), SUM(wait_2), SUM(wait_3), SUM(wait_4), SUM(wait_5), SUM(wait_6), SUM(wait_7), SUM(wait_8), SUM(wait_9)
-FROM action_rollups GROUP BY agent_id, (day + 3) / 7, capability;
+INSERT INTO action_rollups (agent_id, grain, at, capability, submitted, allowed, held, drafted, denied, approved, corrected, rejected, expired, succeeded, failed, incidents, wait_0, wait_1, wait_2, wait_3, wait_4, wait_5, wait_6, wait_7, wait_8, wait_9)
+SELECT agent_id, 1, (at + 3) / 7, capability, SUM(submitted), SUM(allowed), SUM(held), SUM(drafted), SUM(denied), SUM(approved), SUM(corrected), SUM(rejected), SUM(expired), SUM(succeeded), SUM(failed), SUM(incidents), SUM(wait_0), SUM(wait_1), SUM(wait_2), SUM(wait_3), SUM(wait_4), SUM(wait_5), SUM(wait_6), SUM(wait_7), SUM(wait_8), SUM(wait_9)
+FROM action_rollups WHERE grain = 0 GROUP BY agent_id, (at + 3) / 7, capability;
 
 INSERT INTO reviewer_rollups (agent_id, day, capability, user_id, decisions)
 SELECT agent_id, day, capability, user_id, COUNT(*) FROM (
@@ -194,6 +166,8 @@ CREATE TABLE promotion_reviews (
 );
 CREATE INDEX promotion_reviews_agent ON promotion_reviews (agent_id, opened_at);
 CREATE INDEX promotion_reviews_state ON promotion_reviews (state, opened_at);
+-- One open review per agent, however many leads open one at once.
+CREATE UNIQUE INDEX promotion_reviews_one_open ON promotion_reviews (agent_id) WHERE state = 'open';
 
 CREATE TABLE promotion_votes (
     review_id       TEXT NOT NULL REFERENCES promotion_reviews (id),

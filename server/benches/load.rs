@@ -2,7 +2,9 @@
 //! auto-allowed action (decision, request row and audit row durably
 //! committed before the 201), against a control measured in the same run:
 //! a minimal axum handler that commits one equivalent SQLite row per request
-//! with the same durability settings (WAL, synchronous=FULL).
+//! with the same durability settings (WAL, synchronous=FULL); and Belay again
+//! with the trust sensor's write-path work (rollups, spot-check sampling)
+//! switched off (`bare`), to measure what keeping it costs.
 //!
 //! Run: `cargo bench -p belay --bench load` (BELAY_BENCH_SECS sets the
 //! measuring time per point, default 10). Both servers listen on loopback
@@ -30,6 +32,9 @@ struct Target {
     name: &'static str,
     url: String,
     key: Option<String>,
+    /// For Belay: whether the trust sensor (rollups, spot-check sampling)
+    /// is kept in the write transaction.
+    sensor: Option<bool>,
 }
 
 fn main() {
@@ -71,8 +76,24 @@ fn main() {
             "target", "conns", "req/s", "p50 ms", "p99 ms", "errors"
         );
         let mut results = Vec::new();
+        let bare = Target {
+            name: "bare",
+            url: belay.url.clone(),
+            key: belay.key.clone(),
+            sensor: Some(false),
+        };
         for conns in [16, 64] {
-            for target in [&control, &belay] {
+            // The database grows as the run goes on: alternate which of the
+            // two Belay runs comes first.
+            let order = if conns == 16 {
+                [&control, &bare, &belay]
+            } else {
+                [&control, &belay, &bare]
+            };
+            for target in order {
+                if let Some(on) = target.sensor {
+                    app::trust::rollup::KEEP.store(on, Ordering::Relaxed);
+                }
                 let r = run(target, conns, Duration::from_secs(secs)).await;
                 println!(
                     "{:<8} {:>5} {:>10.0} {:>9.2} {:>9.2} {:>9}",
@@ -93,6 +114,12 @@ fn main() {
             println!(
                 "belay / control throughput at {conns} connections: {:.2}×",
                 get("belay", conns).rate / get("control", conns).rate
+            );
+        }
+        for conns in [16, 64] {
+            println!(
+                "write-path cost of the trust sensor at {conns} connections: {:.1} % of throughput",
+                (1.0 - get("belay", conns).rate / get("bare", conns).rate) * 100.0
             );
         }
         println!(
@@ -236,6 +263,7 @@ async fn start_control(dir: &std::path::Path) -> Target {
         name: "control",
         url,
         key: None,
+        sensor: None,
     }
 }
 
@@ -297,5 +325,6 @@ async fn start_belay(dir: &std::path::Path) -> Target {
         name: "belay",
         url,
         key: Some(key.secret),
+        sensor: Some(true),
     }
 }

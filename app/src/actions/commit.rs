@@ -239,7 +239,7 @@ async fn commit(
         slots.push(Slot::New(prepared.len()));
         prepared.push(prepare(&job.id, &who, s, decision, now));
     }
-    write(&mut tx, &prepared).await?;
+    write(&mut tx, &prepared, index.spot_check_pct).await?;
     count(&mut tx, &prepared).await?;
     idempotency::remember(&mut tx, &new_keys, now).await?;
     tx.commit().await?;
@@ -369,17 +369,21 @@ const ROWS_PER_INSERT: usize = 16;
 
 /// Writes the requests, their evidence and their audit rows, a few dozen
 /// rows per statement.
-async fn write(tx: &mut Tx<'_>, items: &[Prepared<'_>]) -> Result<(), AppError> {
-    const COLUMNS: usize = 22;
+async fn write(
+    tx: &mut Tx<'_>,
+    items: &[Prepared<'_>],
+    spot_check_pct: i64,
+) -> Result<(), AppError> {
+    const COLUMNS: usize = 23;
     for chunk in items.chunks(ROWS_PER_INSERT) {
         let sql = format!(
             "INSERT INTO action_requests (id, agent_id, capability, capability_known, target, summary, params, \
                observation, decision, reasons, triggers, stage, policy_version, state, payload_hash, created_at, \
-               expires_at, updated_at, held_for, rules, approvals_required, risk, held_mask) VALUES {}",
+               expires_at, updated_at, held_for, rules, approvals_required, risk, held_mask, spot_check) VALUES {}",
             values(chunk.len(), COLUMNS, |n| format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
                 n + 1, n + 2, n + 3, n + 4, n + 5, n + 6, n + 7, n + 8, n + 9, n + 10, n + 11, n + 12, n + 13,
-                n + 14, n + 15, n + 16, n + 17, n + 16, n + 18, n + 19, n + 20, n + 21, n + 22
+                n + 14, n + 15, n + 16, n + 17, n + 16, n + 18, n + 19, n + 20, n + 21, n + 22, n + 23
             ))
         );
         let mut q = sqlx::query(&sql);
@@ -413,7 +417,13 @@ async fn write(tx: &mut Tx<'_>, items: &[Prepared<'_>]) -> Result<(), AppError> 
                 .bind(serde_json::to_string(&a.rules).map_err(|_| AppError::Internal)?)
                 .bind(i64::from(a.approvals_required))
                 .bind(item.risk)
-                .bind(RuleKey::mask(&a.held_for));
+                .bind(RuleKey::mask(&a.held_for))
+                // A share of what runs without a person is looked at after.
+                .bind(
+                    (a.decision == Outcome::Allowed
+                        && crate::trust::spot::sampled(&a.id, spot_check_pct))
+                    .then_some("pending"),
+                );
         }
         q.execute(&mut **tx).await?;
     }
@@ -466,10 +476,13 @@ async fn write(tx: &mut Tx<'_>, items: &[Prepared<'_>]) -> Result<(), AppError> 
     audit::record_many(tx, events).await
 }
 
-/// The batch's rollup counts (one statement per agent, day and
-/// capability) and its spot-check sample, in the same transaction.
+/// The batch's rollup counts, in one statement, in the same transaction.
 async fn count(tx: &mut Tx<'_>, items: &[Prepared<'_>]) -> Result<(), AppError> {
     use crate::trust::rollup::{self, Counts};
+    #[cfg(feature = "bench-knobs")]
+    if !rollup::KEEP.load(std::sync::atomic::Ordering::Relaxed) {
+        return Ok(());
+    }
     let changes = items.iter().map(|item| {
         let a = &item.detail;
         let mut c = Counts {
@@ -484,13 +497,7 @@ async fn count(tx: &mut Tx<'_>, items: &[Prepared<'_>]) -> Result<(), AppError> 
         }
         (a.agent_id.clone(), a.capability.clone(), a.created_at_ms, c)
     });
-    rollup::add_many(tx, changes).await?;
-    let allowed: Vec<&str> = items
-        .iter()
-        .filter(|i| i.detail.decision == Outcome::Allowed)
-        .map(|i| i.detail.id.as_str())
-        .collect();
-    crate::trust::spot::sample(tx, &allowed).await
+    rollup::add_many(tx, changes).await
 }
 
 /// `rows` groups of placeholders, each numbered from `n` = row × `columns`.

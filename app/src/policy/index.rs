@@ -49,6 +49,9 @@ pub struct Index {
     /// API keys by SHA-256, so a submission is authenticated against the
     /// same consistent view it is decided with.
     pub keys: HashMap<String, KeyEntry>,
+    /// Share of auto-allowed actions the writer samples for spot checks,
+    /// in percent.
+    pub spot_check_pct: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

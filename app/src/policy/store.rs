@@ -190,9 +190,15 @@ async fn load(conn: &mut AnyConnection, epoch: i64) -> Result<Index, AppError> {
         keys.insert(r.try_get("key_hash")?, entry);
     }
 
+    let spot_check_pct: i64 = sqlx::query("SELECT spot_check_pct FROM trust_settings WHERE id = 1")
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("spot_check_pct")?;
+
     Ok(Index {
         keys,
         epoch,
+        spot_check_pct,
         policy: Policy {
             version,
             rules,

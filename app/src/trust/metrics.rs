@@ -34,7 +34,7 @@ pub async fn rollups(
 ) -> Result<(Vec<DayRow>, Vec<ReviewerRow>), AppError> {
     let from = today - days + 1;
     let sql = format!(
-        "SELECT day, capability, {} FROM action_rollups WHERE agent_id = $1 AND day >= $2",
+        "SELECT at AS day, capability, {} FROM action_rollups WHERE agent_id = $1 AND grain = 0 AND at >= $2",
         columns().join(", ")
     );
     let rows = sqlx::query(&sql)
@@ -263,12 +263,12 @@ pub async fn summary(db: &Db, agent_id: &str, today: i64) -> Result<AgentMetrics
         };
         parts.push(format!(
             "SELECT {w} AS w, capability, {list} FROM action_rollups \
-             WHERE agent_id = $1 AND day >= {from} AND day < {}",
+             WHERE agent_id = $1 AND grain = 0 AND at >= {from} AND at < {}",
             week_start(first_week)
         ));
         parts.push(format!(
-            "SELECT {w} AS w, capability, {list} FROM action_rollups_weekly \
-             WHERE agent_id = $1 AND week >= {first_week}"
+            "SELECT {w} AS w, capability, {list} FROM action_rollups \
+             WHERE agent_id = $1 AND grain = 1 AND at >= {first_week}"
         ));
     }
     let sums = cols
@@ -300,8 +300,8 @@ pub async fn summary(db: &Db, agent_id: &str, today: i64) -> Result<AgentMetrics
     .map(|c| format!("CAST(SUM({c}) AS BIGINT) AS {c}"))
     .join(", ");
     let sql_c = format!(
-        "SELECT week, {week_sums} FROM action_rollups_weekly \
-         WHERE agent_id = $1 AND week >= {first} GROUP BY week"
+        "SELECT at AS week, {week_sums} FROM action_rollups \
+         WHERE agent_id = $1 AND grain = 1 AND at >= {first} GROUP BY at"
     );
     let weekly = sqlx::query(&sql_c).bind(agent_id).fetch_all(db);
     let (by_window, people, weekly) = tokio::join!(by_window, people, weekly);

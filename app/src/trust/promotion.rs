@@ -118,6 +118,12 @@ fn starting_point(
     Ok((from, false))
 }
 
+fn already_open() -> AppError {
+    AppError::Conflict(
+        "this agent already has an open promotion review: decide or withdraw it first".into(),
+    )
+}
+
 #[tracing::instrument(skip(state, lead, p), fields(lead = %lead.username, agent = %p.agent_id))]
 pub async fn open(state: &AppState, lead: &UserView, p: Proposal) -> Result<String, AppError> {
     known_id(&p.agent_id, "agent")?;
@@ -151,9 +157,7 @@ pub async fn open(state: &AppState, lead: &UserView, p: Proposal) -> Result<Stri
             .fetch_optional(&mut *tx)
             .await?;
     if open_already.is_some() {
-        return Err(AppError::Conflict(
-            "this agent already has an open promotion review: decide or withdraw it first".into(),
-        ));
+        return Err(already_open());
     }
     drop(tx);
 
@@ -187,7 +191,7 @@ pub async fn open(state: &AppState, lead: &UserView, p: Proposal) -> Result<Stri
 
     let id = new_id();
     let mut tx = state.db.begin().await?;
-    sqlx::query(
+    let inserted = sqlx::query(
         "INSERT INTO promotion_reviews (id, agent_id, capabilities, from_stage, to_stage, reinstate, max_per_hour, \
            case_text, snapshot, criteria_met, skips_stages, approvals_needed, state, opened_by, opened_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'open', $13, $14)",
@@ -207,7 +211,11 @@ pub async fn open(state: &AppState, lead: &UserView, p: Proposal) -> Result<Stri
     .bind(&lead.id)
     .bind(now)
     .execute(&mut *tx)
-    .await?;
+    .await;
+    match inserted {
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Err(already_open()),
+        other => other?,
+    };
     audit::record(
         &mut tx,
         audit::Event {

@@ -4,9 +4,14 @@
 
 use crate::db::Tx;
 use crate::error::AppError;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 pub const DAY_MS: i64 = 86_400_000;
+
+/// Benchmarks turn this off to measure what keeping the sensor costs the
+/// write path (`cargo bench -p belay --bench load`); nothing else can.
+#[cfg(feature = "bench-knobs")]
+pub static KEEP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
 
 /// Upper bounds (exclusive) of the time-to-decision buckets; the last
 /// bucket holds everything slower. The migration's backfill uses the same.
@@ -148,7 +153,7 @@ pub fn week_start(week: i64) -> i64 {
     week * 7 - 3
 }
 
-/// Adds `counts` to the request's day (`created_at_ms`), and to its week.
+/// Adds `counts` to the request's day (`created_at_ms`) and week.
 pub async fn add(
     tx: &mut Tx<'_>,
     agent_id: &str,
@@ -156,53 +161,80 @@ pub async fn add(
     created_at_ms: i64,
     counts: &Counts,
 ) -> Result<(), AppError> {
-    let cols = columns();
-    let placeholders = (0..cols.len())
-        .map(|i| format!("${}", i + 4))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let day = day_of(created_at_ms);
-    for (table, period, at) in [
-        ("action_rollups", "day", day),
-        ("action_rollups_weekly", "week", week_of(day)),
-    ] {
-        let updates = cols
-            .iter()
-            .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "INSERT INTO {table} (agent_id, {period}, capability, {}) VALUES ($1, $2, $3, {placeholders}) \
-             ON CONFLICT (agent_id, {period}, capability) DO UPDATE SET {updates}",
-            cols.join(", ")
-        );
-        let mut q = sqlx::query(&sql)
-            .bind(agent_id.to_string())
-            .bind(at)
-            .bind(capability.to_string());
-        for v in counts.values() {
-            q = q.bind(v);
-        }
-        q.execute(&mut **tx).await?;
-    }
-    Ok(())
+    add_many(
+        tx,
+        [(
+            agent_id.to_string(),
+            capability.to_string(),
+            created_at_ms,
+            counts.clone(),
+        )],
+    )
+    .await
 }
 
-/// Adds many changes, one statement per agent, day and capability.
+/// Adds many changes in one statement: a row per agent, capability and
+/// period (day and week), naming only the counters that change, so a batch
+/// of submissions costs the write path one small upsert.
 pub async fn add_many(
     tx: &mut Tx<'_>,
     changes: impl IntoIterator<Item = (String, String, i64, Counts)>,
 ) -> Result<(), AppError> {
-    let mut merged: HashMap<(String, String, i64), Counts> = HashMap::new();
+    // Sorted, so concurrent transactions lock rows in the same order.
+    let mut merged: BTreeMap<(String, String, i64, i64), Counts> = BTreeMap::new();
     for (agent, cap, at, counts) in changes {
-        merged
-            .entry((agent, cap, day_of(at)))
-            .or_default()
-            .add(&counts);
+        let day = day_of(at);
+        for (grain, period) in [(0, day), (1, week_of(day))] {
+            merged
+                .entry((agent.clone(), cap.clone(), grain, period))
+                .or_default()
+                .add(&counts);
+        }
     }
-    for ((agent, cap, day), counts) in merged {
-        add(tx, &agent, &cap, day * DAY_MS, &counts).await?;
+    if merged.is_empty() {
+        return Ok(());
     }
+    let all = columns();
+    let used: Vec<usize> = (0..all.len())
+        .filter(|i| merged.values().any(|c| c.values()[*i] != 0))
+        .collect();
+    if used.is_empty() {
+        return Ok(());
+    }
+    let width = 4 + used.len();
+    let rows = (0..merged.len())
+        .map(|r| {
+            let n = r * width;
+            format!(
+                "({})",
+                (1..=width)
+                    .map(|k| format!("${}", n + k))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let names = used.iter().map(|i| all[*i].as_str()).collect::<Vec<_>>();
+    let sql = format!(
+        "INSERT INTO action_rollups (agent_id, grain, at, capability, {}) VALUES {rows} \
+         ON CONFLICT (agent_id, grain, at, capability) DO UPDATE SET {}",
+        names.join(", "),
+        names
+            .iter()
+            .map(|c| format!("{c} = action_rollups.{c} + excluded.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut q = sqlx::query(&sql);
+    for ((agent, cap, grain, period), counts) in merged {
+        let values = counts.values();
+        q = q.bind(agent).bind(grain).bind(period).bind(cap);
+        for i in &used {
+            q = q.bind(values[*i]);
+        }
+    }
+    q.execute(&mut **tx).await?;
     Ok(())
 }
 

@@ -129,6 +129,8 @@ pub async fn save(db: &Db, user: &crate::auth::UserView, s: Settings) -> Result<
     bounded("spot-check share", s.spot_check_pct, 100)?;
     let before = load(db).await?;
     let mut tx = db.begin().await?;
+    // The writer samples spot checks from the policy index: reload it.
+    crate::policy::store::bump_epoch(&mut tx).await?;
     sqlx::query(
         "UPDATE trust_settings SET spike_rejections = $1, spike_window = $2, spot_check_pct = $3, \
            updated_by = $4, updated_at = $5 WHERE id = 1",

@@ -6,7 +6,7 @@ use super::model::SpotCheck;
 use super::rollup::{self, Counts};
 use crate::audit::{self, Actor};
 use crate::auth::UserView;
-use crate::db::{known_id, now_ms, Db, Tx};
+use crate::db::{known_id, now_ms, Db};
 use crate::error::AppError;
 use crate::state::AppState;
 use sqlx::Row;
@@ -17,25 +17,6 @@ pub fn sampled(id: &str, pct: i64) -> bool {
     let tail = id.get(id.len().saturating_sub(4)..).unwrap_or("");
     let n = u16::from_str_radix(tail, 16).unwrap_or(0);
     i64::from(n % 100) < pct
-}
-
-/// Marks the sampled ones among new auto-allowed requests, in the writer's
-/// transaction.
-pub async fn sample(tx: &mut Tx<'_>, allowed: &[&str]) -> Result<(), AppError> {
-    if allowed.is_empty() {
-        return Ok(());
-    }
-    let pct: i64 = sqlx::query("SELECT spot_check_pct FROM trust_settings WHERE id = 1")
-        .fetch_one(&mut **tx)
-        .await?
-        .try_get("spot_check_pct")?;
-    for id in allowed.iter().filter(|id| sampled(id, pct)) {
-        sqlx::query("UPDATE action_requests SET spot_check = 'pending' WHERE id = $1")
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(())
 }
 
 /// Waiting spot checks, oldest first.

@@ -78,7 +78,7 @@ pub async fn suggestions(db: &Db) -> Result<Suggestions, AppError> {
     let brittle = sqlx::query(
         "SELECT r.agent_id, a.name, r.capability, CAST(SUM(r.approved + r.rejected + r.expired) AS BIGINT) AS decided, \
                 CAST(SUM(r.rejected) AS BIGINT) AS rejected, CAST(SUM(r.corrected) AS BIGINT) AS corrected \
-         FROM action_rollups r JOIN agents a ON a.id = r.agent_id WHERE r.day >= $1 \
+         FROM action_rollups r JOIN agents a ON a.id = r.agent_id WHERE r.grain = 0 AND r.at >= $1 \
          GROUP BY r.agent_id, a.name, r.capability \
          HAVING SUM(r.approved + r.rejected + r.expired) >= $2 \
             AND (SUM(r.rejected) + SUM(r.corrected)) * 100 >= $3 * SUM(r.approved + r.rejected + r.expired) \

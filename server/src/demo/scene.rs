@@ -236,7 +236,24 @@ pub async fn play(d: &Demo) -> Result<String, StartupError> {
         "summary": "Deploy 2.18.1 shows 3% 5xx; rollback suggested",
         "observation": "Error rate rose from 0.2% to 3.1% within 4 minutes of the 2.18.1 rollout.",
     })).await?;
+    // A promotion for another lead (admin) to decide: lena sponsors the
+    // drafter, so she may open the review but never approve it.
+    app::trust::promotion::open(
+        &d.state,
+        &d.lena,
+        app::trust::promotion::Proposal {
+            agent_id: drafter.principal.agent_id.clone(),
+            to: Stage::Propose,
+            capabilities: vec![],
+            max_per_hour: None,
+            case_text: "Support agents have sent its drafts with light edits for weeks. \
+                        Let it propose replies directly, still approved one by one."
+                .into(),
+        },
+    )
+    .await?;
     Ok(format!(
-        "5 agents (one at each stage), {waiting} requests waiting for approval, {decided} decided with outcomes, a draft and an observation"
+        "5 agents (one at each stage), {waiting} requests waiting for approval, {decided} decided with outcomes, \
+         a draft, an observation and a promotion review waiting for a second lead"
     ))
 }

@@ -235,6 +235,16 @@ async fn demo_fills_a_fresh_database_with_every_evidence_type_and_a_history() {
     ] {
         assert_eq!(count(state).await, n, "{state}");
     }
+    assert_eq!(
+        count("SELECT COUNT(*) FROM promotion_reviews WHERE state = 'open'").await,
+        1,
+        "a promotion review waits for a second lead"
+    );
+    assert_eq!(
+        count("SELECT SUM(submitted) FROM action_rollups WHERE grain = 0").await,
+        count("SELECT COUNT(*) FROM action_requests").await,
+        "the record counts everything the demo did"
+    );
     // The screenshots are real images.
     let shot: Vec<u8> = {
         use sqlx::Row;
