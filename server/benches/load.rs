@@ -3,8 +3,8 @@
 //! committed before the 201), against a control measured in the same run:
 //! a minimal axum handler that commits one equivalent SQLite row per request
 //! with the same durability settings (WAL, synchronous=FULL); and Belay again
-//! with the trust sensor's write-path work (rollups, spot-check sampling)
-//! switched off (`bare`), to measure what keeping it costs.
+//! with the trust sensor's rollups (kept in the write transaction) switched
+//! off (`bare`), to measure what keeping them costs.
 //!
 //! Run: `cargo bench -p belay --bench load` (BELAY_BENCH_SECS sets the
 //! measuring time per point, default 10). Both servers listen on loopback
@@ -32,8 +32,8 @@ struct Target {
     name: &'static str,
     url: String,
     key: Option<String>,
-    /// For Belay: whether the trust sensor (rollups, spot-check sampling)
-    /// is kept in the write transaction.
+    /// For Belay: whether the trust sensor's rollups are kept in the
+    /// write transaction.
     sensor: Option<bool>,
 }
 

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 pub const DAY_MS: i64 = 86_400_000;
 
-/// Benchmarks turn this off to measure what keeping the sensor costs the
+/// Benchmarks turn this off to measure what keeping the rollups costs the
 /// write path (`cargo bench -p belay --bench load`); nothing else can.
 #[cfg(feature = "bench-knobs")]
 pub static KEEP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
@@ -202,39 +202,47 @@ pub async fn add_many(
         return Ok(());
     }
     let width = 4 + used.len();
-    let rows = (0..merged.len())
-        .map(|r| {
-            let n = r * width;
-            format!(
-                "({})",
-                (1..=width)
-                    .map(|k| format!("${}", n + k))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
     let names = used.iter().map(|i| all[*i].as_str()).collect::<Vec<_>>();
-    let sql = format!(
-        "INSERT INTO action_rollups (agent_id, grain, at, capability, {}) VALUES {rows} \
-         ON CONFLICT (agent_id, grain, at, capability) DO UPDATE SET {}",
-        names.join(", "),
-        names
-            .iter()
-            .map(|c| format!("{c} = action_rollups.{c} + excluded.{c}"))
+    let merged: Vec<_> = merged.into_iter().collect();
+    // Within every backend's limit on bound parameters.
+    for chunk in merged.chunks((30_000 / width).max(1)) {
+        let rows = (0..chunk.len())
+            .map(|r| {
+                let n = r * width;
+                format!(
+                    "({})",
+                    (1..=width)
+                        .map(|k| format!("${}", n + k))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })
             .collect::<Vec<_>>()
-            .join(", ")
-    );
-    let mut q = sqlx::query(&sql);
-    for ((agent, cap, grain, period), counts) in merged {
-        let values = counts.values();
-        q = q.bind(agent).bind(grain).bind(period).bind(cap);
-        for i in &used {
-            q = q.bind(values[*i]);
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO action_rollups (agent_id, grain, at, capability, {}) VALUES {rows} \
+             ON CONFLICT (agent_id, grain, at, capability) DO UPDATE SET {}",
+            names.join(", "),
+            names
+                .iter()
+                .map(|c| format!("{c} = action_rollups.{c} + excluded.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for ((agent, cap, grain, period), counts) in chunk {
+            let values = counts.values();
+            q = q
+                .bind(agent.clone())
+                .bind(*grain)
+                .bind(*period)
+                .bind(cap.clone());
+            for i in &used {
+                q = q.bind(values[*i]);
+            }
         }
+        q.execute(&mut **tx).await?;
     }
-    q.execute(&mut **tx).await?;
     Ok(())
 }
 
