@@ -111,6 +111,24 @@ CREATE TABLE stage_changes (
 CREATE INDEX stage_changes_agent ON stage_changes (agent_id, at);
 INSERT INTO stage_changes (id, agent_id, capability, kind, from_stage, to_stage, reason, at)
     SELECT 'registered-' || id, id, NULL, 'registered', NULL, stage, 'registered', created_at FROM agents;
+-- Trust lowered before this version starts the clock at the current stage
+-- again (failing closed on "days at the current stage"); the audit log has
+-- the details.
+INSERT INTO stage_changes (id, agent_id, capability, kind, from_stage, to_stage, reason, at)
+    SELECT 'upgraded-' || a.id, a.id, NULL, 'demoted', NULL, a.stage,
+           'trust was lowered before metrics were kept; see the audit log', MAX(e.at)
+    FROM agents a JOIN audit_events e ON e.subject_kind = 'agent' AND e.subject_id = a.id
+    WHERE e.what IN ('agent.demoted', 'agent.suspended', 'scope.demoted')
+    GROUP BY a.id, a.stage;
+
+-- Rejection-spike checks still to run: queued in the rejecting transaction,
+-- run right after it and, should that fail, by the background sweep.
+CREATE TABLE trust_checks (
+    agent_id   TEXT NOT NULL,
+    capability TEXT NOT NULL,
+    at         BIGINT NOT NULL,
+    PRIMARY KEY (agent_id, capability)
+);
 
 -- Readiness criteria per target stage, and how many other leads approve.
 CREATE TABLE readiness_criteria (

@@ -167,8 +167,9 @@ async fn server_fn(State(state): State<AppState>, req: Request<Body>) -> impl In
     leptos_axum::handle_server_fns_with_context(move || provide_context(state.clone()), req).await
 }
 
-/// Background upkeep: overdue requests expire (expiry means no), and
-/// expired sessions and day-old idempotency keys are removed.
+/// Background upkeep: overdue requests expire (expiry means no), queued
+/// rejection-spike checks run, and expired sessions and day-old
+/// idempotency keys are removed.
 async fn sweep(state: AppState, sessions: Sessions) {
     let mut every = tokio::time::interval(Duration::from_secs(15));
     loop {
@@ -177,6 +178,9 @@ async fn sweep(state: AppState, sessions: Sessions) {
             Ok(0) => {}
             Ok(n) => tracing::info!(expired = n, "expired overdue requests"),
             Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
+        }
+        if let Err(e) = app::trust::lower::run_checks(&state).await {
+            tracing::error!(error = %e, "rejection-spike checks failed; retrying next sweep");
         }
         let now = app::db::now_ms();
         if let Err(e) = app::actions::idempotency::forget_old(&state.db, now).await {

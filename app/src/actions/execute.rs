@@ -161,13 +161,12 @@ pub async fn outcome(
         crate::policy::store::bump_epoch(&mut tx).await?;
     }
     let done = sqlx::query(
-        "UPDATE action_requests SET state = $1, outcome_at = $2, outcome_detail = $3, incident = $4, \
-         updated_at = $2 WHERE id = $5 AND agent_id = $6 AND state IN ('executing', 'allowed')",
+        "UPDATE action_requests SET state = $1, outcome_at = $2, outcome_detail = $3, \
+         updated_at = $2 WHERE id = $4 AND agent_id = $5 AND state IN ('executing', 'allowed')",
     )
     .bind(next.as_str())
     .bind(now)
     .bind(&report.details)
-    .bind(i64::from(report.incident))
     .bind(id)
     .bind(&agent.agent_id)
     .execute(&mut *tx)
@@ -188,10 +187,12 @@ pub async fn outcome(
         }));
     }
     insert_evidence(&mut tx, id, "outcome", &report.evidence, now).await?;
+    // A spot check may have flagged it already: an incident counts once.
+    let new_incident = report.incident && crate::trust::spot::flag_incident(&mut tx, id).await?;
     let counts = Counts {
         succeeded: i64::from(report.succeeded),
         failed: i64::from(!report.succeeded),
-        incidents: i64::from(report.incident),
+        incidents: i64::from(new_incident),
         ..Counts::default()
     };
     rollup::add(

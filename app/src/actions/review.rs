@@ -147,6 +147,9 @@ pub async fn decide(
         &reviewer.id,
     )
     .await?;
+    if next == State::Rejected {
+        crate::trust::lower::queue_check(&mut tx, &req.agent_id, &req.capability, now).await?;
+    }
     if next != State::PendingApproval {
         let corrected = req.edited.is_some() || correction.is_some();
         let counts = Counts::decided(next == State::Approved, corrected, now - req.created_at);
@@ -178,11 +181,10 @@ pub async fn decide(
     // Every change tells the queue; a final one also wakes the agent's long-poll.
     state.notify_changed(id);
     if next == State::Rejected {
-        // The rejection stands either way; a failed check is logged loudly.
-        if let Err(e) =
-            crate::trust::lower::after_rejection(state, &req.agent_id, &req.capability).await
-        {
-            tracing::error!(error = %e, "could not check for a rejection spike");
+        // The rejection stands either way; a check that fails here stays
+        // queued and the background sweep runs it.
+        if let Err(e) = crate::trust::lower::run_checks(state).await {
+            tracing::error!(error = %e, "could not check for a rejection spike; the sweep retries");
         }
     }
     tracing::info!(action_id = %id, state = next.as_str(), approvals = ?count, "action decided");

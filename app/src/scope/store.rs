@@ -196,6 +196,56 @@ async fn existing(
     Ok(row.and_then(|r| grant_from_row(&r, capability).ok()))
 }
 
+/// The highest stage an edit may leave the capability at: what its current
+/// grant allows (an unreadable grant allows at most propose, as the decision
+/// treats it), or, with no grant, what an automatic demotion last left it at
+/// (so removing and re-granting cannot undo one). `None`: no ceiling beyond
+/// the agent's own stage.
+async fn ceiling(
+    tx: &mut crate::db::Tx<'_>,
+    agent_id: &str,
+    capability: &str,
+) -> Result<Option<Stage>, AppError> {
+    let current = sqlx::query("SELECT stage FROM grants WHERE agent_id = $1 AND capability = $2")
+        .bind(agent_id)
+        .bind(capability)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if let Some(row) = current {
+        let stage: Option<String> = row.try_get("stage")?;
+        return Ok(Some(match stage {
+            None => Stage::ScopedAutonomy,
+            Some(s) => Stage::parse(&s).unwrap_or(Stage::Propose),
+        }));
+    }
+    let last = sqlx::query(
+        "SELECT kind, to_stage FROM stage_changes WHERE agent_id = $1 AND capability = $2 \
+         ORDER BY at DESC, id DESC LIMIT 1",
+    )
+    .bind(agent_id)
+    .bind(capability)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(match last {
+        Some(r)
+            if ["incident", "rejection_spike"]
+                .contains(&r.try_get::<String, _>("kind")?.as_str()) =>
+        {
+            Some(Stage::parse(&r.try_get::<String, _>("to_stage")?).unwrap_or(Stage::Propose))
+        }
+        _ => None,
+    })
+}
+
+async fn require_agent_in(tx: &mut crate::db::Tx<'_>, agent_id: &str) -> Result<Stage, AppError> {
+    let row = sqlx::query("SELECT stage FROM agents WHERE id = $1")
+        .bind(agent_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| AppError::NotFound("no such agent".into()))?;
+    crate::error::stored(Stage::parse(&row.try_get::<String, _>("stage")?))
+}
+
 /// The agent's own stage; 404 for an agent that does not exist.
 async fn require_agent(db: &Db, agent_id: &str) -> Result<Stage, AppError> {
     known_id(agent_id, "agent")?;
@@ -238,6 +288,17 @@ pub async fn save(
     // the decision writer also takes, so edits and decisions never interleave.
     bump_epoch(&mut tx).await?;
     let before = existing(&mut tx, agent_id, &grant.capability).await?;
+    if let Some(ceiling) = ceiling(&mut tx, agent_id, &grant.capability).await? {
+        let agent_stage = require_agent_in(&mut tx, agent_id).await?;
+        let wanted = grant.stage_for(agent_stage);
+        if wanted > ceiling.min(agent_stage) {
+            return Err(AppError::Validation(format!(
+                "{} runs at {} for this agent; raising it to {wanted} takes a promotion review of that capability",
+                grant.capability,
+                ceiling.min(agent_stage)
+            )));
+        }
+    }
     sqlx::query(
         "INSERT INTO grants (id, agent_id, capability, stage, max_per_hour, bounds, targets, expires_at, created_by, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \

@@ -79,10 +79,54 @@ pub async fn lower_capability(
     Ok(true)
 }
 
-/// After a rejection: if enough of the capability's latest human decisions
-/// were rejections, drop it. Read first without the lock, so an ordinary
-/// rejection does not invalidate every replica's policy cache.
-pub async fn after_rejection(
+/// Queues a rejection-spike check in the rejecting transaction, so it
+/// survives a busy lock or a crash between the commit and the check.
+pub async fn queue_check(
+    tx: &mut Tx<'_>,
+    agent_id: &str,
+    capability: &str,
+    at: i64,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO trust_checks (agent_id, capability, at) VALUES ($1, $2, $3) \
+         ON CONFLICT (agent_id, capability) DO UPDATE SET at = excluded.at",
+    )
+    .bind(agent_id)
+    .bind(capability)
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Runs queued checks: right after a rejection commits, and from the
+/// background sweep for any that did not run. A check is dequeued only
+/// once it ran, and only if no newer rejection queued it again meanwhile.
+pub async fn run_checks(state: &AppState) -> Result<usize, AppError> {
+    let queued =
+        sqlx::query("SELECT agent_id, capability, at FROM trust_checks ORDER BY at LIMIT 100")
+            .fetch_all(&state.db)
+            .await?;
+    let mut lowered = 0;
+    for r in &queued {
+        let agent_id: String = r.try_get("agent_id")?;
+        let capability: String = r.try_get("capability")?;
+        let at: i64 = r.try_get("at")?;
+        lowered += usize::from(after_rejection(state, &agent_id, &capability).await?);
+        sqlx::query("DELETE FROM trust_checks WHERE agent_id = $1 AND capability = $2 AND at = $3")
+            .bind(&agent_id)
+            .bind(&capability)
+            .bind(at)
+            .execute(&state.db)
+            .await?;
+    }
+    Ok(lowered)
+}
+
+/// If enough of the capability's latest human decisions were rejections,
+/// drop it. Read first without the lock, so an ordinary rejection does not
+/// invalidate every replica's policy cache.
+async fn after_rejection(
     state: &AppState,
     agent_id: &str,
     capability: &str,

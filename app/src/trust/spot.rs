@@ -6,7 +6,7 @@ use super::model::SpotCheck;
 use super::rollup::{self, Counts};
 use crate::audit::{self, Actor};
 use crate::auth::UserView;
-use crate::db::{known_id, now_ms, Db};
+use crate::db::{known_id, now_ms, Db, Tx};
 use crate::error::AppError;
 use crate::state::AppState;
 use sqlx::Row;
@@ -17,6 +17,17 @@ pub fn sampled(id: &str, pct: i64) -> bool {
     let tail = id.get(id.len().saturating_sub(4)..).unwrap_or("");
     let n = u16::from_str_radix(tail, 16).unwrap_or(0);
     i64::from(n % 100) < pct
+}
+
+/// Marks the request an incident; true only for the change that did it, so
+/// an incident reported by the agent and flagged on a spot check counts once.
+pub async fn flag_incident(tx: &mut Tx<'_>, id: &str) -> Result<bool, AppError> {
+    let done =
+        sqlx::query("UPDATE action_requests SET incident = 1 WHERE id = $1 AND incident = 0")
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Waiting spot checks, oldest first.
@@ -65,25 +76,30 @@ pub async fn mark(
         crate::policy::store::bump_epoch(&mut tx).await?;
     }
     let row = sqlx::query(
-        "SELECT agent_id, capability, created_at, incident FROM action_requests WHERE id = $1 AND spot_check = 'pending'",
+        "SELECT r.agent_id, r.capability, r.created_at, a.sponsor_id FROM action_requests r \
+         JOIN agents a ON a.id = r.agent_id WHERE r.id = $1 AND r.spot_check = 'pending'",
     )
     .bind(id)
     .fetch_optional(&mut *tx)
     .await?
-    .ok_or_else(|| AppError::Conflict("this spot check is already done, or was never asked for".into()))?;
+    .ok_or_else(|| {
+        AppError::Conflict("this spot check is already done, or was never asked for".into())
+    })?;
     let agent_id: String = row.try_get("agent_id")?;
     let capability: String = row.try_get("capability")?;
-    let was_incident = row.try_get::<i64, _>("incident")? != 0;
+    if !problem && row.try_get::<String, _>("sponsor_id")? == reviewer.id {
+        return Err(AppError::Forbidden(
+            "you sponsor this agent: you may flag a problem but not clear its spot checks".into(),
+        ));
+    }
     let done = sqlx::query(
         "UPDATE action_requests SET spot_check = $1, spot_checked_by = $2, spot_checked_at = $3, \
-           spot_check_note = $4, incident = CASE WHEN $5 = 1 THEN 1 ELSE incident END \
-         WHERE id = $6 AND spot_check = 'pending'",
+           spot_check_note = $4 WHERE id = $5 AND spot_check = 'pending'",
     )
     .bind(if problem { "problem" } else { "fine" })
     .bind(&reviewer.id)
     .bind(now)
     .bind(&note)
-    .bind(i64::from(problem))
     .bind(id)
     .execute(&mut *tx)
     .await?;
@@ -93,7 +109,7 @@ pub async fn mark(
         ));
     }
     if problem {
-        if !was_incident {
+        if flag_incident(&mut tx, id).await? {
             let counts = Counts {
                 incidents: 1,
                 ..Counts::default()

@@ -504,6 +504,18 @@ async fn rejections_and_spot_check_problems_drop_one_capability_and_tell_the_lea
     app.grant_used(&agent_id, "tickets.comment").await;
     let rita = app.browser("rita").await;
     let lena = app.browser("lena").await;
+    // No sampling until the spot-check part below.
+    ok(lena
+        .rpc(
+            "trust/save_settings",
+            &[
+                ("spike_rejections", "3"),
+                ("spike_window", "10"),
+                ("spot_check_pct", "0"),
+            ],
+        )
+        .await)
+    .await;
     assert_eq!(
         submit(&app, &key, "crm.update_record", json!({"fields": 2})).await["decision"],
         "allowed"
@@ -620,6 +632,18 @@ async fn rejections_and_spot_check_problems_drop_one_capability_and_tell_the_lea
     let queue = ok(rita.rpc("trust/spot_checks", &[]).await).await;
     assert_eq!(queue.as_array().unwrap().len(), 2, "{queue}");
     let (fine, bad) = (fine["id"].as_str().unwrap(), bad["id"].as_str().unwrap());
+    let sponsor = app.browser("sponsor").await;
+    assert_eq!(
+        sponsor
+            .rpc(
+                "trust/spot_check",
+                &[("id", fine), ("verdict", "fine"), ("note", "")]
+            )
+            .await
+            .status(),
+        403,
+        "the sponsor does not clear its own agent's spot checks"
+    );
     ok(rita
         .rpc(
             "trust/spot_check",
@@ -671,10 +695,91 @@ async fn rejections_and_spot_check_problems_drop_one_capability_and_tell_the_lea
         submit(&app, &key, "tickets.comment", json!({})).await["decision"],
         "allowed"
     );
+    // The agent then reports the same action as an incident, then nothing
+    // more: it counts once, and a flag is never cleared.
+    let res = app
+        .agent_post(
+            &key,
+            bad,
+            "outcome",
+            Some(json!({"status": "failed", "incident": true})),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
     let record = ok(rita.rpc("trust/record", &[("agent_id", &agent_id)]).await).await;
     assert_eq!(record["metrics"]["windows"][0]["incidents"], 1);
+    let flagged = ok(rita.rpc("trust/spot_checks", &[]).await).await;
+    let waiting: Vec<&str> = flagged
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        !waiting.contains(&bad) && !waiting.contains(&fine),
+        "checked ones leave the queue"
+    );
+    let res = app
+        .agent_post(&key, fine, "outcome", Some(json!({"status": "succeeded"})))
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM action_requests WHERE agent_id = $1 AND incident <> 0",
+            &agent_id
+        )
+        .await,
+        1
+    );
     let board = ok(lena.rpc("trust/dashboard", &[]).await).await;
     assert_eq!(board["notices"][0]["kind"], "incident", "{board}");
+
+    // A lowered capability is raised by a review only: not by editing its
+    // grant, nor by removing it and granting it again.
+    let form = [
+        ("agent_id", agent_id.as_str()),
+        ("capability", "crm.update_record"),
+        ("stage", ""),
+        ("max_per_hour", ""),
+        ("bounds", "fields <= 4"),
+        ("targets", ""),
+        ("expires_on", ""),
+    ];
+    let res = lena.rpc("scope/save", &form).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("promotion review"));
+    ok(lena
+        .rpc(
+            "scope/remove",
+            &[
+                ("agent_id", agent_id.as_str()),
+                ("capability", "crm.update_record"),
+            ],
+        )
+        .await)
+    .await;
+    assert_eq!(lena.rpc("scope/save", &form).await.status(), 422);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM grants WHERE agent_id = $1 AND capability = 'crm.update_record'",
+            &agent_id
+        )
+        .await,
+        0,
+        "no grant now"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM trust_checks WHERE agent_id = $1",
+            &agent_id
+        )
+        .await,
+        0,
+        "every queued check ran"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
