@@ -8,7 +8,7 @@ use crate::db::{known_id, new_id, now_ms, Db};
 use crate::error::AppError;
 use crate::policy::store::{bump_epoch, unreadable_grant};
 use crate::policy::{Bound, Grant, Stage, TargetRule};
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 const MAX_LINES: usize = 50;
 
@@ -237,21 +237,12 @@ async fn ceiling(
     })
 }
 
-async fn require_agent_in(tx: &mut crate::db::Tx<'_>, agent_id: &str) -> Result<Stage, AppError> {
-    let row = sqlx::query("SELECT stage FROM agents WHERE id = $1")
-        .bind(agent_id)
-        .fetch_optional(&mut **tx)
-        .await?
-        .ok_or_else(|| AppError::NotFound("no such agent".into()))?;
-    crate::error::stored(Stage::parse(&row.try_get::<String, _>("stage")?))
-}
-
 /// The agent's own stage; 404 for an agent that does not exist.
-async fn require_agent(db: &Db, agent_id: &str) -> Result<Stage, AppError> {
+async fn require_agent(conn: &mut AnyConnection, agent_id: &str) -> Result<Stage, AppError> {
     known_id(agent_id, "agent")?;
     let row = sqlx::query("SELECT stage FROM agents WHERE id = $1")
         .bind(agent_id)
-        .fetch_optional(db)
+        .fetch_optional(&mut *conn)
         .await?
         .ok_or_else(|| AppError::NotFound("no such agent".into()))?;
     crate::error::stored(Stage::parse(&row.try_get::<String, _>("stage")?))
@@ -266,12 +257,6 @@ pub async fn save(
 ) -> Result<GrantView, AppError> {
     let now = now_ms();
     let grant = parse_form(form, now)?;
-    let agent_stage = require_agent(db, agent_id).await?;
-    if let Some(stage) = grant.stage.filter(|s| *s > agent_stage) {
-        return Err(AppError::Validation(format!(
-            "a grant can only lower trust: the agent is at {agent_stage}, so {stage} for one capability needs a promotion review"
-        )));
-    }
     let known = sqlx::query("SELECT name FROM capabilities WHERE name = $1")
         .bind(&grant.capability)
         .fetch_optional(db)
@@ -287,9 +272,15 @@ pub async fn save(
     // First: takes the write lock (SQLite) / the epoch row (PostgreSQL) that
     // the decision writer also takes, so edits and decisions never interleave.
     bump_epoch(&mut tx).await?;
+    // Read under the lock: trust checked here cannot change before commit.
+    let agent_stage = require_agent(&mut tx, agent_id).await?;
+    if let Some(stage) = grant.stage.filter(|s| *s > agent_stage) {
+        return Err(AppError::Validation(format!(
+            "a grant can only lower trust: the agent is at {agent_stage}, so {stage} for one capability needs a promotion review"
+        )));
+    }
     let before = existing(&mut tx, agent_id, &grant.capability).await?;
     if let Some(ceiling) = ceiling(&mut tx, agent_id, &grant.capability).await? {
-        let agent_stage = require_agent_in(&mut tx, agent_id).await?;
         let wanted = grant.stage_for(agent_stage);
         if wanted > ceiling.min(agent_stage) {
             return Err(AppError::Validation(format!(
@@ -348,9 +339,9 @@ pub async fn remove(
     agent_id: &str,
     capability: &str,
 ) -> Result<(), AppError> {
-    require_agent(db, agent_id).await?;
     let mut tx = db.begin().await?;
     bump_epoch(&mut tx).await?;
+    require_agent(&mut tx, agent_id).await?;
     let before = existing(&mut tx, agent_id, capability).await?;
     let done = sqlx::query("DELETE FROM grants WHERE agent_id = $1 AND capability = $2")
         .bind(agent_id)

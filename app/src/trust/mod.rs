@@ -58,7 +58,7 @@ pub struct NextStage {
 pub struct DashboardData {
     pub notices: Vec<Notice>,
     pub suggestions: Suggestions,
-    pub spot_checks: usize,
+    pub spot_checks: i64,
     pub open_reviews: Vec<ReviewRow>,
     pub is_lead: bool,
 }
@@ -85,9 +85,9 @@ pub async fn agent_record(agent_id: String) -> Result<RecordData, AppError> {
         crate::db::known_id(&agent_id, "agent")?;
         let now = crate::db::now_ms();
         let metrics = metrics::for_agent(&state.db, &agent_id, now).await?;
-        let detail = crate::agents::store::get(&state.db, &agent_id).await?;
-        let next = match Stage::ALL.into_iter().find(|s| *s > detail.agent.stage) {
-            Some(to) if detail.agent.status == "active" => {
+        let agent = promotion::agent_now(&mut *state.db.acquire().await?, &agent_id).await?;
+        let next = match Stage::ALL.into_iter().find(|s| *s > agent.stage) {
+            Some(to) if !agent.suspended => {
                 let c = settings::criteria_for(&state.db, to).await?;
                 let checks = evaluate(&c, &metrics.windows[1], metrics.days_at_stage);
                 let what_if = whatif::run(&state, &agent_id, to, &[], now).await?;
@@ -312,7 +312,7 @@ pub async fn dashboard() -> Result<DashboardData, AppError> {
                 vec![]
             },
             suggestions: suggest::suggestions(&state.db).await?,
-            spot_checks: spot::pending(&state.db).await?.len(),
+            spot_checks: spot::waiting(&state.db).await?,
             open_reviews,
             is_lead,
         })

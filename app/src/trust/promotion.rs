@@ -12,7 +12,7 @@ use crate::db::{known_id, new_id, now_ms, Tx};
 use crate::error::{stored, AppError};
 use crate::policy::Stage;
 use crate::state::AppState;
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 /// A lead's request to raise trust.
 pub struct Proposal {
@@ -25,16 +25,17 @@ pub struct Proposal {
     pub case_text: String,
 }
 
-struct AgentNow {
-    stage: Stage,
-    suspended: bool,
+/// The agent's trust as it stands.
+pub struct AgentNow {
+    pub stage: Stage,
+    pub suspended: bool,
     sponsor_id: String,
 }
 
-async fn agent_now(tx: &mut Tx<'_>, agent_id: &str) -> Result<AgentNow, AppError> {
+pub async fn agent_now(conn: &mut AnyConnection, agent_id: &str) -> Result<AgentNow, AppError> {
     let r = sqlx::query("SELECT stage, status, sponsor_id FROM agents WHERE id = $1")
         .bind(agent_id)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *conn)
         .await?
         .ok_or_else(|| AppError::NotFound("no such agent".into()))?;
     Ok(AgentNow {
@@ -438,6 +439,17 @@ async fn apply(
     };
     let reason = format!("promotion review {id}");
     let actor = Actor::User(user.id.clone());
+    let change = |capability, kind| Change {
+        agent_id: &review.agent_id,
+        capability,
+        kind,
+        from: Some(review.from),
+        to: review.to,
+        reason: &reason,
+        actor_id: Some(&user.id),
+        review_id: Some(id),
+        at: now,
+    };
     if review.capabilities.is_empty() {
         if agent.stage != review.from || agent.suspended != review.reinstate {
             return Err(moved());
@@ -452,21 +464,7 @@ async fn apply(
         } else {
             "promoted"
         };
-        history::record(
-            tx,
-            Change {
-                agent_id: &review.agent_id,
-                capability: None,
-                kind,
-                from: Some(review.from),
-                to: review.to,
-                reason: &reason,
-                actor_id: Some(&user.id),
-                review_id: Some(id),
-                at: now,
-            },
-        )
-        .await?;
+        history::record(tx, change(None, kind)).await?;
         audit::record(
             tx,
             audit::Event {
@@ -504,21 +502,7 @@ async fn apply(
         .bind(cap)
         .execute(&mut **tx)
         .await?;
-        history::record(
-            tx,
-            Change {
-                agent_id: &review.agent_id,
-                capability: Some(cap),
-                kind: "promoted",
-                from: Some(review.from),
-                to: review.to,
-                reason: &reason,
-                actor_id: Some(&user.id),
-                review_id: Some(id),
-                at: now,
-            },
-        )
-        .await?;
+        history::record(tx, change(Some(cap.as_str()), "promoted")).await?;
     }
     audit::record(
         tx,

@@ -30,6 +30,16 @@ pub async fn flag_incident(tx: &mut Tx<'_>, id: &str) -> Result<bool, AppError> 
     Ok(done.rows_affected() == 1)
 }
 
+/// How many spot checks wait (counted from their partial index).
+pub async fn waiting(db: &Db) -> Result<i64, AppError> {
+    Ok(
+        sqlx::query("SELECT COUNT(*) AS n FROM action_requests WHERE spot_check = 'pending'")
+            .fetch_one(db)
+            .await?
+            .try_get("n")?,
+    )
+}
+
 /// Waiting spot checks, oldest first.
 pub async fn pending(db: &Db) -> Result<Vec<SpotCheck>, AppError> {
     let rows = sqlx::query(
