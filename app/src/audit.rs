@@ -57,23 +57,7 @@ pub async fn record_many(tx: &mut Tx<'_>, events: Vec<Event<'_>>) -> Result<(), 
     const ROWS: usize = 16;
     let at = now_ms();
     for chunk in events.chunks(ROWS) {
-        let values = (0..chunk.len())
-            .map(|r| {
-                let n = r * 8;
-                format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                    n + 1,
-                    n + 2,
-                    n + 3,
-                    n + 4,
-                    n + 5,
-                    n + 6,
-                    n + 7,
-                    n + 8
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
+        let values = crate::db::placeholders(chunk.len(), 8);
         let sql = format!(
             "INSERT INTO audit_events (id, at, actor_kind, actor_id, what, subject_kind, subject_id, detail) VALUES {values}"
         );

@@ -121,6 +121,32 @@ pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
+/// An INSERT that must be the first of its kind: a unique violation is
+/// the caller's conflict (`taken`), any other failure an error.
+pub fn first_of_its_kind<T>(
+    inserted: Result<T, sqlx::Error>,
+    taken: impl FnOnce() -> crate::error::AppError,
+) -> Result<(), crate::error::AppError> {
+    match inserted {
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(taken()),
+        Err(e) => Err(e.into()),
+        Ok(_) => Ok(()),
+    }
+}
+
+/// Placeholders for a multi-row INSERT: `rows` groups of `columns`,
+/// numbered on from `$1`: `($1, $2), ($3, $4)`.
+pub fn placeholders(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let n = r * columns;
+            let row: Vec<String> = (1..=columns).map(|k| format!("${}", n + k)).collect();
+            format!("({})", row.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Ids are UUIDs. Anything else names no row, so it is "not found" without
 /// asking the database (which may refuse odd bytes such as NUL).
 pub fn known_id(id: &str, what: &str) -> Result<(), crate::error::AppError> {
@@ -141,6 +167,12 @@ pub fn rfc3339(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholders_number_on_across_rows() {
+        assert_eq!(placeholders(2, 2), "($1, $2), ($3, $4)");
+        assert_eq!(placeholders(1, 3), "($1, $2, $3)");
+    }
 
     #[test]
     fn redact_url_hides_the_password() {

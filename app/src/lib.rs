@@ -1,5 +1,48 @@
 //! Belay's application: pages, server functions, and (behind the `ssr`
 //! feature) the rule book and storage they share with the REST API.
+//!
+//! # Where things live
+//!
+//! Each feature is a folder; its `mod.rs` holds the types the pages share
+//! with the server and the server functions (thin: a guard, parsing, one
+//! call into the feature), beside `pages.rs` (the browser) and `store.rs`
+//! (its tables). Below the features: `policy/` (the pure rule book and its
+//! cached index), `auth/` (who is calling), `db`, `audit`, `error`. The
+//! module graph has no cycles (`app/tests/structure/`).
+//!
+//! # A submission, top to bottom (6 files)
+//!
+//! 1. `server/src/api/actions.rs` — `submit`: the key's shape is checked
+//!    from the header, the body parsed; hands it to the writer.
+//! 2. `actions/submission.rs` — `Submission::parse`: every field checked at
+//!    the edge (evidence through `evidence/parse.rs`), and `decided`, the
+//!    request a decision makes of it.
+//! 3. `actions/commit.rs` — the one writer: batches waiting submissions;
+//!    per batch one transaction authenticates each key, decides, writes,
+//!    audits and counts, then answers everyone after the commit.
+//! 4. `policy/store.rs` — `decide_now`: the facts the rule book needs from
+//!    the database (first use, the last hour's count), over the cached
+//!    index.
+//! 5. `policy/decide.rs` — `decide`: the rule book itself, a pure function.
+//! 6. `actions/store.rs` — `insert`: the request rows and their evidence.
+//!
+//! # An approval, top to bottom (5 files)
+//!
+//! 1. `actions/pages.rs` — the request page: Approve (as shown or edited)
+//!    and Reject call the server functions.
+//! 2. `actions/mod.rs` — `approve_action` / `reject_action`: the guard
+//!    (`auth/session.rs`, a role that may decide) and the edited params
+//!    parsed.
+//! 3. `actions/review.rs` — `decide_request`: the payload the reviewer saw,
+//!    distinct approvers, the sponsor bar, the edit checked against the
+//!    grant, then the state move, rollups and audit in one transaction.
+//! 4. `actions/store.rs` — `Move`: each state change a conditional update
+//!    naming the states it may leave; `unmoved` says why when it did not.
+//! 5. `actions/service.rs` — expiry on touch, and the 409 for a request
+//!    already decided.
+//!
+//! The agent then claims it (`actions/execute.rs`, the same `Move`), and
+//! long-polls see the change through `AppState::changes` (`state.rs`).
 #![recursion_limit = "256"]
 
 pub mod actions;

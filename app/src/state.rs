@@ -1,7 +1,9 @@
 //! The one application state, shared by REST handlers (axum `State`) and
-//! server functions (Leptos context).
+//! server functions (Leptos context). It holds what every feature shares
+//! (the database, the change feed, the decision's cached index, settings)
+//! and owns no feature: the submission writer is started and held by the
+//! agent API that uses it.
 
-use crate::actions::commit::Committer;
 use crate::db::Db;
 use crate::policy::store::PolicyCache;
 use std::sync::Arc;
@@ -10,38 +12,37 @@ use tokio::sync::broadcast;
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
-    pub settings: Arc<Settings>,
+    pub settings: Arc<ServerSettings>,
     /// Ids of action requests that were just submitted for approval or
     /// changed state; long-polls and the live queue listen here.
     pub changes: broadcast::Sender<String>,
     /// What the decision reads, cached until the policy epoch moves.
     pub policy: Arc<PolicyCache>,
-    /// The one writer that decides and group-commits submissions.
-    pub committer: Committer,
     pub leptos_options: leptos::config::LeptosOptions,
 }
 
 /// Product settings the rule book reads.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub struct ServerSettings {
     /// Upper bound on `?wait=` for long-polls.
     pub max_wait_secs: u64,
 }
 
-impl Default for Settings {
+impl Default for ServerSettings {
     fn default() -> Self {
-        Settings { max_wait_secs: 60 }
+        ServerSettings { max_wait_secs: 60 }
     }
 }
 
 impl AppState {
-    /// Must be called inside a Tokio runtime: it starts the submission writer.
-    pub fn new(db: Db, settings: Settings, leptos_options: leptos::config::LeptosOptions) -> Self {
+    pub fn new(
+        db: Db,
+        settings: ServerSettings,
+        leptos_options: leptos::config::LeptosOptions,
+    ) -> Self {
         let (changes, _) = broadcast::channel(1024);
-        let policy = Arc::new(PolicyCache::default());
         AppState {
-            committer: Committer::start(db.clone(), policy.clone(), changes.clone()),
-            policy,
+            policy: Arc::new(PolicyCache::default()),
             db,
             settings: Arc::new(settings),
             changes,

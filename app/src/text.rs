@@ -25,9 +25,33 @@ pub fn field(name: &str, raw: &str, max_chars: usize) -> Result<String, AppError
     Ok(value.to_string())
 }
 
+/// Lowercase hex of some bytes (hashes as stored and shown).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Percent-encodes a query value: everything but RFC 3986's unreserved
+/// characters and `/` (which a query may hold as is).
+pub fn query_value(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::field;
+    use super::{field, hex, query_value};
+
+    #[test]
+    fn hex_and_query_values_are_encoded() {
+        assert_eq!(hex(&[0, 15, 255]), "000fff");
+        assert_eq!(query_value("/a?b=c&d é"), "/a%3Fb%3Dc%26d%20%C3%A9");
+    }
 
     #[test]
     fn text_is_trimmed_bounded_and_free_of_control_characters() {

@@ -1,6 +1,5 @@
 //! Small pieces every page uses.
 
-use crate::actions::State;
 use crate::error::AppError;
 use crate::policy::{Stage, Trigger};
 use leptos::prelude::*;
@@ -24,11 +23,6 @@ pub fn StageBadge(stage: Stage) -> impl IntoView {
             {stage.as_str()}
         </span>
     }
-}
-
-#[component]
-pub fn StateBadge(state: State) -> impl IntoView {
-    view! { <span class=format!("badge state state-{}", state.as_str()) data-testid="state">{state.label()}</span> }
 }
 
 /// An action's risk: its triggers, or a warning when the catalog did not

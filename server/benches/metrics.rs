@@ -10,7 +10,7 @@
 use app::db::{new_id, now_ms, Db};
 use app::policy::Stage;
 use app::trust::model::evaluate;
-use app::trust::{metrics, rollup, settings};
+use app::trust::{daily, metrics, rollup, settings};
 use std::time::{Duration, Instant};
 
 const DAY_MS: i64 = 86_400_000;
@@ -60,8 +60,8 @@ fn main() {
             .unwrap();
         // Both paths must agree before either is timed.
         let rolled = metrics::for_agent(&db, &agent, now).await.unwrap();
-        let (rows, people) = metrics::raw(&db, &agent, today, 91).await.unwrap();
-        let raw = metrics::fold(&rows, &people, today);
+        let (rows, people) = daily::raw(&db, &agent, today, 91).await.unwrap();
+        let raw = daily::fold(&rows, &people, today);
         assert_eq!(rolled.windows, raw.windows, "rollups and raw counts differ");
         assert_eq!(rolled.capabilities, raw.capabilities);
         println!(
@@ -85,8 +85,8 @@ fn main() {
         let mut slow = Vec::new();
         for i in 0..raw_samples + 2 {
             let t = Instant::now();
-            let (rows, people) = metrics::raw(&db, &agent, today, 91).await.unwrap();
-            let m = metrics::fold(&rows, &people, today);
+            let (rows, people) = daily::raw(&db, &agent, today, 91).await.unwrap();
+            let m = daily::fold(&rows, &people, today);
             let days = app::trust::history::days_at_stage(&db, &agent, None, now)
                 .await
                 .unwrap();
@@ -251,7 +251,7 @@ async fn fill(db: &Db, history: usize) -> String {
 /// The rollups the write path would have kept, built from the requests.
 async fn backfill(db: &Db, agent: &str) {
     let today = now_ms().div_euclid(DAY_MS);
-    let (rows, people) = metrics::raw(db, agent, today, 400).await.unwrap();
+    let (rows, people) = daily::raw(db, agent, today, 400).await.unwrap();
     let mut tx = db.begin().await.unwrap();
     rollup::add_many(
         &mut tx,

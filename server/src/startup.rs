@@ -3,8 +3,9 @@
 
 use crate::config::Config;
 use crate::{api, web};
+use app::actions::commit::Committer;
 use app::db::{self, Backend};
-use app::state::{AppState, Settings};
+use app::state::{AppState, ServerSettings};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::IntoResponse;
@@ -92,7 +93,13 @@ impl Application {
             .site_pkg_dir("pkg")
             .site_addr(addr)
             .build();
-        let state = AppState::new(pool, Settings::default(), leptos_options.clone());
+        let state = AppState::new(pool, ServerSettings::default(), leptos_options.clone());
+        // The one writer that decides and group-commits submissions.
+        let writer = Committer::start(
+            state.db.clone(),
+            state.policy.clone(),
+            state.changes.clone(),
+        );
 
         let routes = generate_route_list(app::App);
         let web = Router::new()
@@ -127,7 +134,7 @@ impl Application {
                 web.layer(web::session_layer(s.clone(), config.serve.secure_cookies))
             }
         };
-        let router = web::with_security_headers(Router::new().nest("/api/v1", api::router()).merge(web))
+        let router = web::with_security_headers(Router::new().nest("/api/v1", api::router(writer)).merge(web))
             .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
                 tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), agent = tracing::field::Empty)
             }))

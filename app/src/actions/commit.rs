@@ -3,15 +3,19 @@
 //! writer task decides and records whatever submissions are waiting, in one
 //! transaction, and answers them all after the single commit. Under load,
 //! batches grow; when idle, a batch is one submission and nothing waits.
+//! A batch authenticates each submission, decides it against one
+//! consistent view of the policy, then writes every request, its evidence,
+//! audit row and rollup counts together.
 
 use super::idempotency;
-use super::model::{ActionDetail, EvidenceInfo, State};
+use super::model::{ActionDetail, RequestState};
+use super::store::{self, NewRequest};
 use super::submission::Submission;
 use crate::audit::{self, Actor};
 use crate::db::{new_id, now_ms, Db, Tx};
 use crate::error::AppError;
 use crate::policy::store::{decide_now, PolicyCache};
-use crate::policy::{Decision, Outcome, Request, RuleKey, Trigger};
+use crate::policy::{Outcome, Request};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -23,30 +27,8 @@ const MAX_BATCH: usize = 256;
 const QUEUE: usize = 1024;
 
 struct Job {
-    /// SHA-256 of the bearer key; the key is checked in the writer, against
-    /// the same view of agents and keys the decision uses.
-    key_hash: String,
-    /// Chosen before the first attempt, so a retry can tell whether an
-    /// earlier attempt did commit.
-    id: String,
-    submission: Submission,
-    /// The agent's `Idempotency-Key`, if it sent one.
-    idempotency_key: Option<String>,
+    entry: Entry,
     reply: oneshot::Sender<Result<Submitted, AppError>>,
-}
-
-/// The writer's answer: the request, and whether it was recorded earlier
-/// under the same `Idempotency-Key` (a replay records nothing new).
-#[derive(Debug)]
-pub struct Submitted {
-    pub action: ActionDetail,
-    pub replayed: bool,
-}
-
-/// The submitting agent, as the writer authenticated it.
-pub struct Submitter<'a> {
-    pub agent_id: &'a str,
-    pub name: &'a str,
 }
 
 #[derive(Clone)]
@@ -72,10 +54,12 @@ impl Committer {
     ) -> Result<Submitted, AppError> {
         let (reply, answer) = oneshot::channel();
         let job = Job {
-            key_hash,
-            id: new_id(),
-            submission,
-            idempotency_key,
+            entry: Entry {
+                key_hash,
+                id: new_id(),
+                submission,
+                idempotency_key,
+            },
             reply,
         };
         if self.jobs.send(job).await.is_err() {
@@ -117,11 +101,12 @@ async fn settle(
     if jobs.is_empty() {
         return;
     }
-    match commit(&db, &cache, &jobs).await {
+    let entries: Vec<&Entry> = jobs.iter().map(|j| &j.entry).collect();
+    match commit(&db, &cache, &entries).await {
         Ok(results) => {
             for (job, result) in jobs.into_iter().zip(results) {
                 if let Ok(done) = &result {
-                    if !done.replayed && done.action.state == State::PendingApproval {
+                    if !done.replayed && done.action.state == RequestState::PendingApproval {
                         // Nobody watching the queue is fine.
                         let _ = changes.send(done.action.id.clone());
                     }
@@ -146,15 +131,34 @@ async fn settle(
 /// A retry that cannot record twice: if an earlier attempt did commit (the
 /// commit's answer was lost), that request is the answer.
 async fn retry_alone(db: &Db, cache: &PolicyCache, job: &Job) -> Result<Submitted, AppError> {
-    if let Some(action) = super::service::load(db, &job.id).await? {
+    if let Some(action) = store::load(db, &job.entry.id).await? {
         return Ok(Submitted {
             action,
             replayed: false,
         });
     }
-    commit(db, cache, std::slice::from_ref(job))
-        .await?
-        .remove(0)
+    commit(db, cache, &[&job.entry]).await?.remove(0)
+}
+
+/// One submission, as the writer receives it.
+pub struct Entry {
+    /// SHA-256 of the bearer key; the key is checked in the writer, against
+    /// the same view of agents and keys the decision uses.
+    pub key_hash: String,
+    /// Chosen before the first attempt, so a retry can tell whether an
+    /// earlier attempt did commit.
+    pub id: String,
+    pub submission: Submission,
+    /// The agent's `Idempotency-Key`, if it sent one.
+    pub idempotency_key: Option<String>,
+}
+
+/// The writer's answer: the request, and whether it was recorded earlier
+/// under the same `Idempotency-Key` (a replay records nothing new).
+#[derive(Debug)]
+pub struct Submitted {
+    pub action: ActionDetail,
+    pub replayed: bool,
 }
 
 /// One transaction for the batch. Per-submission refusals (a bad key, a
@@ -163,7 +167,7 @@ async fn retry_alone(db: &Db, cache: &PolicyCache, job: &Job) -> Result<Submitte
 async fn commit(
     db: &Db,
     cache: &PolicyCache,
-    jobs: &[Job],
+    jobs: &[&Entry],
 ) -> Result<Vec<Result<Submitted, AppError>>, AppError> {
     let mut tx = db.begin().await?;
     // Take the lock every change to the policy also takes, first: on SQLite
@@ -232,15 +236,27 @@ async fn commit(
         ) {
             *earlier += 1;
         }
-        let who = Submitter {
-            agent_id,
-            name: &agent.name,
-        };
         slots.push(Slot::New(prepared.len()));
-        prepared.push(prepare(&job.id, &who, s, decision, now));
+        prepared.push(Prepared {
+            risk: decision.risk(),
+            detail: s.decided(&job.id, (agent_id, &agent.name), decision, now),
+            submission: s,
+        });
     }
     write(&mut tx, &prepared, index.spot_check_pct).await?;
-    count(&mut tx, &prepared).await?;
+    let decided: Vec<_> = prepared
+        .iter()
+        .map(|p| {
+            let a = &p.detail;
+            (
+                a.agent_id.as_str(),
+                a.capability.as_str(),
+                a.created_at_ms,
+                a.decision,
+            )
+        })
+        .collect();
+    crate::trust::rollup::add_submitted(&mut tx, &decided).await?;
     idempotency::remember(&mut tx, &new_keys, now).await?;
     tx.commit().await?;
     let details: Vec<ActionDetail> = prepared.into_iter().map(|p| p.detail).collect();
@@ -261,7 +277,7 @@ async fn commit(
                 action: details[i].clone(),
                 replayed: true,
             }),
-            Slot::Replay(Earlier::Stored(id)) => match super::service::load(db, &id).await {
+            Slot::Replay(Earlier::Stored(id)) => match store::load(db, &id).await {
                 Ok(Some(action)) => Ok(Submitted {
                     action,
                     replayed: true,
@@ -295,156 +311,23 @@ struct Prepared<'a> {
     submission: &'a Submission,
 }
 
-/// The request as it will be stored and answered (evidence ids included).
-fn prepare<'a>(
-    id: &str,
-    agent: &Submitter<'_>,
-    s: &'a Submission,
-    d: Decision,
-    now: i64,
-) -> Prepared<'a> {
-    let state = State::after(d.outcome);
-    let risk = d.risk();
-    let expires_at = match d.outcome {
-        Outcome::PendingApproval => d.ttl_secs.map(|t| now + t * 1000),
-        Outcome::Allowed | Outcome::Drafted | Outcome::Denied => None,
-    };
-    let evidence = s
-        .evidence
-        .iter()
-        .map(|e| EvidenceInfo {
-            id: new_id(),
-            kind: e.kind.to_string(),
-            media_type: e.media_type.clone(),
-            size_bytes: e.content.len() as i64,
-            sha256: e.sha256.clone(),
-            phase: "request".into(),
-        })
-        .collect();
-    let detail = ActionDetail {
-        id: id.to_string(),
-        agent_id: agent.agent_id.to_string(),
-        agent_name: agent.name.to_string(),
-        stage: d.stage,
-        capability: s.capability.clone(),
-        capability_known: d.capability_known,
-        triggers: d.triggers,
-        target: s.target.clone(),
-        summary: s.summary.clone(),
-        params: s.params.clone(),
-        observation: s.observation.clone(),
-        decision: d.outcome,
-        reasons: d.reasons,
-        policy_version: d.policy_version,
-        held_for: d.held_for,
-        rules: d.rules,
-        approvals_required: d.approvals_required,
-        approved_by: vec![],
-        state,
-        created_at_ms: now,
-        expires_at_ms: expires_at,
-        decided_at_ms: None,
-        decided_by: None,
-        decision_note: None,
-        evidence,
-        sponsor: None,
-        payload_hash: s.payload_hash(),
-        edited_params: None,
-        correction: None,
-        claimed_at_ms: None,
-        outcome_at_ms: None,
-        outcome_detail: None,
-        incident: false,
-    };
-    Prepared {
-        detail,
-        risk,
-        submission: s,
-    }
-}
-
-/// Rows per multi-row INSERT. SQLite looks bound parameters up by name in
-/// a list, so very long statements cost more per row than they save.
-const ROWS_PER_INSERT: usize = 16;
-
-/// Writes the requests, their evidence and their audit rows, a few dozen
-/// rows per statement.
+/// Writes the requests, their evidence and their audit rows.
 async fn write(
     tx: &mut Tx<'_>,
     items: &[Prepared<'_>],
     spot_check_pct: i64,
 ) -> Result<(), AppError> {
-    const COLUMNS: usize = 23;
-    for chunk in items.chunks(ROWS_PER_INSERT) {
-        let sql = format!(
-            "INSERT INTO action_requests (id, agent_id, capability, capability_known, target, summary, params, \
-               observation, decision, reasons, triggers, stage, policy_version, state, payload_hash, created_at, \
-               expires_at, updated_at, held_for, rules, approvals_required, risk, held_mask, spot_check) VALUES {}",
-            values(chunk.len(), COLUMNS, |n| format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                n + 1, n + 2, n + 3, n + 4, n + 5, n + 6, n + 7, n + 8, n + 9, n + 10, n + 11, n + 12, n + 13,
-                n + 14, n + 15, n + 16, n + 17, n + 16, n + 18, n + 19, n + 20, n + 21, n + 22, n + 23
-            ))
-        );
-        let mut q = sqlx::query(&sql);
-        for item in chunk {
-            let a = &item.detail;
-            q = q
-                .bind(a.id.clone())
-                .bind(a.agent_id.clone())
-                .bind(a.capability.clone())
-                .bind(i64::from(a.capability_known))
-                .bind(a.target.clone())
-                .bind(a.summary.clone())
-                .bind(a.params.to_string())
-                .bind(a.observation.clone())
-                .bind(a.decision.as_str())
-                .bind(serde_json::to_string(&a.reasons).map_err(|_| AppError::Internal)?)
-                .bind(Trigger::join(&a.triggers))
-                .bind(a.stage.as_str())
-                .bind(a.policy_version)
-                .bind(a.state.as_str())
-                .bind(a.payload_hash.clone())
-                .bind(a.created_at_ms)
-                .bind(a.expires_at_ms)
-                .bind(
-                    a.held_for
-                        .iter()
-                        .map(|k| k.as_str())
-                        .collect::<Vec<_>>()
-                        .join(","),
-                )
-                .bind(serde_json::to_string(&a.rules).map_err(|_| AppError::Internal)?)
-                .bind(i64::from(a.approvals_required))
-                .bind(item.risk)
-                .bind(RuleKey::mask(&a.held_for))
-                // A share of what runs without a person is looked at after.
-                .bind(
-                    (a.decision == Outcome::Allowed
-                        && crate::trust::spot::sampled(&a.id, spot_check_pct))
-                    .then_some("pending"),
-                );
-        }
-        q.execute(&mut **tx).await?;
-    }
-    for item in items {
-        for (info, e) in item.detail.evidence.iter().zip(&item.submission.evidence) {
-            sqlx::query(
-                "INSERT INTO evidence (id, action_id, kind, media_type, size_bytes, sha256, content, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(&info.id)
-            .bind(&item.detail.id)
-            .bind(e.kind)
-            .bind(&info.media_type)
-            .bind(info.size_bytes)
-            .bind(&info.sha256)
-            .bind(e.content.clone())
-            .bind(item.detail.created_at_ms)
-            .execute(&mut **tx)
-            .await?;
-        }
-    }
+    let rows: Vec<NewRequest> = items
+        .iter()
+        .map(|item| NewRequest {
+            detail: &item.detail,
+            submission: item.submission,
+            risk: item.risk,
+            // A share of what runs without a person is looked at after.
+            spot_check: crate::trust::spot::sampled(&item.detail.id, spot_check_pct),
+        })
+        .collect();
+    store::insert(tx, &rows).await?;
     let actors: Vec<Actor> = items
         .iter()
         .map(|i| Actor::Agent(i.detail.agent_id.clone()))
@@ -474,36 +357,4 @@ async fn write(
         })
         .collect::<Vec<_>>();
     audit::record_many(tx, events).await
-}
-
-/// The batch's rollup counts, in one statement, in the same transaction.
-async fn count(tx: &mut Tx<'_>, items: &[Prepared<'_>]) -> Result<(), AppError> {
-    use crate::trust::rollup::{self, Counts};
-    #[cfg(feature = "bench-knobs")]
-    if !rollup::KEEP.load(std::sync::atomic::Ordering::Relaxed) {
-        return Ok(());
-    }
-    let changes = items.iter().map(|item| {
-        let a = &item.detail;
-        let mut c = Counts {
-            submitted: 1,
-            ..Counts::default()
-        };
-        match a.decision {
-            Outcome::Allowed => c.allowed = 1,
-            Outcome::PendingApproval => c.held = 1,
-            Outcome::Drafted => c.drafted = 1,
-            Outcome::Denied => c.denied = 1,
-        }
-        (a.agent_id.clone(), a.capability.clone(), a.created_at_ms, c)
-    });
-    rollup::add_many(tx, changes).await
-}
-
-/// `rows` groups of placeholders, each numbered from `n` = row × `columns`.
-fn values(rows: usize, columns: usize, row: impl Fn(usize) -> String) -> String {
-    (0..rows)
-        .map(|r| row(r * columns))
-        .collect::<Vec<_>>()
-        .join(", ")
 }

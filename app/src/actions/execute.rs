@@ -1,17 +1,17 @@
 //! The agent's side after the decision: add evidence while a request waits,
 //! claim an approved request exactly once, report the outcome.
 
-use super::model::{ActionDetail, State};
-use super::service::{get_for_agent, load, stored_payload_hash};
-use super::submission::{check_total, Evidence, MAX_EVIDENCE_ITEMS};
-use crate::agents::store::Principal;
+use super::model::{ActionDetail, RequestState};
+use super::service::get_for_agent;
+use super::store::{self, load, stored_payload_hash, Hash, Move};
 use crate::audit::{self, Actor};
-use crate::db::{new_id, now_ms, Tx};
+use crate::auth::agent::Principal;
+use crate::db::{new_id, now_ms};
 use crate::error::AppError;
+use crate::evidence::parse::{check_total, Evidence, MAX_EVIDENCE_ITEMS};
 use crate::policy::Stage;
 use crate::state::AppState;
 use crate::trust::rollup::{self, Counts};
-use sqlx::Row;
 
 /// Claims an approved request for execution. Exactly once: a conditional
 /// update moves it from `approved` to `executing`, so of many concurrent
@@ -57,27 +57,17 @@ pub async fn claim(
             action.capability
         )));
     }
-    let done = sqlx::query(
-        "UPDATE action_requests SET state = 'executing', claimed_at = $1, updated_at = $1 \
-         WHERE id = $2 AND agent_id = $3 AND state = 'approved' \
-         AND stage IN ('act_with_approval', 'scoped_autonomy')",
-    )
-    .bind(now)
-    .bind(id)
-    .bind(&agent.agent_id)
-    .execute(&mut *tx)
-    .await?;
-    if done.rows_affected() != 1 {
+    let claimed = Move::from(&[RequestState::Approved], Some(RequestState::Executing))
+        .of_agent(&agent.agent_id)
+        .stamp("claimed_at = $1")
+        .only_if("stage IN ('act_with_approval', 'scoped_autonomy')")
+        .apply(&mut tx, id, now)
+        .await?;
+    if !claimed {
         drop(tx);
-        let current = get_for_agent(state, agent, id).await?;
-        return Err(not_claimable(&current));
+        return Err(store::unmoved(&state.db, id, Some(&agent.agent_id), not_claimable).await);
     }
-    let approved: Option<String> =
-        sqlx::query("SELECT approved_hash FROM action_requests WHERE id = $1")
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("approved_hash")?;
+    let approved = store::approved_hash(&mut tx, id).await?;
     let now_hash = stored_payload_hash(&mut tx, id, None).await?;
     if approved.as_deref() != Some(now_hash.as_str()) {
         tracing::error!(action_id = %id, "stored payload differs from the approved one; claim refused");
@@ -94,8 +84,8 @@ pub async fn claim(
             subject_kind: "action",
             subject_id: id,
             detail: serde_json::json!({
-                "before": { "state": State::Approved },
-                "after": { "state": State::Executing, "payload_hash": now_hash },
+                "before": { "state": RequestState::Approved },
+                "after": { "state": RequestState::Executing, "payload_hash": now_hash },
             }),
         },
     )
@@ -108,12 +98,12 @@ pub async fn claim(
 fn not_claimable(a: &ActionDetail) -> AppError {
     let when = |t: Option<i64>| t.map(crate::db::rfc3339).unwrap_or_default();
     AppError::Conflict(match a.state {
-        State::Executing | State::Succeeded | State::Failed => format!(
+        RequestState::Executing | RequestState::Succeeded | RequestState::Failed => format!(
             "this request was already claimed at {}; an approval is carried out once",
             when(a.claimed_at_ms)
         ),
-        State::PendingApproval => "this request is still waiting for approval".into(),
-        State::Allowed => {
+        RequestState::PendingApproval => "this request is still waiting for approval".into(),
+        RequestState::Allowed => {
             "this request was allowed outright: carry it out and report the outcome; there is nothing to claim"
                 .into()
         }
@@ -149,9 +139,9 @@ pub async fn outcome(
     }
     let action = get_for_agent(state, agent, id).await?;
     let next = if report.succeeded {
-        State::Succeeded
+        RequestState::Succeeded
     } else {
-        State::Failed
+        RequestState::Failed
     };
     let now = now_ms();
     let mut tx = state.db.begin().await?;
@@ -160,33 +150,43 @@ pub async fn outcome(
         // every change the decision reads takes the epoch lock first.
         crate::policy::store::bump_epoch(&mut tx).await?;
     }
-    let done = sqlx::query(
-        "UPDATE action_requests SET state = $1, outcome_at = $2, outcome_detail = $3, \
-         updated_at = $2 WHERE id = $4 AND agent_id = $5 AND state IN ('executing', 'allowed')",
+    let reported = Move::from(
+        &[RequestState::Executing, RequestState::Allowed],
+        Some(next),
     )
-    .bind(next.as_str())
-    .bind(now)
-    .bind(&report.details)
-    .bind(id)
-    .bind(&agent.agent_id)
-    .execute(&mut *tx)
+    .of_agent(&agent.agent_id)
+    .stamp("outcome_at = $1")
+    .set("outcome_detail", report.details.clone())
+    .apply(&mut tx, id, now)
     .await?;
-    if done.rows_affected() != 1 {
+    if !reported {
         drop(tx);
-        let current = get_for_agent(state, agent, id).await?;
-        return Err(AppError::Conflict(match current.state {
-            State::Succeeded | State::Failed => format!(
-                "the outcome was already reported ({}); it is final",
-                current.state.label()
-            ),
-            State::Approved => "claim the request before reporting its outcome".into(),
-            other => format!(
+        return Err(
+            store::unmoved(&state.db, id, Some(&agent.agent_id), |current| {
+                AppError::Conflict(match current.state {
+                    RequestState::Succeeded | RequestState::Failed => format!(
+                        "the outcome was already reported ({}); it is final",
+                        current.state.label()
+                    ),
+                    RequestState::Approved => {
+                        "claim the request before reporting its outcome".into()
+                    }
+                    other => format!(
                 "this request is {}; an outcome is reported for a claimed or allowed request",
                 other.label()
             ),
-        }));
+                })
+            })
+            .await,
+        );
     }
-    insert_evidence(&mut tx, id, "outcome", &report.evidence, now).await?;
+    let ids: Vec<String> = report.evidence.iter().map(|_| new_id()).collect();
+    let pieces: Vec<(&str, &Evidence)> = ids
+        .iter()
+        .map(String::as_str)
+        .zip(&report.evidence)
+        .collect();
+    crate::evidence::store::insert(&mut tx, id, "outcome", &pieces, now).await?;
     // A spot check may have flagged it already: an incident counts once.
     let new_incident = report.incident && crate::trust::spot::flag_incident(&mut tx, id).await?;
     let counts = Counts {
@@ -256,44 +256,34 @@ pub async fn add_evidence(
     get_for_agent(state, agent, id).await?;
     let now = now_ms();
     let mut tx = state.db.begin().await?;
-    let open = sqlx::query(
-        "UPDATE action_requests SET updated_at = $1 \
-         WHERE id = $2 AND agent_id = $3 AND state = 'pending_approval'",
-    )
-    .bind(now)
-    .bind(id)
-    .bind(&agent.agent_id)
-    .execute(&mut *tx)
-    .await?;
-    if open.rows_affected() != 1 {
+    let open = Move::from(&[RequestState::PendingApproval], None)
+        .of_agent(&agent.agent_id)
+        .apply(&mut tx, id, now)
+        .await?;
+    if !open {
         drop(tx);
-        let current = get_for_agent(state, agent, id).await?;
-        return Err(AppError::Conflict(format!(
-            "evidence can be added only while a request waits for approval; this one is {}",
-            current.state.label()
-        )));
+        return Err(
+            store::unmoved(&state.db, id, Some(&agent.agent_id), |current| {
+                AppError::Conflict(format!(
+                    "evidence can be added only while a request waits for approval; this one is {}",
+                    current.state.label()
+                ))
+            })
+            .await,
+        );
     }
-    // SUM over BIGINT is NUMERIC on PostgreSQL; the cast keeps it an i64.
-    let held = sqlx::query(
-        "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) AS bytes FROM evidence WHERE action_id = $1",
-    )
-    .bind(id)
-    .fetch_one(&mut *tx)
-    .await?;
-    let (count, bytes): (i64, i64) = (held.try_get("n")?, held.try_get("bytes")?);
-    if count as usize + pieces.len() > MAX_EVIDENCE_ITEMS {
+    let (count, bytes) = crate::evidence::store::held(&mut tx, id).await?;
+    if count + pieces.len() > MAX_EVIDENCE_ITEMS {
         return Err(AppError::validation(format!(
             "an action holds at most {MAX_EVIDENCE_ITEMS} pieces of evidence; it has {count}"
         )));
     }
-    check_total(bytes as usize, &pieces)?;
-    insert_evidence(&mut tx, id, "request", &pieces, now).await?;
+    check_total(bytes, &pieces)?;
+    let ids: Vec<String> = pieces.iter().map(|_| new_id()).collect();
+    let stored: Vec<(&str, &Evidence)> = ids.iter().map(String::as_str).zip(&pieces).collect();
+    crate::evidence::store::insert(&mut tx, id, "request", &stored, now).await?;
     let hash = stored_payload_hash(&mut tx, id, None).await?;
-    sqlx::query("UPDATE action_requests SET payload_hash = $1 WHERE id = $2")
-        .bind(&hash)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    store::set_hash(&mut tx, id, Hash::Payload, &hash).await?;
     audit::record(
         &mut tx,
         audit::Event {
@@ -315,31 +305,4 @@ pub async fn add_evidence(
     tx.commit().await?;
     state.notify_changed(id);
     load(&state.db, id).await?.ok_or(AppError::Internal)
-}
-
-async fn insert_evidence(
-    tx: &mut Tx<'_>,
-    action_id: &str,
-    phase: &str,
-    pieces: &[Evidence],
-    now: i64,
-) -> Result<(), AppError> {
-    for e in pieces {
-        sqlx::query(
-            "INSERT INTO evidence (id, action_id, kind, media_type, size_bytes, sha256, content, created_at, phase) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(new_id())
-        .bind(action_id)
-        .bind(e.kind)
-        .bind(&e.media_type)
-        .bind(e.content.len() as i64)
-        .bind(&e.sha256)
-        .bind(e.content.clone())
-        .bind(now)
-        .bind(phase)
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(())
 }

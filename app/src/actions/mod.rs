@@ -1,6 +1,8 @@
 //! Action requests: what agents submit and reviewers decide.
 
 #[cfg(feature = "ssr")]
+pub mod agent_view;
+#[cfg(feature = "ssr")]
 pub mod commit;
 #[cfg(feature = "ssr")]
 pub mod execute;
@@ -10,16 +12,19 @@ pub mod model;
 mod pages;
 #[cfg(feature = "ssr")]
 pub mod queue;
+mod queue_keys;
 mod queue_page;
 #[cfg(feature = "ssr")]
 pub mod review;
 #[cfg(feature = "ssr")]
 pub mod service;
 #[cfg(feature = "ssr")]
+pub mod store;
+#[cfg(feature = "ssr")]
 pub mod submission;
 
 pub use model::{
-    ActionDetail, HistoryRow, QueueFacets, QueueFilter, QueuePage, QueueRow, Record, State,
+    ActionDetail, HistoryRow, QueueFacets, QueueFilter, QueuePage, QueueRow, Record, RequestState,
 };
 use serde::{Deserialize, Serialize};
 
@@ -33,23 +38,11 @@ pub struct ActionPageData {
     pub sponsor_barred: bool,
     pub record: Record,
 }
-pub use pages::ActionPage;
+pub use pages::{ActionPage, StateBadge};
 pub use queue_page::ApprovalsPage;
 
 use crate::error::AppError;
 use leptos::prelude::*;
-
-#[cfg(feature = "ssr")]
-async fn reviewer() -> Result<(crate::state::AppState, crate::auth::UserView), AppError> {
-    let state = crate::state::app_state()?;
-    let user = crate::auth::session::require(
-        &state,
-        crate::auth::Role::can_decide_actions,
-        "decide approval requests",
-    )
-    .await?;
-    Ok((state, user))
-}
 
 /// One page of the approval queue, narrowed by the filters that are set.
 /// Empty strings count as unset (that is what an unselected `<select>` sends).
@@ -62,8 +55,9 @@ pub async fn fetch_queue(
     after: Option<String>,
 ) -> Result<QueuePage, AppError> {
     crate::error::respond(async move {
-        let state = crate::state::app_state()?;
-        crate::auth::session::require(&state, |_| true, "see approval requests").await?;
+        let (state, _) =
+            crate::auth::session::guard(crate::auth::Role::can_see, "see approval requests")
+                .await?;
         let set = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
         let bad = |e: String| AppError::Validation(e);
         let filter = QueueFilter {
@@ -86,8 +80,9 @@ pub async fn fetch_queue(
 #[server(prefix = "/rpc", endpoint = "approvals/facets")]
 pub async fn fetch_queue_facets() -> Result<QueueFacets, AppError> {
     crate::error::respond(async move {
-        let state = crate::state::app_state()?;
-        crate::auth::session::require(&state, |_| true, "see approval requests").await?;
+        let (state, _) =
+            crate::auth::session::guard(crate::auth::Role::can_see, "see approval requests")
+                .await?;
         queue::facets(&state.db).await
     })
     .await
@@ -97,7 +92,11 @@ pub async fn fetch_queue_facets() -> Result<QueueFacets, AppError> {
 #[server(prefix = "/rpc", endpoint = "approvals/mine")]
 pub async fn decided_by_me() -> Result<Vec<HistoryRow>, AppError> {
     crate::error::respond(async move {
-        let (state, user) = reviewer().await?;
+        let (state, user) = crate::auth::session::guard(
+            crate::auth::Role::can_decide_actions,
+            "decide approval requests",
+        )
+        .await?;
         queue::decided_by(&state.db, &user.id).await
     })
     .await
@@ -108,8 +107,9 @@ pub async fn decided_by_me() -> Result<Vec<HistoryRow>, AppError> {
 #[server(prefix = "/rpc", endpoint = "approvals/get")]
 pub async fn get_action(id: String) -> Result<ActionPageData, AppError> {
     crate::error::respond(async move {
-        let state = crate::state::app_state()?;
-        let user = crate::auth::session::require(&state, |_| true, "see approval requests").await?;
+        let (state, user) =
+            crate::auth::session::guard(crate::auth::Role::can_see, "see approval requests")
+                .await?;
         let action = service::get_for_reviewer(&state, &id).await?;
         let record = queue::record(&state.db, &action.agent_id, &action.capability).await?;
         let sponsor_barred =
@@ -134,14 +134,18 @@ pub async fn approve_action(
     params: Option<String>,
 ) -> Result<ActionDetail, AppError> {
     crate::error::respond(async move {
-        let (state, user) = reviewer().await?;
+        let (state, user) = crate::auth::session::guard(
+            crate::auth::Role::can_decide_actions,
+            "decide approval requests",
+        )
+        .await?;
         let edited = match params.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(text) => Some(serde_json::from_str(text).map_err(|e| {
                 AppError::Validation(format!("the edited params are not valid JSON: {e}"))
             })?),
         };
-        review::decide(
+        review::decide_request(
             &state,
             &user,
             &id,
@@ -160,8 +164,12 @@ pub async fn reject_action(
     reason: String,
 ) -> Result<ActionDetail, AppError> {
     crate::error::respond(async move {
-        let (state, user) = reviewer().await?;
-        review::decide(
+        let (state, user) = crate::auth::session::guard(
+            crate::auth::Role::can_decide_actions,
+            "decide approval requests",
+        )
+        .await?;
+        review::decide_request(
             &state,
             &user,
             &id,

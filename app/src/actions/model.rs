@@ -1,12 +1,13 @@
 //! What an action request is, as every front door shows it.
 
+pub use crate::evidence::EvidenceInfo;
 use crate::policy::{AppliedRule, Outcome, RuleKey, Stage, Trigger};
 use serde::{Deserialize, Serialize};
 
 /// Where a request is in its lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum State {
+pub enum RequestState {
     Allowed,
     Drafted,
     Denied,
@@ -20,83 +21,69 @@ pub enum State {
     Failed,
 }
 
-impl State {
-    pub const ALL: [State; 11] = [
-        State::Allowed,
-        State::Drafted,
-        State::Denied,
-        State::PendingApproval,
-        State::Approved,
-        State::Rejected,
-        State::Expired,
-        State::Cancelled,
-        State::Executing,
-        State::Succeeded,
-        State::Failed,
+impl RequestState {
+    pub const ALL: [RequestState; 11] = [
+        RequestState::Allowed,
+        RequestState::Drafted,
+        RequestState::Denied,
+        RequestState::PendingApproval,
+        RequestState::Approved,
+        RequestState::Rejected,
+        RequestState::Expired,
+        RequestState::Cancelled,
+        RequestState::Executing,
+        RequestState::Succeeded,
+        RequestState::Failed,
     ];
 
     pub fn as_str(self) -> &'static str {
         match self {
-            State::Allowed => "allowed",
-            State::Drafted => "drafted",
-            State::Denied => "denied",
-            State::PendingApproval => "pending_approval",
-            State::Approved => "approved",
-            State::Rejected => "rejected",
-            State::Expired => "expired",
-            State::Cancelled => "cancelled",
-            State::Executing => "executing",
-            State::Succeeded => "succeeded",
-            State::Failed => "failed",
+            RequestState::Allowed => "allowed",
+            RequestState::Drafted => "drafted",
+            RequestState::Denied => "denied",
+            RequestState::PendingApproval => "pending_approval",
+            RequestState::Approved => "approved",
+            RequestState::Rejected => "rejected",
+            RequestState::Expired => "expired",
+            RequestState::Cancelled => "cancelled",
+            RequestState::Executing => "executing",
+            RequestState::Succeeded => "succeeded",
+            RequestState::Failed => "failed",
         }
     }
 
-    pub fn parse(s: &str) -> Result<State, String> {
-        State::ALL
+    pub fn parse(s: &str) -> Result<RequestState, String> {
+        RequestState::ALL
             .into_iter()
             .find(|st| st.as_str() == s)
             .ok_or_else(|| format!("unknown action state {s:?}"))
     }
 
     /// The state a fresh decision puts a request in.
-    pub fn after(outcome: Outcome) -> State {
+    pub fn after(outcome: Outcome) -> RequestState {
         match outcome {
-            Outcome::Allowed => State::Allowed,
-            Outcome::PendingApproval => State::PendingApproval,
-            Outcome::Drafted => State::Drafted,
-            Outcome::Denied => State::Denied,
+            Outcome::Allowed => RequestState::Allowed,
+            Outcome::PendingApproval => RequestState::PendingApproval,
+            Outcome::Drafted => RequestState::Drafted,
+            Outcome::Denied => RequestState::Denied,
         }
     }
 
     pub fn label(self) -> &'static str {
         match self {
-            State::Allowed => "allowed",
-            State::Drafted => "drafted",
-            State::Denied => "denied",
-            State::PendingApproval => "waiting for approval",
-            State::Approved => "approved",
-            State::Rejected => "rejected",
-            State::Expired => "expired",
-            State::Cancelled => "cancelled",
-            State::Executing => "executing",
-            State::Succeeded => "succeeded",
-            State::Failed => "failed",
+            RequestState::Allowed => "allowed",
+            RequestState::Drafted => "drafted",
+            RequestState::Denied => "denied",
+            RequestState::PendingApproval => "waiting for approval",
+            RequestState::Approved => "approved",
+            RequestState::Rejected => "rejected",
+            RequestState::Expired => "expired",
+            RequestState::Cancelled => "cancelled",
+            RequestState::Executing => "executing",
+            RequestState::Succeeded => "succeeded",
+            RequestState::Failed => "failed",
         }
     }
-}
-
-/// One piece of evidence, described (its bytes are fetched separately).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EvidenceInfo {
-    pub id: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub media_type: String,
-    pub size_bytes: i64,
-    pub sha256: String,
-    /// `request` (reviewed with it, covered by the payload hash) or
-    /// `outcome` (sent with the agent's report afterwards).
-    pub phase: String,
 }
 
 /// A request with everything a reviewer needs to decide it.
@@ -126,7 +113,7 @@ pub struct ActionDetail {
     pub approvals_required: u8,
     /// Who has approved so far, in order.
     pub approved_by: Vec<String>,
-    pub state: State,
+    pub state: RequestState,
     pub created_at_ms: i64,
     pub expires_at_ms: Option<i64>,
     pub decided_at_ms: Option<i64>,
@@ -238,7 +225,7 @@ pub struct HistoryRow {
     /// What this reviewer did: "approved", "approved with edits", "rejected".
     pub verdict: String,
     /// Where the request is now.
-    pub state: State,
+    pub state: RequestState,
     pub at_ms: i64,
 }
 
@@ -271,10 +258,10 @@ mod tests {
 
     #[test]
     fn states_round_trip() {
-        for s in State::ALL {
-            assert_eq!(State::parse(s.as_str()), Ok(s));
+        for s in RequestState::ALL {
+            assert_eq!(RequestState::parse(s.as_str()), Ok(s));
         }
-        assert!(State::parse("done").is_err());
+        assert!(RequestState::parse("done").is_err());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 use super::*;
 use crate::clock;
-use crate::ui::{ErrorNote, StageBadge, StateBadge, TriggerList};
+use crate::ui::{ErrorNote, StageBadge, TriggerList};
 use leptos_router::hooks::use_params_map;
 
 #[component]
@@ -52,7 +52,7 @@ fn ActionView(
         .edited_params
         .as_ref()
         .map(|p| serde_json::to_string_pretty(p).unwrap_or_default());
-    let pending = a.state == State::PendingApproval;
+    let pending = a.state == RequestState::PendingApproval;
     view! {
         <h1>
             <code>{a.capability.clone()}</code>
@@ -156,15 +156,15 @@ fn Outcome(action: ActionDetail) -> impl IntoView {
     let who = action.decided_by.clone().unwrap_or_else(|| "Belay".into());
     let when = action.decided_at_ms.map(clock::display).unwrap_or_default();
     let text = match action.state {
-        State::Approved => format!("Approved by {who} at {when}."),
-        State::Rejected => format!("Rejected by {who} at {when}."),
-        State::Expired => format!("Expired unanswered at {when}: expiry means no."),
-        State::Cancelled => format!("Withdrawn by the agent at {when}."),
-        State::Executing => format!(
+        RequestState::Approved => format!("Approved by {who} at {when}."),
+        RequestState::Rejected => format!("Rejected by {who} at {when}."),
+        RequestState::Expired => format!("Expired unanswered at {when}: expiry means no."),
+        RequestState::Cancelled => format!("Withdrawn by the agent at {when}."),
+        RequestState::Executing => format!(
             "Approved by {who}; the agent claimed it at {} and is carrying it out.",
             action.claimed_at_ms.map(clock::display).unwrap_or_default()
         ),
-        State::Succeeded | State::Failed => format!(
+        RequestState::Succeeded | RequestState::Failed => format!(
             "{} by {who}; the agent reported it {} at {}{}.",
             if action.decision == crate::policy::Outcome::Allowed {
                 "Allowed"
@@ -278,4 +278,10 @@ fn DecidePanel(
             </ActionForm>
         </section>
     }
+}
+
+/// Where a request is, as a badge.
+#[component]
+pub fn StateBadge(state: RequestState) -> impl IntoView {
+    view! { <span class=format!("badge state state-{}", state.as_str()) data-testid="state">{state.label()}</span> }
 }

@@ -3,8 +3,11 @@
 //! agent's record with a capability.
 
 use super::model::QUEUE_PAGE;
-use super::model::{HistoryRow, QueueFacets, QueueFilter, QueuePage, QueueRow, Record, State};
-use super::service::{expire_due, held_for, small};
+use super::model::{
+    HistoryRow, QueueFacets, QueueFilter, QueuePage, QueueRow, Record, RequestState,
+};
+use super::service::expire_due;
+use super::store::{held_for, small};
 use crate::db::{now_ms, Db};
 use crate::error::{stored, AppError};
 use crate::policy::{Stage, Trigger};
@@ -234,11 +237,11 @@ pub async fn decided_by(db: &Db, user_id: &str) -> Result<Vec<HistoryRow>, AppEr
     .await?
     .iter()
     .map(|r| {
-        let state = stored(State::parse(&r.try_get::<String, _>("state")?))?;
+        let state = stored(RequestState::parse(&r.try_get::<String, _>("state")?))?;
         let mine = r.try_get::<Option<String>, _>("decided_by")?.as_deref() == Some(user_id);
         let corrected = r.try_get::<Option<String>, _>("correction")?.is_some();
         let verdict = match (state, mine, corrected) {
-            (State::Rejected, true, _) => "rejected",
+            (RequestState::Rejected, true, _) => "rejected",
             (_, _, true) => "approved (edited)",
             _ => "approved",
         };
@@ -270,28 +273,32 @@ pub async fn record(db: &Db, agent_id: &str, capability: &str) -> Result<Record,
     for r in rows {
         let n: i64 = r.try_get("n")?;
         let corrected: i64 = r.try_get("corrected")?;
-        let state = stored(State::parse(&r.try_get::<String, _>("state")?))?;
+        let state = stored(RequestState::parse(&r.try_get::<String, _>("state")?))?;
         let decision: String = r.try_get("decision")?;
         rec.total += n;
         rec.corrected += corrected;
         match state {
-            State::Approved | State::Executing | State::Succeeded | State::Failed
+            RequestState::Approved
+            | RequestState::Executing
+            | RequestState::Succeeded
+            | RequestState::Failed
                 if decision == "pending_approval" =>
             {
                 rec.approved += n
             }
-            State::Allowed | State::Succeeded | State::Failed | State::Executing => {
-                rec.allowed += n
-            }
-            State::Rejected => rec.rejected += n,
-            State::Expired => rec.expired += n,
-            State::Drafted
-            | State::Denied
-            | State::PendingApproval
-            | State::Approved
-            | State::Cancelled => {}
+            RequestState::Allowed
+            | RequestState::Succeeded
+            | RequestState::Failed
+            | RequestState::Executing => rec.allowed += n,
+            RequestState::Rejected => rec.rejected += n,
+            RequestState::Expired => rec.expired += n,
+            RequestState::Drafted
+            | RequestState::Denied
+            | RequestState::PendingApproval
+            | RequestState::Approved
+            | RequestState::Cancelled => {}
         }
-        if state == State::Failed {
+        if state == RequestState::Failed {
             rec.failed += n;
         }
     }

@@ -3,11 +3,13 @@
 //! live updates, and a keyboard flow; and "Decided by me".
 
 use super::model::age;
+use super::pages::StateBadge;
+use super::queue_keys::{keyboard, KeyHelp};
 use super::*;
 use crate::clock;
 use crate::policy::{RuleKey, Stage};
-use crate::ui::{ErrorNote, StageBadge, StateBadge};
-use leptos_router::hooks::{use_navigate, use_query_map};
+use crate::ui::{ErrorNote, StageBadge};
+use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn ApprovalsPage() -> impl IntoView {
@@ -46,11 +48,11 @@ impl Wanted {
             ("stage", &self.stage),
         ] {
             if let Some(v) = v {
-                parts.push(format!("{k}={}", urlencode(v)));
+                parts.push(format!("{k}={}", crate::text::query_value(v)));
             }
         }
         if let Some(a) = after {
-            parts.push(format!("after={}", urlencode(a)));
+            parts.push(format!("after={}", crate::text::query_value(a)));
         }
         if parts.is_empty() {
             "/approvals".into()
@@ -58,17 +60,6 @@ impl Wanted {
             format!("/approvals?{}", parts.join("&"))
         }
     }
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[component]
@@ -289,85 +280,6 @@ fn QueueTable(
         </nav>
     }
     .into_any()
-}
-
-/// j/k move, Enter opens, a approves (as shown, no edits), r opens the
-/// request at its reject form, ? shows the keys. Keys typed into a form
-/// field are left alone.
-fn keyboard(
-    rows: StoredValue<Vec<QueueRow>>,
-    selected: RwSignal<usize>,
-    approve: ServerAction<ApproveAction>,
-    help: RwSignal<bool>,
-) {
-    let navigate = use_navigate();
-    let handle = window_event_listener(leptos::ev::keydown, move |ev| {
-        if ev.ctrl_key() || ev.meta_key() || ev.alt_key() || typing(&ev) {
-            return;
-        }
-        let len = rows.with_value(Vec::len);
-        let current = rows.with_value(|r| r.get(selected.get_untracked()).cloned());
-        match ev.key().as_str() {
-            "j" | "ArrowDown" if len > 0 => selected.update(|i| *i = (*i + 1).min(len - 1)),
-            "k" | "ArrowUp" => selected.update(|i| *i = i.saturating_sub(1)),
-            "Enter" => {
-                if let Some(r) = current {
-                    navigate(&format!("/approvals/{}", r.id), Default::default());
-                }
-            }
-            "a" => {
-                if let Some(r) = current {
-                    approve.dispatch(ApproveAction {
-                        id: r.id,
-                        seen: r.payload_hash,
-                        params: None,
-                    });
-                }
-            }
-            "r" => {
-                if let Some(r) = current {
-                    navigate(&format!("/approvals/{}#reject", r.id), Default::default());
-                }
-            }
-            "?" => help.update(|h| *h = !*h),
-            "Escape" => help.set(false),
-            _ => return,
-        }
-        ev.prevent_default();
-    });
-    on_cleanup(move || handle.remove());
-}
-
-/// Whether the key went to a form field (then it is text, not a command).
-pub(super) fn typing(ev: &leptos::ev::KeyboardEvent) -> bool {
-    use leptos::wasm_bindgen::JsCast;
-    ev.target()
-        .and_then(|t| t.dyn_into::<leptos::web_sys::Element>().ok())
-        .map(|el| matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"))
-        .unwrap_or(false)
-}
-
-#[component]
-fn KeyHelp(open: RwSignal<bool>) -> impl IntoView {
-    view! {
-        <Show when=move || open.get()>
-            <div class="overlay" role="dialog" aria-modal="true" aria-labelledby="keys-title"
-                on:click=move |_| open.set(false)>
-                <div class="card" on:click=|ev| ev.stop_propagation()>
-                    <h2 id="keys-title">"Keyboard"</h2>
-                    <dl class="facts">
-                        <dt><kbd>"j"</kbd> " / " <kbd>"↓"</kbd></dt><dd>"next request"</dd>
-                        <dt><kbd>"k"</kbd> " / " <kbd>"↑"</kbd></dt><dd>"previous request"</dd>
-                        <dt><kbd>"Enter"</kbd></dt><dd>"open it, with its evidence"</dd>
-                        <dt><kbd>"a"</kbd></dt><dd>"approve it as shown"</dd>
-                        <dt><kbd>"r"</kbd></dt><dd>"reject it (a reason is required)"</dd>
-                        <dt><kbd>"?"</kbd></dt><dd>"show or hide these keys"</dd>
-                    </dl>
-                    <button on:click=move |_| open.set(false)>"Close"</button>
-                </div>
-            </div>
-        </Show>
-    }
 }
 
 #[component]

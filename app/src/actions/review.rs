@@ -1,8 +1,9 @@
 //! Reviewers deciding a pending request: approve (as is or with edits) or
 //! reject. An approval binds to the exact payload the reviewer saw.
 
-use super::model::{ActionDetail, State};
-use super::service::{already_final, expire_if_due, load, stored_payload_hash};
+use super::model::{ActionDetail, RequestState};
+use super::service::{already_final, expire_if_due};
+use super::store::{self, load, stored_payload_hash, Hash, Move};
 use super::submission::MAX_PARAMS_BYTES;
 use crate::audit::{self, Actor};
 use crate::auth::UserView;
@@ -37,7 +38,7 @@ pub enum Verdict {
 /// request is approved when the rule's number of distinct approvals of the
 /// current payload is reached. One rejection is final.
 #[tracing::instrument(skip(state, reviewer, seen, verdict), fields(reviewer = %reviewer.username))]
-pub async fn decide(
+pub async fn decide_request(
     state: &AppState,
     reviewer: &UserView,
     id: &str,
@@ -59,17 +60,14 @@ pub async fn decide(
     expire_if_due(state, id).await?;
     let now = now_ms();
     let mut tx = state.db.begin().await?;
-    let open = sqlx::query(
-        "UPDATE action_requests SET updated_at = $1 \
-         WHERE id = $2 AND state = 'pending_approval' AND (expires_at IS NULL OR expires_at > $1)",
-    )
-    .bind(now)
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
-    if open.rows_affected() != 1 {
+    // Touching the row takes its lock: concurrent decisions queue here.
+    let open = Move::from(&[RequestState::PendingApproval], None)
+        .only_if("(expires_at IS NULL OR expires_at > $1)")
+        .apply(&mut tx, id, now)
+        .await?;
+    if !open {
         drop(tx);
-        return Err(already_final(&state.db, id).await);
+        return Err(already_final(state, id).await);
     }
     let req = Open::read(&mut tx, id).await?;
     if req.payload_hash != seen {
@@ -87,7 +85,7 @@ pub async fn decide(
         ));
     }
     let (next, what, count, correction) = match verdict {
-        Verdict::Reject { .. } => (State::Rejected, "action.rejected", None, None),
+        Verdict::Reject { .. } => (RequestState::Rejected, "action.rejected", None, None),
         Verdict::Approve { .. } => {
             let mut hash = req.payload_hash.clone();
             let mut correction = None;
@@ -95,46 +93,34 @@ pub async fn decide(
                 req.check_edit(state, &mut tx, &new, now).await?;
                 let diff = correction_of(&req.params, &new);
                 hash = stored_payload_hash(&mut tx, id, Some(&new)).await?;
-                sqlx::query(
-                    "UPDATE action_requests SET edited_params = $1, correction = $2, payload_hash = $3 \
-                     WHERE id = $4",
-                )
-                .bind(new.to_string())
-                .bind(diff.to_string())
-                .bind(&hash)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+                store::record_edit(&mut tx, id, &new, &diff, &hash).await?;
                 correction = Some(diff);
             }
             let count = approve_once(&mut tx, id, reviewer, &hash, req.required, now).await?;
             if count >= req.required {
-                sqlx::query("UPDATE action_requests SET approved_hash = $1 WHERE id = $2")
-                    .bind(&hash)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                (State::Approved, "action.approved", Some(count), correction)
+                store::set_hash(&mut tx, id, Hash::Approved, &hash).await?;
+                (
+                    RequestState::Approved,
+                    "action.approved",
+                    Some(count),
+                    correction,
+                )
             } else {
                 let what = "action.approval_added";
-                (State::PendingApproval, what, Some(count), correction)
+                (RequestState::PendingApproval, what, Some(count), correction)
             }
         }
     };
-    if next != State::PendingApproval {
-        sqlx::query(
-            "UPDATE action_requests SET state = $1, decided_at = $2, decided_by = $3, decision_note = $4 \
-             WHERE id = $5 AND state = 'pending_approval'",
-        )
-        .bind(next.as_str())
-        .bind(now)
-        .bind(&reviewer.id)
-        .bind(&note)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    if next != RequestState::PendingApproval {
+        // The row is locked by this transaction since the first move.
+        Move::from(&[RequestState::PendingApproval], Some(next))
+            .stamp("decided_at = $1")
+            .set("decided_by", Some(reviewer.id.clone()))
+            .set("decision_note", note.clone())
+            .apply(&mut tx, id, now)
+            .await?;
     }
-    if next == State::Approved {
+    if next == RequestState::Approved {
         crate::policy::store::record_use(&mut tx, &req.agent_id, &req.capability, now).await?;
     }
     // The sensor: every reviewer's say, and the final decision, counted in
@@ -147,12 +133,16 @@ pub async fn decide(
         &reviewer.id,
     )
     .await?;
-    if next == State::Rejected {
+    if next == RequestState::Rejected {
         crate::trust::lower::queue_check(&mut tx, &req.agent_id, &req.capability, now).await?;
     }
-    if next != State::PendingApproval {
+    if next != RequestState::PendingApproval {
         let corrected = req.edited.is_some() || correction.is_some();
-        let counts = Counts::decided(next == State::Approved, corrected, now - req.created_at);
+        let counts = Counts::decided(
+            next == RequestState::Approved,
+            corrected,
+            now - req.created_at,
+        );
         rollup::add(
             &mut tx,
             &req.agent_id,
@@ -170,7 +160,7 @@ pub async fn decide(
             subject_kind: "action",
             subject_id: id,
             detail: serde_json::json!({
-                "before": { "state": State::PendingApproval },
+                "before": { "state": RequestState::PendingApproval },
                 "after": { "state": next, "note": note, "approvals": count,
                            "approvals_required": req.required, "correction": correction },
             }),
@@ -180,7 +170,7 @@ pub async fn decide(
     tx.commit().await?;
     // Every change tells the queue; a final one also wakes the agent's long-poll.
     state.notify_changed(id);
-    if next == State::Rejected {
+    if next == RequestState::Rejected {
         // The rejection stands either way; a check that fails here stays
         // queued and the background sweep runs it.
         if let Err(e) = crate::trust::lower::run_checks(state).await {

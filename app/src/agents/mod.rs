@@ -1,12 +1,8 @@
 //! Agents: registration, API keys, and their pages.
 
-#[cfg(feature = "ssr")]
-pub mod keys;
 mod pages;
 #[cfg(feature = "ssr")]
 pub mod store;
-#[cfg(feature = "ssr")]
-pub mod trust;
 
 pub use pages::{AgentPage, AgentsPage};
 
@@ -55,7 +51,7 @@ pub struct RecentRequest {
     pub id: String,
     pub capability: String,
     pub summary: String,
-    pub state: crate::actions::State,
+    pub state: crate::actions::RequestState,
     pub created_at: String,
 }
 
@@ -67,23 +63,11 @@ pub struct IssuedKey {
     pub secret: String,
 }
 
-#[cfg(feature = "ssr")]
-async fn manager() -> Result<(crate::state::AppState, crate::auth::UserView), AppError> {
-    let state = crate::state::app_state()?;
-    let user = crate::auth::session::require(
-        &state,
-        crate::auth::Role::can_manage_agents,
-        "manage agents",
-    )
-    .await?;
-    Ok((state, user))
-}
-
 #[server(prefix = "/rpc", endpoint = "agents/list")]
 pub async fn list_agents() -> Result<Vec<AgentRow>, AppError> {
     crate::error::respond(async move {
-        let state = crate::state::app_state()?;
-        crate::auth::session::require(&state, |_| true, "see agents").await?;
+        let (state, _) =
+            crate::auth::session::guard(crate::auth::Role::can_see, "see agents").await?;
         store::list(&state.db).await
     })
     .await
@@ -92,8 +76,8 @@ pub async fn list_agents() -> Result<Vec<AgentRow>, AppError> {
 #[server(prefix = "/rpc", endpoint = "agents/get")]
 pub async fn get_agent(id: String) -> Result<AgentDetail, AppError> {
     crate::error::respond(async move {
-        let state = crate::state::app_state()?;
-        let user = crate::auth::session::require(&state, |_| true, "see agents").await?;
+        let (state, user) =
+            crate::auth::session::guard(crate::auth::Role::can_see, "see agents").await?;
         let mut detail = store::get(&state.db, &id).await?;
         detail.can_manage = user.role.can_manage_agents();
         Ok(detail)
@@ -106,8 +90,8 @@ pub async fn get_agent(id: String) -> Result<AgentDetail, AppError> {
 #[server(prefix = "/rpc", endpoint = "agents/sponsors")]
 pub async fn list_sponsors() -> Result<Option<Vec<String>>, AppError> {
     crate::error::respond(async move {
-        let state = crate::state::app_state()?;
-        let user = crate::auth::session::require(&state, |_| true, "see agents").await?;
+        let (state, user) =
+            crate::auth::session::guard(crate::auth::Role::can_see, "see agents").await?;
         if !user.role.can_manage_agents() {
             return Ok(None);
         }
@@ -126,7 +110,9 @@ pub async fn create_agent(
     stage: String,
 ) -> Result<AgentRow, AppError> {
     crate::error::respond(async move {
-        let (state, user) = manager().await?;
+        let (state, user) =
+            crate::auth::session::guard(crate::auth::Role::can_manage_agents, "manage agents")
+                .await?;
         let stage = Stage::parse(&stage).map_err(AppError::Validation)?;
         store::create(
             &state.db,
@@ -146,7 +132,9 @@ pub async fn create_agent(
 #[server(prefix = "/rpc", endpoint = "agents/issue_key")]
 pub async fn issue_key(agent_id: String, expires_in_days: String) -> Result<IssuedKey, AppError> {
     crate::error::respond(async move {
-        let (state, user) = manager().await?;
+        let (state, user) =
+            crate::auth::session::guard(crate::auth::Role::can_manage_agents, "manage agents")
+                .await?;
         let expires_at = parse_expiry_days(&expires_in_days)?
             .map(|days| crate::db::now_ms() + i64::from(days) * 86_400_000);
         store::issue_key(
@@ -163,38 +151,12 @@ pub async fn issue_key(agent_id: String, expires_in_days: String) -> Result<Issu
 #[server(prefix = "/rpc", endpoint = "agents/revoke_key")]
 pub async fn revoke_key(key_id: String) -> Result<(), AppError> {
     crate::error::respond(async move {
-        let (state, user) = manager().await?;
+        let (state, user) =
+            crate::auth::session::guard(crate::auth::Role::can_manage_agents, "manage agents")
+                .await?;
         store::revoke_key(&state.db, &crate::audit::Actor::User(user.id), &key_id).await
     })
     .await
-}
-
-/// Lowers the agent's stage at once (no review needed to reduce trust).
-#[server(prefix = "/rpc", endpoint = "agents/demote")]
-pub async fn demote_agent(agent_id: String, stage: String, reason: String) -> Result<(), AppError> {
-    crate::error::respond(async move {
-        let (state, user) = manager().await?;
-        let to = Stage::parse(&stage).map_err(AppError::Validation)?;
-        trust::demote(&state, &user, &agent_id, to, &reason).await
-    })
-    .await
-}
-
-/// The kill switch: suspend, revoke every key, cancel what is pending.
-#[server(prefix = "/rpc", endpoint = "agents/suspend")]
-pub async fn suspend_agent(agent_id: String, reason: String) -> Result<SuspendOutcome, AppError> {
-    crate::error::respond(async move {
-        let (state, user) = manager().await?;
-        trust::suspend(&state, &user, &agent_id, &reason).await
-    })
-    .await
-}
-
-/// What the kill switch did, for the page to say.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SuspendOutcome {
-    pub keys_revoked: i64,
-    pub requests_cancelled: i64,
 }
 
 /// Key lifetime from a form: blank means no expiry, otherwise 1–3650 days.

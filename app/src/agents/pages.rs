@@ -1,6 +1,8 @@
 use super::*;
+use crate::actions::StateBadge;
 use crate::scope::GrantsPanel;
-use crate::ui::{ErrorNote, StageBadge, StateBadge};
+use crate::trust::{DemoteAgent, SuspendAgent};
+use crate::ui::{ErrorNote, StageBadge};
 use leptos_router::hooks::use_params_map;
 
 #[component]

@@ -1,7 +1,8 @@
 //! Agents and their keys in the database.
 
-use super::{keys, AgentDetail, AgentRow, IssuedKey, KeyRow, RecentRequest};
+use super::{AgentDetail, AgentRow, IssuedKey, KeyRow, RecentRequest};
 use crate::audit::{self, Actor};
+use crate::auth::keys;
 use crate::auth::users;
 use crate::clock::display as display_time;
 use crate::db::{known_id, new_id, now_ms, Db, Tx};
@@ -79,14 +80,9 @@ async fn insert_agent(
     .bind(now)
     .execute(&mut **tx)
     .await;
-    match inserted {
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-            return Err(AppError::Conflict(format!(
-                "an agent named {name:?} already exists"
-            )))
-        }
-        other => other?,
-    };
+    crate::db::first_of_its_kind(inserted, || {
+        AppError::Conflict(format!("an agent named {name:?} already exists"))
+    })?;
     crate::trust::history::record(
         tx,
         crate::trust::history::Change {
@@ -199,7 +195,7 @@ pub async fn get(db: &Db, id: &str) -> Result<AgentDetail, AppError> {
             id: r.try_get("id")?,
             capability: r.try_get("capability")?,
             summary: r.try_get("summary")?,
-            state: stored(crate::actions::State::parse(
+            state: stored(crate::actions::RequestState::parse(
                 &r.try_get::<String, _>("state")?,
             ))?,
             created_at: display_time(r.try_get("created_at")?),
@@ -335,31 +331,6 @@ pub async fn revoke_key(db: &Db, actor: &Actor, key_id: &str) -> Result<(), AppE
     .await?;
     tx.commit().await?;
     Ok(())
-}
-
-/// The agent behind an API key.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    pub agent_id: String,
-    pub name: String,
-}
-
-/// Resolves a bearer token to its agent, with the same check (and the same
-/// fresh view of keys and agents) the submission writer uses.
-pub async fn authenticate(
-    state: &crate::state::AppState,
-    token: &str,
-) -> Result<Principal, AppError> {
-    if !keys::well_formed(token) {
-        return Err(AppError::Unauthorized("the API key is not valid".into()));
-    }
-    let mut conn = state.db.acquire().await?;
-    let index = state.policy.current(&mut conn).await?;
-    let (agent_id, agent) = index.authenticate(&keys::hash(token), now_ms())?;
-    Ok(Principal {
-        agent_id: agent_id.to_string(),
-        name: agent.name.clone(),
-    })
 }
 
 #[cfg(test)]

@@ -1,8 +1,13 @@
-//! Signing in and out, roles, and the login page.
+//! Who is calling: people (passwords, sessions, roles, the login page) and
+//! agents (API keys).
 
 mod role;
 pub use role::Role;
 
+#[cfg(feature = "ssr")]
+pub mod agent;
+#[cfg(feature = "ssr")]
+pub mod keys;
 #[cfg(feature = "ssr")]
 pub mod password;
 #[cfg(feature = "ssr")]

@@ -30,6 +30,11 @@ impl Role {
             .ok_or_else(|| format!("unknown role {s:?}: expected admin, lead, reviewer or auditor"))
     }
 
+    /// Every signed-in person sees the queue, agents, policy and evidence.
+    pub fn can_see(self) -> bool {
+        true
+    }
+
     /// Reviewers, leads and admins decide approval requests.
     pub fn can_decide_actions(self) -> bool {
         matches!(self, Role::Admin | Role::Lead | Role::Reviewer)

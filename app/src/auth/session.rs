@@ -32,6 +32,18 @@ pub async fn current_user(state: &AppState) -> Result<Option<UserView>, AppError
     signed_in(state, &session().await?).await
 }
 
+/// Every server function's first line: the state, and the signed-in person
+/// if their role passes `allowed` (otherwise 401 or 403). `what` completes
+/// "your role may not …".
+pub async fn guard(
+    allowed: fn(Role) -> bool,
+    what: &str,
+) -> Result<(AppState, UserView), AppError> {
+    let state = crate::state::app_state()?;
+    let user = require(&state, allowed, what).await?;
+    Ok((state, user))
+}
+
 /// The signed-in user, if their role passes `allowed`; otherwise 401 or 403.
 pub async fn require(
     state: &AppState,

@@ -51,14 +51,9 @@ pub async fn create(
     .bind(now_ms())
     .execute(&mut *tx)
     .await;
-    match inserted {
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-            return Err(AppError::Conflict(format!(
-                "user {username:?} already exists"
-            )))
-        }
-        other => other?,
-    };
+    crate::db::first_of_its_kind(inserted, || {
+        AppError::Conflict(format!("user {username:?} already exists"))
+    })?;
     audit::record(
         &mut tx,
         audit::Event {

@@ -26,8 +26,8 @@ pub struct CapabilityRow {
 #[server(prefix = "/rpc", endpoint = "catalog/list")]
 pub async fn list_capabilities() -> Result<(Vec<CapabilityRow>, bool), AppError> {
     crate::error::respond(async move {
-        let state = crate::state::app_state()?;
-        let user = crate::auth::session::require(&state, |_| true, "see the catalog").await?;
+        let (state, user) =
+            crate::auth::session::guard(crate::auth::Role::can_see, "see the catalog").await?;
         Ok((store::list(&state.db).await?, user.role.can_manage_agents()))
     })
     .await
@@ -42,9 +42,7 @@ pub async fn save_capability(
     checked: Option<std::collections::HashMap<String, String>>,
 ) -> Result<CapabilityRow, AppError> {
     crate::error::respond(async move {
-        let state = crate::state::app_state()?;
-        let user = crate::auth::session::require(
-            &state,
+        let (state, user) = crate::auth::session::guard(
             crate::auth::Role::can_manage_agents,
             "change the capability catalog",
         )

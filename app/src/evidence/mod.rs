@@ -7,6 +7,8 @@
 
 #[cfg(feature = "ssr")]
 mod markdown;
+#[cfg(feature = "ssr")]
+pub mod parse;
 pub mod shape;
 #[cfg(feature = "ssr")]
 pub mod store;
@@ -17,6 +19,20 @@ pub use view::EvidenceViewer;
 use crate::error::AppError;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
+
+/// One piece of evidence, described (its bytes are fetched separately).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceInfo {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub media_type: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+    /// `request` (reviewed with it, covered by the payload hash) or
+    /// `outcome` (sent with the agent's report afterwards).
+    pub phase: String,
+}
 
 /// Largest text the viewer loads at once; the rest is cut (the raw link
 /// still has it all).
@@ -37,8 +53,8 @@ pub struct EvidenceText {
 #[server(prefix = "/rpc", endpoint = "evidence/text")]
 pub async fn load_evidence_text(id: String) -> Result<EvidenceText, AppError> {
     crate::error::respond(async move {
-        let state = crate::state::app_state()?;
-        crate::auth::session::require(&state, |_| true, "see evidence").await?;
+        let (state, _) =
+            crate::auth::session::guard(crate::auth::Role::can_see, "see evidence").await?;
         store::text(&state.db, &id).await
     })
     .await

@@ -1,9 +1,100 @@
-//! Reading stored evidence.
+//! Stored evidence: written with its request (or its outcome), listed,
+//! hashed into the payload a reviewer approves, and read back.
 
-use super::{EvidenceText, MAX_TEXT};
-use crate::db::{known_id, Db};
+use super::parse::Evidence;
+use super::{EvidenceInfo, EvidenceText, MAX_TEXT};
+use crate::db::{known_id, Db, Tx};
 use crate::error::AppError;
 use sqlx::Row;
+
+/// Stores pieces of evidence for one request, each under the id given.
+/// `phase` is `request` (what reviewers approve) or `outcome`.
+pub async fn insert(
+    tx: &mut Tx<'_>,
+    action_id: &str,
+    phase: &str,
+    pieces: &[(&str, &Evidence)],
+    now: i64,
+) -> Result<(), AppError> {
+    for (id, e) in pieces {
+        sqlx::query(
+            "INSERT INTO evidence (id, action_id, kind, media_type, size_bytes, sha256, content, created_at, phase) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(*id)
+        .bind(action_id)
+        .bind(e.kind)
+        .bind(&e.media_type)
+        .bind(e.content.len() as i64)
+        .bind(&e.sha256)
+        .bind(e.content.clone())
+        .bind(now)
+        .bind(phase)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// How many pieces a request holds, and their bytes in all.
+pub async fn held(tx: &mut Tx<'_>, action_id: &str) -> Result<(usize, usize), AppError> {
+    // SUM over BIGINT is NUMERIC on PostgreSQL; the cast keeps it an i64.
+    let r = sqlx::query(
+        "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) AS bytes \
+         FROM evidence WHERE action_id = $1",
+    )
+    .bind(action_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    let (n, bytes): (i64, i64) = (r.try_get("n")?, r.try_get("bytes")?);
+    Ok((n as usize, bytes as usize))
+}
+
+/// Every piece a request holds, described, in the order it arrived.
+pub async fn list(db: &Db, action_id: &str) -> Result<Vec<EvidenceInfo>, AppError> {
+    sqlx::query(
+        "SELECT id, kind, media_type, size_bytes, sha256, phase FROM evidence WHERE action_id = $1 ORDER BY id",
+    )
+    .bind(action_id)
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(|e| {
+        Ok(EvidenceInfo {
+            id: e.try_get("id")?,
+            kind: e.try_get("kind")?,
+            media_type: e.try_get("media_type")?,
+            size_bytes: e.try_get("size_bytes")?,
+            sha256: e.try_get("sha256")?,
+            phase: e.try_get("phase")?,
+        })
+    })
+    .collect()
+}
+
+/// A request's reviewed evidence as (type, media type, SHA-256), in order:
+/// what its payload hash covers.
+pub async fn reviewed(
+    tx: &mut Tx<'_>,
+    action_id: &str,
+) -> Result<Vec<(String, String, String)>, AppError> {
+    sqlx::query(
+        "SELECT kind, media_type, sha256 FROM evidence \
+         WHERE action_id = $1 AND phase = 'request' ORDER BY id",
+    )
+    .bind(action_id)
+    .fetch_all(&mut **tx)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok((
+            r.try_get("kind")?,
+            r.try_get("media_type")?,
+            r.try_get("sha256")?,
+        ))
+    })
+    .collect()
+}
 
 /// A stored piece: (type, media type, bytes).
 pub async fn raw(db: &Db, id: &str) -> Result<(String, String, Vec<u8>), AppError> {

@@ -1,8 +1,7 @@
 //! The viewer: one tab per piece of evidence, each drawn for its type.
 
 use super::shape::{self, SideBySide};
-use super::{load_evidence_text, EvidenceText};
-use crate::actions::model::EvidenceInfo;
+use super::{load_evidence_text, EvidenceInfo, EvidenceText};
 use crate::ui::ErrorNote;
 use leptos::prelude::*;
 use serde_json::Value;

@@ -1,5 +1,6 @@
 use super::index::{AgentPolicy, AgentStatus, CatalogEntry, Policy};
-use super::rules::{rule_name, Rule, RuleKey};
+use super::rule_key::RuleKey;
+use super::ruleset::{rule_name, Rule};
 use super::{Stage, Trigger};
 use serde::{Deserialize, Serialize};
 

@@ -4,9 +4,10 @@
 //! asks the same rules.
 
 mod decide;
+mod grant;
 mod index;
-pub mod rules;
-mod scope;
+mod rule_key;
+pub mod ruleset;
 mod stage;
 #[cfg(feature = "ssr")]
 pub mod store;
@@ -16,8 +17,9 @@ mod trigger;
 mod tests;
 
 pub use decide::{decide, AppliedRule, Decision, Facts, Outcome, Request};
+pub use grant::{Bound, Grant, Op, TargetRule};
 pub use index::{AgentPolicy, AgentStatus, CatalogEntry, Index, KeyEntry, Policy};
-pub use rules::{Rule, RuleKey, Rules};
-pub use scope::{Bound, Grant, Op, TargetRule};
+pub use rule_key::RuleKey;
+pub use ruleset::{Rule, Rules};
 pub use stage::Stage;
 pub use trigger::Trigger;

@@ -6,7 +6,8 @@
 //! so a change made on any replica is seen by the next decision everywhere.
 
 use super::{
-    AgentPolicy, AgentStatus, CatalogEntry, Grant, Index, KeyEntry, Policy, Rules, Stage, Trigger,
+    AgentPolicy, AgentStatus, Bound, CatalogEntry, Grant, Index, KeyEntry, Policy, Rules, Stage,
+    TargetRule, Trigger,
 };
 use crate::db::{now_ms, Db, Tx};
 use crate::error::AppError;
@@ -170,7 +171,7 @@ async fn load(conn: &mut AnyConnection, epoch: i64) -> Result<Index, AppError> {
     {
         let agent_id: String = r.try_get("agent_id")?;
         let capability: String = r.try_get("capability")?;
-        let grant = crate::scope::store::grant_from_row(&r, &capability);
+        let grant = grant_from_row(&r, &capability);
         if let Some(agent) = agents.get_mut(&agent_id) {
             agent.grants.insert(capability, grant);
         }
@@ -310,4 +311,46 @@ pub async fn decide_now(
 pub fn unreadable_grant(capability: &str, why: impl std::fmt::Display) -> Result<Grant, String> {
     tracing::warn!(capability, %why, "unreadable scope grant");
     Err(why.to_string())
+}
+
+/// Reads a stored grant back; anything that does not parse is an error the
+/// decision treats as out of scope (never as "no limits").
+pub fn grant_from_row(r: &sqlx::any::AnyRow, capability: &str) -> Result<Grant, String> {
+    let read = || -> Result<Grant, String> {
+        let stage = r
+            .try_get::<Option<String>, _>("stage")
+            .map_err(|e| e.to_string())?
+            .map(|s| Stage::parse(&s))
+            .transpose()?;
+        let max_per_hour = r
+            .try_get::<Option<i64>, _>("max_per_hour")
+            .map_err(|e| e.to_string())?
+            .map(|n| u32::try_from(n).map_err(|_| format!("bad hourly limit {n}")))
+            .transpose()?;
+        let bounds: Vec<String> = serde_json::from_str(
+            &r.try_get::<String, _>("bounds")
+                .map_err(|e| e.to_string())?,
+        )
+        .map_err(|e| e.to_string())?;
+        let targets: Vec<String> = serde_json::from_str(
+            &r.try_get::<String, _>("targets")
+                .map_err(|e| e.to_string())?,
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(Grant {
+            capability: capability.to_string(),
+            stage,
+            max_per_hour,
+            bounds: bounds
+                .iter()
+                .map(|b| Bound::parse(b))
+                .collect::<Result<_, _>>()?,
+            targets: targets
+                .iter()
+                .map(|t| TargetRule::parse(t))
+                .collect::<Result<_, _>>()?,
+            expires_at_ms: r.try_get("expires_at").map_err(|e| e.to_string())?,
+        })
+    };
+    read().or_else(|why| unreadable_grant(capability, why))
 }

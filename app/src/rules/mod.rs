@@ -45,8 +45,8 @@ pub struct PolicyView {
 #[server(prefix = "/rpc", endpoint = "policy/current")]
 pub async fn current_policy() -> Result<PolicyView, AppError> {
     crate::error::respond(async move {
-        let state = crate::state::app_state()?;
-        let user = crate::auth::session::require(&state, |_| true, "see the policy").await?;
+        let (state, user) =
+            crate::auth::session::guard(crate::auth::Role::can_see, "see the policy").await?;
         let mut view = store::current(&state.db).await?;
         view.can_edit = user.role.can_manage_agents();
         Ok(view)
@@ -65,13 +65,9 @@ pub async fn save_policy(
     fields: HashMap<String, String>,
 ) -> Result<i64, AppError> {
     crate::error::respond(async move {
-        let state = crate::state::app_state()?;
-        let user = crate::auth::session::require(
-            &state,
-            crate::auth::Role::can_manage_agents,
-            "change the policy",
-        )
-        .await?;
+        let (state, user) =
+            crate::auth::session::guard(crate::auth::Role::can_manage_agents, "change the policy")
+                .await?;
         let rules = store::parse_fields(&fields)?;
         store::save(&state.db, &user, base_version, &note, &rules).await
     })
@@ -95,8 +91,8 @@ pub struct Simulation {
 #[server(prefix = "/rpc", endpoint = "policy/simulate_choices")]
 pub async fn simulate_choices() -> Result<(Vec<(String, String)>, Vec<String>), AppError> {
     crate::error::respond(async move {
-        let state = crate::state::app_state()?;
-        crate::auth::session::require(&state, |_| true, "simulate decisions").await?;
+        let (state, _) =
+            crate::auth::session::guard(crate::auth::Role::can_see, "simulate decisions").await?;
         store::choices(&state.db).await
     })
     .await
@@ -110,8 +106,8 @@ pub async fn simulate(
     params: String,
 ) -> Result<Simulation, AppError> {
     crate::error::respond(async move {
-        let state = crate::state::app_state()?;
-        crate::auth::session::require(&state, |_| true, "simulate decisions").await?;
+        let (state, _) =
+            crate::auth::session::guard(crate::auth::Role::can_see, "simulate decisions").await?;
         store::simulate(&state, &agent_id, &capability, &target, &params).await
     })
     .await

@@ -6,7 +6,7 @@ use crate::auth::UserView;
 use crate::clock::display;
 use crate::db::{known_id, now_ms, Db};
 use crate::error::AppError;
-use crate::policy::rules::{duration, parse_duration};
+use crate::policy::ruleset::{duration, parse_duration};
 use crate::policy::store::{bump_epoch, decide_now};
 use crate::policy::{Request, Rule, RuleKey, Rules};
 use crate::state::AppState;
@@ -137,14 +137,11 @@ pub async fn save(
     .bind(now_ms())
     .execute(&mut *tx)
     .await;
-    match inserted {
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-            return Err(AppError::Conflict(format!(
-                "someone saved v{version} at the same moment; reload to see the current rules"
-            )))
-        }
-        other => other?,
-    };
+    crate::db::first_of_its_kind(inserted, || {
+        AppError::Conflict(format!(
+            "someone saved v{version} at the same moment; reload to see the current rules"
+        ))
+    })?;
     audit::record(
         &mut tx,
         audit::Event {

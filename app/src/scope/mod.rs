@@ -1,6 +1,10 @@
 //! Scope grants: the capabilities an agent may use, each with optional
 //! limits and a per-capability stage. Leads manage them on the agent's page.
 
+#[cfg(feature = "ssr")]
+pub mod form;
+#[cfg(feature = "ssr")]
+pub mod me;
 mod pages;
 #[cfg(feature = "ssr")]
 pub mod store;
@@ -46,8 +50,8 @@ pub struct GrantForm {
 #[server(prefix = "/rpc", endpoint = "scope/list")]
 pub async fn list_grants(agent_id: String) -> Result<Vec<GrantView>, AppError> {
     crate::error::respond(async move {
-        let state = crate::state::app_state()?;
-        crate::auth::session::require(&state, |_| true, "see agents").await?;
+        let (state, _) =
+            crate::auth::session::guard(crate::auth::Role::can_see, "see agents").await?;
         store::list(&state.db, &agent_id).await
     })
     .await
@@ -73,13 +77,9 @@ pub async fn save_grant(
             targets,
             expires_on,
         };
-        let state = crate::state::app_state()?;
-        let user = crate::auth::session::require(
-            &state,
-            crate::auth::Role::can_manage_agents,
-            "grant scope",
-        )
-        .await?;
+        let (state, user) =
+            crate::auth::session::guard(crate::auth::Role::can_manage_agents, "grant scope")
+                .await?;
         store::save(&state.db, &user, &agent_id, &form).await
     })
     .await
@@ -88,13 +88,9 @@ pub async fn save_grant(
 #[server(prefix = "/rpc", endpoint = "scope/remove")]
 pub async fn remove_grant(agent_id: String, capability: String) -> Result<(), AppError> {
     crate::error::respond(async move {
-        let state = crate::state::app_state()?;
-        let user = crate::auth::session::require(
-            &state,
-            crate::auth::Role::can_manage_agents,
-            "remove scope",
-        )
-        .await?;
+        let (state, user) =
+            crate::auth::session::guard(crate::auth::Role::can_manage_agents, "remove scope")
+                .await?;
         store::remove(&state.db, &user, &agent_id, &capability).await
     })
     .await

@@ -7,7 +7,12 @@
 
 pub mod model;
 mod pages;
+pub mod views;
 
+#[cfg(feature = "ssr")]
+pub mod daily;
+#[cfg(feature = "ssr")]
+pub mod demote;
 #[cfg(feature = "ssr")]
 pub mod history;
 #[cfg(feature = "ssr")]
@@ -36,6 +41,7 @@ use crate::policy::Stage;
 use leptos::prelude::*;
 use model::*;
 use serde::{Deserialize, Serialize};
+use views::*;
 
 /// The agent page's record: metrics, timeline, readiness for the next
 /// stage with its what-if, and the agent's reviews.
@@ -63,25 +69,11 @@ pub struct DashboardData {
     pub is_lead: bool,
 }
 
-#[cfg(feature = "ssr")]
-async fn signed_in() -> Result<(crate::state::AppState, crate::auth::UserView), AppError> {
-    let state = crate::state::app_state()?;
-    let user = crate::auth::session::require(&state, |_| true, "see this").await?;
-    Ok((state, user))
-}
-
-#[cfg(feature = "ssr")]
-async fn lead(what: &str) -> Result<(crate::state::AppState, crate::auth::UserView), AppError> {
-    let state = crate::state::app_state()?;
-    let user =
-        crate::auth::session::require(&state, crate::auth::Role::can_manage_agents, what).await?;
-    Ok((state, user))
-}
-
 #[server(prefix = "/rpc", endpoint = "trust/record")]
 pub async fn agent_record(agent_id: String) -> Result<RecordData, AppError> {
     crate::error::respond(async move {
-        let (state, user) = signed_in().await?;
+        let (state, user) =
+            crate::auth::session::guard(crate::auth::Role::can_see, "see this").await?;
         crate::db::known_id(&agent_id, "agent")?;
         let now = crate::db::now_ms();
         let metrics = metrics::for_agent(&state.db, &agent_id, now).await?;
@@ -133,7 +125,11 @@ pub async fn open_review(
     case_text: String,
 ) -> Result<String, AppError> {
     crate::error::respond(async move {
-        let (state, user) = lead("open promotion reviews").await?;
+        let (state, user) = crate::auth::session::guard(
+            crate::auth::Role::can_manage_agents,
+            "open promotion reviews",
+        )
+        .await?;
         let to = Stage::parse(&to_stage).map_err(AppError::Validation)?;
         let max_per_hour = match max_per_hour.trim() {
             "" => None,
@@ -158,7 +154,8 @@ pub async fn open_review(
 #[server(prefix = "/rpc", endpoint = "trust/reviews")]
 pub async fn list_reviews() -> Result<Vec<ReviewRow>, AppError> {
     crate::error::respond(async move {
-        let (state, _) = signed_in().await?;
+        let (state, _) =
+            crate::auth::session::guard(crate::auth::Role::can_see, "see this").await?;
         promotion::list(&state, None).await
     })
     .await
@@ -167,7 +164,8 @@ pub async fn list_reviews() -> Result<Vec<ReviewRow>, AppError> {
 #[server(prefix = "/rpc", endpoint = "trust/review")]
 pub async fn get_review(id: String) -> Result<ReviewDetail, AppError> {
     crate::error::respond(async move {
-        let (state, user) = signed_in().await?;
+        let (state, user) =
+            crate::auth::session::guard(crate::auth::Role::can_see, "see this").await?;
         promotion::get(&state, &user, &id).await
     })
     .await
@@ -183,16 +181,20 @@ pub async fn decide_review(
     #[server(default)] override_reason: String,
 ) -> Result<(), AppError> {
     crate::error::respond(async move {
-        let (state, user) = lead("decide promotion reviews").await?;
+        let (state, user) = crate::auth::session::guard(
+            crate::auth::Role::can_manage_agents,
+            "decide promotion reviews",
+        )
+        .await?;
         let verdict = match verdict.as_str() {
-            "approve" => promotion::Verdict::Approve {
+            "approve" => promotion::Ballot::Approve {
                 reason,
                 override_reason: Some(override_reason),
             },
-            "reject" => promotion::Verdict::Reject { reason },
+            "reject" => promotion::Ballot::Reject { reason },
             _ => return Err(AppError::validation("the verdict is approve or reject")),
         };
-        promotion::decide(&state, &user, &id, verdict).await
+        promotion::vote(&state, &user, &id, verdict).await
     })
     .await
 }
@@ -200,16 +202,21 @@ pub async fn decide_review(
 #[server(prefix = "/rpc", endpoint = "trust/withdraw")]
 pub async fn withdraw_review(id: String) -> Result<(), AppError> {
     crate::error::respond(async move {
-        let (state, user) = lead("withdraw promotion reviews").await?;
+        let (state, user) = crate::auth::session::guard(
+            crate::auth::Role::can_manage_agents,
+            "withdraw promotion reviews",
+        )
+        .await?;
         promotion::withdraw(&state, &user, &id).await
     })
     .await
 }
 
 #[server(prefix = "/rpc", endpoint = "trust/criteria")]
-pub async fn get_criteria() -> Result<(Vec<Criteria>, Settings, bool), AppError> {
+pub async fn get_criteria() -> Result<(Vec<Criteria>, TrustSettings, bool), AppError> {
     crate::error::respond(async move {
-        let (state, user) = signed_in().await?;
+        let (state, user) =
+            crate::auth::session::guard(crate::auth::Role::can_see, "see this").await?;
         Ok((
             settings::criteria(&state.db).await?,
             settings::load(&state.db).await?,
@@ -231,7 +238,11 @@ pub async fn save_criteria(
     approvals_needed: String,
 ) -> Result<(), AppError> {
     crate::error::respond(async move {
-        let (state, user) = lead("change readiness criteria").await?;
+        let (state, user) = crate::auth::session::guard(
+            crate::auth::Role::can_manage_agents,
+            "change readiness criteria",
+        )
+        .await?;
         let c = Criteria {
             stage: Stage::parse(&stage).map_err(AppError::Validation)?,
             min_decisions: parse_count("minimum decisions", &min_decisions)?,
@@ -254,8 +265,12 @@ pub async fn save_settings(
     spot_check_pct: String,
 ) -> Result<(), AppError> {
     crate::error::respond(async move {
-        let (state, user) = lead("change trust settings").await?;
-        let s = Settings {
+        let (state, user) = crate::auth::session::guard(
+            crate::auth::Role::can_manage_agents,
+            "change trust settings",
+        )
+        .await?;
+        let s = TrustSettings {
             spike_rejections: parse_count("spike rejections", &spike_rejections)?,
             spike_window: parse_count("spike window", &spike_window)?,
             spot_check_pct: parse_count("spot-check share", &spot_check_pct)?,
@@ -268,7 +283,8 @@ pub async fn save_settings(
 #[server(prefix = "/rpc", endpoint = "trust/spot_checks")]
 pub async fn spot_checks() -> Result<Vec<SpotCheck>, AppError> {
     crate::error::respond(async move {
-        let (state, _) = signed_in().await?;
+        let (state, _) =
+            crate::auth::session::guard(crate::auth::Role::can_see, "see this").await?;
         spot::pending(&state.db).await
     })
     .await
@@ -278,13 +294,9 @@ pub async fn spot_checks() -> Result<Vec<SpotCheck>, AppError> {
 #[server(prefix = "/rpc", endpoint = "trust/spot_check")]
 pub async fn mark_spot_check(id: String, verdict: String, note: String) -> Result<(), AppError> {
     crate::error::respond(async move {
-        let state = crate::state::app_state()?;
-        let user = crate::auth::session::require(
-            &state,
-            crate::auth::Role::can_decide_actions,
-            "check actions",
-        )
-        .await?;
+        let (state, user) =
+            crate::auth::session::guard(crate::auth::Role::can_decide_actions, "check actions")
+                .await?;
         let problem = match verdict.as_str() {
             "fine" => false,
             "problem" => true,
@@ -298,7 +310,8 @@ pub async fn mark_spot_check(id: String, verdict: String, note: String) -> Resul
 #[server(prefix = "/rpc", endpoint = "trust/dashboard")]
 pub async fn dashboard() -> Result<DashboardData, AppError> {
     crate::error::respond(async move {
-        let (state, user) = signed_in().await?;
+        let (state, user) =
+            crate::auth::session::guard(crate::auth::Role::can_see, "see this").await?;
         let is_lead = user.role.can_manage_agents();
         let open_reviews = promotion::list(&state, None)
             .await?
@@ -323,8 +336,35 @@ pub async fn dashboard() -> Result<DashboardData, AppError> {
 #[server(prefix = "/rpc", endpoint = "trust/clear_notice")]
 pub async fn clear_notice(id: String) -> Result<(), AppError> {
     crate::error::respond(async move {
-        let (state, user) = lead("clear notices").await?;
+        let (state, user) =
+            crate::auth::session::guard(crate::auth::Role::can_manage_agents, "clear notices")
+                .await?;
         suggest::clear(&state.db, &user.id, &id).await
+    })
+    .await
+}
+
+/// Lowers the agent's stage at once (no review needed to reduce trust).
+#[server(prefix = "/rpc", endpoint = "agents/demote")]
+pub async fn demote_agent(agent_id: String, stage: String, reason: String) -> Result<(), AppError> {
+    crate::error::respond(async move {
+        let (state, user) =
+            crate::auth::session::guard(crate::auth::Role::can_manage_agents, "manage agents")
+                .await?;
+        let to = Stage::parse(&stage).map_err(AppError::Validation)?;
+        demote::demote(&state, &user, &agent_id, to, &reason).await
+    })
+    .await
+}
+
+/// The kill switch: suspend, revoke every key, cancel what is pending.
+#[server(prefix = "/rpc", endpoint = "agents/suspend")]
+pub async fn suspend_agent(agent_id: String, reason: String) -> Result<SuspendOutcome, AppError> {
+    crate::error::respond(async move {
+        let (state, user) =
+            crate::auth::session::guard(crate::auth::Role::can_manage_agents, "manage agents")
+                .await?;
+        demote::suspend(&state, &user, &agent_id, &reason).await
     })
     .await
 }

@@ -206,19 +206,7 @@ pub async fn add_many(
     let merged: Vec<_> = merged.into_iter().collect();
     // Within every backend's limit on bound parameters.
     for chunk in merged.chunks((30_000 / width).max(1)) {
-        let rows = (0..chunk.len())
-            .map(|r| {
-                let n = r * width;
-                format!(
-                    "({})",
-                    (1..=width)
-                        .map(|k| format!("${}", n + k))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
+        let rows = crate::db::placeholders(chunk.len(), width);
         let sql = format!(
             "INSERT INTO action_rollups (agent_id, grain, at, capability, {}) VALUES {rows} \
              ON CONFLICT (agent_id, grain, at, capability) DO UPDATE SET {}",
@@ -267,6 +255,33 @@ pub async fn add_reviewer(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// A batch of fresh decisions, counted in one statement in the writer's
+/// transaction.
+pub async fn add_submitted(
+    tx: &mut Tx<'_>,
+    decided: &[(&str, &str, i64, crate::policy::Outcome)],
+) -> Result<(), AppError> {
+    use crate::policy::Outcome;
+    #[cfg(feature = "bench-knobs")]
+    if !KEEP.load(std::sync::atomic::Ordering::Relaxed) {
+        return Ok(());
+    }
+    let changes = decided.iter().map(|(agent_id, capability, at, outcome)| {
+        let mut c = Counts {
+            submitted: 1,
+            ..Counts::default()
+        };
+        match outcome {
+            Outcome::Allowed => c.allowed = 1,
+            Outcome::PendingApproval => c.held = 1,
+            Outcome::Drafted => c.drafted = 1,
+            Outcome::Denied => c.denied = 1,
+        }
+        (agent_id.to_string(), capability.to_string(), *at, c)
+    });
+    add_many(tx, changes).await
 }
 
 #[cfg(test)]

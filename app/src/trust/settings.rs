@@ -2,20 +2,21 @@
 //! promotion reviews, spot-check sampling and the rejection spike; edited
 //! by leads, every edit audited.
 
-use super::model::{Criteria, Settings};
+use super::model::Criteria;
+use super::views::TrustSettings;
 use crate::audit::{self, Actor};
 use crate::db::{now_ms, Db};
 use crate::error::{stored, AppError};
 use crate::policy::Stage;
 use sqlx::Row;
 
-pub async fn load(db: &Db) -> Result<Settings, AppError> {
+pub async fn load(db: &Db) -> Result<TrustSettings, AppError> {
     let r = sqlx::query(
         "SELECT spike_rejections, spike_window, spot_check_pct FROM trust_settings WHERE id = 1",
     )
     .fetch_one(db)
     .await?;
-    Ok(Settings {
+    Ok(TrustSettings {
         spike_rejections: r.try_get("spike_rejections")?,
         spike_window: r.try_get("spike_window")?,
         spot_check_pct: r.try_get("spot_check_pct")?,
@@ -118,7 +119,7 @@ pub async fn save_criteria(
     Ok(())
 }
 
-pub async fn save(db: &Db, user: &crate::auth::UserView, s: Settings) -> Result<(), AppError> {
+pub async fn save(db: &Db, user: &crate::auth::UserView, s: TrustSettings) -> Result<(), AppError> {
     bounded("spike window", s.spike_window, 1000)?;
     bounded("spike rejections", s.spike_rejections, s.spike_window)?;
     if s.spike_rejections == 0 || s.spike_window == 0 {

@@ -2,8 +2,8 @@
 //! share of auto-allowed actions is sampled for a person to look at after
 //! the fact, and a problem counts as an incident.
 
-use super::model::SpotCheck;
 use super::rollup::{self, Counts};
+use super::views::SpotCheck;
 use crate::audit::{self, Actor};
 use crate::auth::UserView;
 use crate::db::{known_id, now_ms, Db, Tx};

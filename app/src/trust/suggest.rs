@@ -1,9 +1,10 @@
 //! Dashboard suggestions: who is ready for more trust, which controls have
 //! become rubber stamps, and which workflows keep needing people to fix them.
 
-use super::model::{evaluate, Brittle, Notice, Ready, Relax, Suggestions, READINESS_DAYS};
+use super::model::{evaluate, READINESS_DAYS};
 use super::rollup::{day_of, DAY_MS};
-use super::{history, metrics, settings};
+use super::views::{Brittle, Notice, Ready, Relax, Suggestions};
+use super::{daily, history, settings};
 use crate::db::{known_id, now_ms, Db};
 use crate::error::{stored, AppError};
 use crate::policy::Stage;
@@ -39,8 +40,8 @@ pub async fn suggestions(db: &Db) -> Result<Suggestions, AppError> {
         let Some(c) = criteria.iter().find(|c| c.stage == to) else {
             continue;
         };
-        let (rows, reviewers) = metrics::rollups(db, &id, today, READINESS_DAYS).await?;
-        let month = metrics::figures(&rows, &reviewers, today, READINESS_DAYS, &|_| true);
+        let (rows, reviewers) = daily::rollups(db, &id, today, READINESS_DAYS).await?;
+        let month = daily::figures(&rows, &reviewers, today, READINESS_DAYS, &|_| true);
         let days = history::days_at_stage(db, &id, None, now).await?;
         if evaluate(c, &month, days).iter().all(|c| c.met) {
             ready.push(Ready {

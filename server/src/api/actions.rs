@@ -2,19 +2,20 @@
 
 use super::agent_auth::{Agent, AgentKey};
 use super::json::ApiJson;
-use app::actions::model::{ActionDetail, State as ActionState};
+use app::actions::agent_view::AgentView;
+use app::actions::commit::Committer;
 use app::actions::service;
-use app::actions::submission::{
-    check_total, Evidence, EvidenceRequest, Submission, SubmitRequest, MAX_EVIDENCE_BYTES,
+use app::actions::submission::{Submission, SubmitRequest};
+use app::actions::{execute, idempotency};
+use app::error::AppError;
+use app::evidence::parse::{
+    self as evidence, check_total, Evidence, EvidenceRequest, MAX_EVIDENCE_BYTES,
     MAX_EVIDENCE_ITEMS,
 };
-use app::actions::{execute, idempotency};
-use app::db::rfc3339;
-use app::error::AppError;
 use app::state::AppState;
 use axum::extract::multipart::{MultipartError, MultipartRejection};
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Extension, Multipart, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
@@ -22,7 +23,7 @@ use serde::Deserialize;
 use std::time::Duration;
 
 pub async fn submit(
-    State(state): State<AppState>,
+    Extension(writer): Extension<Committer>,
     AgentKey(key_hash): AgentKey,
     headers: HeaderMap,
     ApiJson(body): ApiJson<SubmitRequest>,
@@ -32,7 +33,7 @@ pub async fn submit(
         .map(|v| idempotency::parse_key(v.as_bytes()))
         .transpose()?;
     let submission = Submission::parse(body)?;
-    let done = service::submit(&state, key_hash, submission, key).await?;
+    let done = writer.submit(key_hash, submission, key).await?;
     tracing::Span::current().record("agent", done.action.agent_name.as_str());
     // A replay answers as the first time did (the request as it is now),
     // and says so.
@@ -40,17 +41,21 @@ pub async fn submit(
         "idempotent-replayed",
         if done.replayed { "true" } else { "false" },
     )];
-    Ok((StatusCode::CREATED, replayed, Json(view(&done.action))))
+    Ok((
+        StatusCode::CREATED,
+        replayed,
+        Json(AgentView::from(&done.action)),
+    ))
 }
 
 pub async fn claim(
     State(state): State<AppState>,
     Agent(agent): Agent,
     id: Result<Path<String>, PathRejection>,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<AgentView>, AppError> {
     let id = path_id(id)?;
     let action = execute::claim(&state, &agent, &id).await?;
-    Ok(Json(view(&action)))
+    Ok(Json(AgentView::from(&action)))
 }
 
 /// `POST /actions/{id}/outcome`.
@@ -78,19 +83,9 @@ pub async fn outcome(
     Agent(agent): Agent,
     id: Result<Path<String>, PathRejection>,
     ApiJson(body): ApiJson<OutcomeRequest>,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<AgentView>, AppError> {
     let id = path_id(id)?;
-    if body.evidence.len() > MAX_EVIDENCE_ITEMS {
-        return Err(AppError::validation(format!(
-            "at most {MAX_EVIDENCE_ITEMS} pieces of evidence with an outcome"
-        )));
-    }
-    let evidence = body
-        .evidence
-        .into_iter()
-        .map(Evidence::parse)
-        .collect::<Result<Vec<_>, _>>()?;
-    check_total(0, &evidence)?;
+    let evidence = evidence::parse_list(body.evidence)?;
     let report = execute::Report {
         succeeded: matches!(body.status, OutcomeStatus::Succeeded),
         details: body
@@ -101,7 +96,7 @@ pub async fn outcome(
         evidence,
     };
     let action = execute::outcome(&state, &agent, &id, report).await?;
-    Ok(Json(view(&action)))
+    Ok(Json(AgentView::from(&action)))
 }
 
 /// `POST /actions/{id}/evidence`, multipart: each part is one piece of
@@ -112,7 +107,7 @@ pub async fn add_evidence(
     Agent(agent): Agent,
     id: Result<Path<String>, PathRejection>,
     multipart: Result<Multipart, MultipartRejection>,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<AgentView>, AppError> {
     let id = path_id(id)?;
     let mut multipart = multipart.map_err(|e| {
         AppError::UnsupportedMediaType(format!(
@@ -128,7 +123,7 @@ pub async fn add_evidence(
             )));
         }
         let kind = field.name().unwrap_or_default().to_string();
-        app::actions::submission::evidence_kind(&kind)?;
+        evidence::kind(&kind)?;
         let declared = field
             .content_type()
             .map(str::to_string)
@@ -144,13 +139,13 @@ pub async fn add_evidence(
             }
             bytes.extend_from_slice(&chunk);
         }
-        let piece =
-            Evidence::from_bytes(&kind, declared.as_deref(), bytes).map_err(|e| named(&kind, e))?;
+        let piece = Evidence::from_bytes(&kind, declared.as_deref(), bytes)
+            .map_err(|e| evidence::named(&kind, e))?;
         pieces.push(piece);
     }
     check_total(0, &pieces)?;
     let action = execute::add_evidence(&state, &agent, &id, pieces).await?;
-    Ok(Json(view(&action)))
+    Ok(Json(AgentView::from(&action)))
 }
 
 fn multipart_error(e: MultipartError) -> AppError {
@@ -158,15 +153,6 @@ fn multipart_error(e: MultipartError) -> AppError {
         AppError::PayloadTooLarge("the request body is too large".into())
     } else {
         AppError::BadRequest(format!("unreadable multipart body: {}", e.body_text()))
-    }
-}
-
-fn named(kind: &str, e: AppError) -> AppError {
-    match e {
-        AppError::Validation(m) => AppError::Validation(format!("{kind}: {m}")),
-        AppError::PayloadTooLarge(m) => AppError::PayloadTooLarge(format!("{kind}: {m}")),
-        AppError::UnsupportedMediaType(m) => AppError::UnsupportedMediaType(format!("{kind}: {m}")),
-        other => other,
     }
 }
 
@@ -182,7 +168,7 @@ pub async fn get(
     Agent(agent): Agent,
     id: Result<Path<String>, PathRejection>,
     query: Result<Query<GetQuery>, QueryRejection>,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<AgentView>, AppError> {
     let id = path_id(id)?;
     let Query(query) = query.map_err(|e| AppError::BadRequest(e.body_text()))?;
     let action = match query.wait {
@@ -192,54 +178,20 @@ pub async fn get(
             service::wait_for_agent(&state, &agent, &id, Duration::from_secs(secs)).await?
         }
     };
-    Ok(Json(view(&action)))
+    Ok(Json(AgentView::from(&action)))
 }
 
 pub async fn cancel(
     State(state): State<AppState>,
     Agent(agent): Agent,
     id: Result<Path<String>, PathRejection>,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<AgentView>, AppError> {
     let id = path_id(id)?;
     let action = service::cancel(&state, &agent, &id).await?;
-    Ok(Json(view(&action)))
+    Ok(Json(AgentView::from(&action)))
 }
 
 fn path_id(id: Result<Path<String>, PathRejection>) -> Result<String, AppError> {
     id.map(|Path(id)| id)
         .map_err(|e| AppError::BadRequest(e.body_text()))
-}
-
-/// The agent's view of a request, as the API contract spells it.
-fn view(a: &ActionDetail) -> serde_json::Value {
-    serde_json::json!({
-        "id": a.id,
-        "capability": a.capability,
-        "target": a.target,
-        "summary": a.summary,
-        "params": a.params,
-        // What the agent may carry out: the params as a reviewer edited them.
-        "approved_params": matches!(a.state, ActionState::Approved | ActionState::Executing | ActionState::Succeeded | ActionState::Failed)
-            .then(|| a.approved_params()),
-        "correction": a.correction,
-        "payload_hash": a.payload_hash,
-        "decision": a.decision,
-        "reasons": a.reasons,
-        "policy_version": a.policy_version,
-        "stage": a.stage,
-        "held_for": a.held_for,
-        "approvals_required": a.approvals_required,
-        "approvals": a.approved_by.len(),
-        "carried_out_by": a.carried_out_by(),
-        "state": a.state,
-        "created_at": rfc3339(a.created_at_ms),
-        "expires_at": a.expires_at_ms.map(rfc3339),
-        "decided_at": a.decided_at_ms.map(rfc3339),
-        "decision_note": a.decision_note,
-        "claimed_at": a.claimed_at_ms.map(rfc3339),
-        "outcome_at": a.outcome_at_ms.map(rfc3339),
-        "outcome_detail": a.outcome_detail,
-        "incident": a.incident,
-        "evidence": a.evidence,
-    })
 }

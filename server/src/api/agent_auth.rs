@@ -1,10 +1,8 @@
 //! The agent's credential: `Authorization: Bearer <key>`. A missing or
 //! malformed header is refused, never treated as anonymous.
 
-use app::agents::{
-    keys,
-    store::{self, Principal},
-};
+use app::auth::agent::{self, Principal};
+use app::auth::keys;
 use app::error::AppError;
 use app::state::AppState;
 use axum::extract::FromRequestParts;
@@ -17,7 +15,7 @@ impl FromRequestParts<AppState> for Agent {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let principal = store::authenticate(state, bearer(parts)?).await?;
+        let principal = agent::authenticate(state, bearer(parts)?).await?;
         tracing::Span::current().record("agent", principal.name.as_str());
         Ok(Agent(principal))
     }
@@ -50,11 +48,11 @@ fn bearer(parts: &Parts) -> Result<&str, AppError> {
         })?
         .to_str()
         .map_err(|_| AppError::Unauthorized("the Authorization header is malformed".into()))?;
-    value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .map(str::trim)
-        .ok_or_else(|| {
-            AppError::Unauthorized("use the Bearer scheme: Authorization: Bearer <key>".into())
-        })
+    // The scheme name is case-insensitive (RFC 9110 §11.1).
+    match value.trim_start().split_once(' ') {
+        Some((scheme, key)) if scheme.eq_ignore_ascii_case("bearer") => Ok(key.trim()),
+        _ => Err(AppError::Unauthorized(
+            "use the Bearer scheme: Authorization: Bearer <key>".into(),
+        )),
+    }
 }

@@ -5,6 +5,7 @@ mod agent_auth;
 mod json;
 
 use agent_auth::Agent;
+use app::actions::commit::Committer;
 use app::error::AppError;
 use app::state::AppState;
 use axum::extract::DefaultBodyLimit;
@@ -14,7 +15,8 @@ use axum::{Json, Router};
 /// Largest request body the API reads; bigger ones get 413.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
-pub fn router() -> Router<AppState> {
+/// The agent API; `writer` decides and records every submission.
+pub fn router(writer: Committer) -> Router<AppState> {
     Router::new()
         .route("/openapi.json", get(openapi))
         .route("/me", get(me))
@@ -29,6 +31,7 @@ pub fn router() -> Router<AppState> {
             AppError::MethodNotAllowed("this endpoint does not take that method".into())
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::Extension(writer))
 }
 
 /// The machine-readable contract of what this API serves today.
@@ -43,9 +46,8 @@ async fn openapi() -> impl axum::response::IntoResponse {
 async fn me(
     axum::extract::State(state): axum::extract::State<AppState>,
     Agent(agent): Agent,
-) -> Result<Json<serde_json::Value>, AppError> {
-    let mut me = app::scope::store::for_agent(&state, &agent.agent_id).await?;
-    me["id"] = agent.agent_id.into();
-    me["name"] = agent.name.into();
-    Ok(Json(me))
+) -> Result<Json<app::scope::me::Me>, AppError> {
+    Ok(Json(
+        app::scope::me::me(&state, &agent.agent_id, &agent.name).await?,
+    ))
 }

@@ -6,16 +6,17 @@ mod scene;
 mod screenshot;
 
 use crate::startup::StartupError;
-use app::actions::commit::Submitted;
+use app::actions::commit::{Committer, Submitted};
 use app::actions::review::{self, Verdict};
 use app::actions::submission::{Submission, SubmitRequest};
 use app::actions::{execute, service};
-use app::agents::store::{self, NewAgent, Principal};
+use app::agents::store::{self, NewAgent};
 use app::audit::Actor;
+use app::auth::agent::Principal;
 use app::auth::{password, users, Role, UserView};
 use app::db::{now_ms, Db};
 use app::policy::Stage;
-use app::state::{AppState, Settings};
+use app::state::{AppState, ServerSettings};
 use serde_json::Value;
 
 /// The people the demo signs in as, and what they do.
@@ -39,14 +40,20 @@ pub async fn run(db: Db) -> Result<(), StartupError> {
     let options = leptos::config::LeptosOptions::builder()
         .output_name("belay")
         .build();
-    let state = AppState::new(db.clone(), Settings::default(), options);
+    let state = AppState::new(db.clone(), ServerSettings::default(), options);
     let secret = password::generate();
     let mut people = Vec::new();
     for (name, role) in PEOPLE {
         people.push(users::create(&db, &Actor::System, name, role, secret.clone()).await?);
     }
+    let writer = Committer::start(
+        state.db.clone(),
+        state.policy.clone(),
+        state.changes.clone(),
+    );
     let demo = Demo {
         state,
+        writer,
         lena: people[1].clone(),
         rita: people[2].clone(),
         sam: people[3].clone(),
@@ -67,6 +74,7 @@ pub async fn run(db: Db) -> Result<(), StartupError> {
 /// What the scene is played with.
 pub(crate) struct Demo {
     state: AppState,
+    writer: Committer,
     lena: UserView,
     rita: UserView,
     sam: UserView,
@@ -96,7 +104,7 @@ impl Demo {
                 agent_id: row.id,
                 name: row.name,
             },
-            key_hash: app::agents::keys::hash(&key.secret),
+            key_hash: app::auth::keys::hash(&key.secret),
         })
     }
 
@@ -133,8 +141,10 @@ impl Demo {
         let req: SubmitRequest =
             serde_json::from_value(body).map_err(|e| format!("demo submission: {e}"))?;
         let submission = Submission::parse(req)?;
-        let Submitted { action, .. } =
-            service::submit(&self.state, agent.key_hash.clone(), submission, None).await?;
+        let Submitted { action, .. } = self
+            .writer
+            .submit(agent.key_hash.clone(), submission, None)
+            .await?;
         Ok(action.id)
     }
 
@@ -157,7 +167,7 @@ impl Demo {
         let seen = service::get_for_reviewer(&self.state, id)
             .await?
             .payload_hash;
-        review::decide(&self.state, who, id, &seen, verdict).await?;
+        review::decide_request(&self.state, who, id, &seen, verdict).await?;
         Ok(())
     }
 

@@ -151,6 +151,22 @@ async fn missing_malformed_and_unknown_keys_get_401_problem_details() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let app = TestApp::spawn().await;
+    let (_, key) = app.agent("any-case", Stage::Propose).await;
+    for scheme in ["Bearer", "bearer", "BEARER", "beaRer"] {
+        let res = app
+            .http
+            .get(format!("{}/api/v1/me", app.base))
+            .header("Authorization", format!("{scheme} {key}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{scheme}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn me_describes_the_calling_agent() {
     let app = TestApp::spawn().await;
     let (id, key) = app.agent("self-aware", Stage::Propose).await;

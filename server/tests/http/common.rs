@@ -221,7 +221,7 @@ impl TestApp {
                     r.key,
                     app::policy::Rule {
                         approvals: r.approvals,
-                        ttl_secs: app::policy::rules::parse_duration(&r.wait).unwrap(),
+                        ttl_secs: app::policy::ruleset::parse_duration(&r.wait).unwrap(),
                         always_approve: r.always_approve,
                         bar_sponsor: r.bar_sponsor,
                     },

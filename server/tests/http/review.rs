@@ -1,6 +1,7 @@
 //! Reviewing and executing: approve with edits, the sponsor rule, approvals
-//! bound to what was seen, claim exactly once, outcomes, evidence uploads,
-//! idempotent submits, and the queue's order, filters and pages.
+//! bound to what was seen, claim exactly once, and outcomes. The helpers
+//! marked `pub(crate)` are shared with `evidence_and_idempotency` and
+//! `review_queue`.
 
 use crate::common::{assert_problem, TestApp};
 use app::auth::Role;
@@ -9,7 +10,7 @@ use serde_json::{json, Value};
 
 /// An agent at `stage` with email.send granted and used: its sends pause
 /// for approval (external_send, customer_visible).
-async fn mailer(app: &TestApp, name: &str, stage: Stage) -> (String, String) {
+pub(crate) async fn mailer(app: &TestApp, name: &str, stage: Stage) -> (String, String) {
     let (id, key) = app.agent(name, stage).await;
     app.grant(&id, "email.send", |g| g.bounds = "amount <= 500".into())
         .await;
@@ -22,7 +23,7 @@ async fn mailer(app: &TestApp, name: &str, stage: Stage) -> (String, String) {
     (id, key)
 }
 
-async fn send(app: &TestApp, key: &str, params: Value) -> Value {
+pub(crate) async fn send(app: &TestApp, key: &str, params: Value) -> Value {
     let res = app
         .submit(
             key,
@@ -33,7 +34,7 @@ async fn send(app: &TestApp, key: &str, params: Value) -> Value {
     res.json().await.unwrap()
 }
 
-fn id_of(v: &Value) -> String {
+pub(crate) fn id_of(v: &Value) -> String {
     v["id"].as_str().unwrap().to_string()
 }
 
@@ -242,251 +243,6 @@ async fn a_rule_can_bar_the_sponsor_and_approvals_bind_to_what_was_seen() {
         .await;
     assert_problem(res, 409).await;
     assert_eq!(app.agent_post(&key, &id, "claim", None).await.status(), 200);
-}
-
-/// A 1×1 PNG.
-const PNG: &[u8] = &[
-    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
-    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
-    0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0xDA, 0x63, 0x64, 0x60, 0xF8, 0x5F,
-    0x0F, 0x00, 0x02, 0x87, 0x01, 0x80, 0xEB, 0x47, 0xBA, 0x92, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
-    0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
-];
-
-fn png_claiming(w: u32, h: u32) -> Vec<u8> {
-    let mut b = PNG[..16].to_vec();
-    b.extend(w.to_be_bytes());
-    b.extend(h.to_be_bytes());
-    b.extend(&PNG[24..]);
-    b
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn evidence_uploads_are_checked_by_size_content_and_dimensions() {
-    let app = TestApp::spawn().await;
-    let (_, key) = mailer(&app, "mailer", Stage::ActWithApproval).await;
-    let (_, other) = mailer(&app, "other", Stage::ActWithApproval).await;
-    let id = id_of(&send(&app, &key, json!({"amount": 5})).await);
-
-    let res = app
-        .upload(
-            &key,
-            &id,
-            vec![
-                ("screenshot", PNG.to_vec(), Some("image/png")),
-                (
-                    "request_log",
-                    br#"[{"method":"GET","url":"https://x","status":200}]"#.to_vec(),
-                    None,
-                ),
-            ],
-        )
-        .await;
-    assert_eq!(res.status(), 200);
-    let body: Value = res.json().await.unwrap();
-    let evidence = body["evidence"].as_array().unwrap();
-    assert_eq!(evidence.len(), 2);
-    assert_eq!(evidence[0]["media_type"], "image/png");
-    assert_eq!(evidence[0]["size_bytes"], PNG.len());
-
-    let big = vec![b'a'; 5 * 1024 * 1024 + 1];
-    assert_problem(app.upload(&key, &id, vec![("plan", big, None)]).await, 413).await;
-    let html = b"<html><script>alert(1)</script></html>".to_vec();
-    assert_problem(
-        app.upload(&key, &id, vec![("screenshot", html, Some("image/png"))])
-            .await,
-        415,
-    )
-    .await;
-    let detail = assert_problem(
-        app.upload(
-            &key,
-            &id,
-            vec![("screenshot", png_claiming(100_000, 100_000), None)],
-        )
-        .await,
-        422,
-    )
-    .await;
-    assert!(detail.contains("pixels"), "{detail}");
-    assert_problem(
-        app.upload(&key, &id, vec![("video", b"x".to_vec(), None)])
-            .await,
-        422,
-    )
-    .await;
-    assert_problem(
-        app.upload(&key, &id, vec![("events", b"not json".to_vec(), None)])
-            .await,
-        422,
-    )
-    .await;
-    // A multipart body with no parts at all is malformed.
-    assert_problem(app.upload(&key, &id, vec![]).await, 400).await;
-    assert_problem(
-        app.upload(&other, &id, vec![("plan", b"x".to_vec(), None)])
-            .await,
-        404,
-    )
-    .await;
-    // Not multipart at all.
-    let res = app
-        .agent_post(&key, &id, "evidence", Some(json!({"plan": "x"})))
-        .await;
-    assert_problem(res, 415).await;
-    // Nothing refused was stored.
-    let n = app
-        .count(&format!(
-            "SELECT COUNT(*) FROM evidence WHERE action_id = '{id}'"
-        ))
-        .await;
-    assert_eq!(n, 2);
-    assert_eq!(app.audit_count("action.evidence_added", &id).await, 1);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_idempotency_key_replays_the_first_answer_and_refuses_another_body() {
-    let app = TestApp::spawn().await;
-    let (_, key) = mailer(&app, "mailer", Stage::ActWithApproval).await;
-    let (_, other) = mailer(&app, "other", Stage::ActWithApproval).await;
-    let body =
-        json!({"capability": "email.send", "target": "t", "summary": "s", "params": {"amount": 3}});
-    let post = |key: &str, idem: &str, body: &Value| {
-        app.http
-            .post(format!("{}/api/v1/actions", app.base))
-            .bearer_auth(key)
-            .header("Idempotency-Key", idem)
-            .json(body)
-            .send()
-    };
-    let first = post(&key, "k-1", &body).await.unwrap();
-    assert_eq!(first.status(), 201);
-    assert_eq!(first.headers()["idempotent-replayed"], "false");
-    let first: Value = first.json().await.unwrap();
-    let again = post(&key, "k-1", &body).await.unwrap();
-    assert_eq!(again.status(), 201);
-    assert_eq!(again.headers()["idempotent-replayed"], "true");
-    let again: Value = again.json().await.unwrap();
-    assert_eq!(again["id"], first["id"]);
-    assert_eq!(again["reasons"], first["reasons"]);
-
-    let mut changed = body.clone();
-    changed["params"]["amount"] = json!(4);
-    let detail = assert_problem(post(&key, "k-1", &changed).await.unwrap(), 422).await;
-    assert!(detail.contains("Idempotency-Key"), "{detail}");
-    // Keys are per agent.
-    let theirs: Value = post(&other, "k-1", &body)
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_ne!(theirs["id"], first["id"]);
-    assert_problem(post(&key, "has space", &body).await.unwrap(), 400).await;
-
-    // Ten retries at once, one key: one request.
-    let mut set = tokio::task::JoinSet::new();
-    for _ in 0..10 {
-        let req = app
-            .http
-            .post(format!("{}/api/v1/actions", app.base))
-            .bearer_auth(&key)
-            .header("Idempotency-Key", "burst")
-            .json(&body);
-        set.spawn(
-            async move { req.send().await.unwrap().json::<Value>().await.unwrap()["id"].clone() },
-        );
-    }
-    let ids = set.join_all().await;
-    assert!(ids.iter().all(|i| *i == ids[0] && i.is_string()), "{ids:?}");
-    let n = app.count("SELECT COUNT(*) FROM action_requests").await;
-    assert_eq!(n, 3, "k-1, the other agent's k-1, burst");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_queue_puts_the_riskiest_first_then_the_oldest_and_pages_without_offset() {
-    let app = TestApp::spawn().await;
-    app.user("rita", Role::Reviewer).await;
-    let (_, key) = mailer(&app, "mailer", Stage::ActWithApproval).await;
-    let (cleaner_id, cleaner) = app.agent("cleaner", Stage::Propose).await;
-    app.grant_used(&cleaner_id, "records.delete").await;
-    let mut sends = vec![];
-    for i in 0..60 {
-        sends.push(id_of(&send(&app, &key, json!({"amount": i})).await));
-    }
-    let delete = app.submit_ok(&cleaner, "records.delete").await;
-    let unknown = app.submit_ok(&cleaner, "teleport.now").await;
-    let rita = app.browser("rita").await;
-
-    let page = |form: Vec<(&'static str, String)>| {
-        let rita = &rita;
-        async move {
-            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let res = rita.rpc("approvals/queue", &form).await;
-            assert_eq!(res.status(), 200);
-            res.json::<Value>().await.unwrap()
-        }
-    };
-    let first = page(vec![]).await;
-    assert_eq!(first["waiting"], 62);
-    let rows = first["rows"].as_array().unwrap();
-    assert_eq!(rows.len(), 50);
-    assert_eq!(rows[0]["id"], unknown["id"], "unknown capability first");
-    assert_eq!(rows[1]["id"], delete["id"], "then destructive");
-    assert_eq!(
-        rows[2]["id"].as_str().unwrap(),
-        sends[0],
-        "then the oldest send"
-    );
-    let cursor = first["next"].as_str().unwrap().to_string();
-    let second = page(vec![("after", cursor)]).await;
-    let rest = second["rows"].as_array().unwrap();
-    assert_eq!(rest.len(), 12);
-    assert!(second["next"].is_null());
-    assert_eq!(rest.last().unwrap()["id"].as_str().unwrap(), sends[59]);
-
-    // Filters, with their counts.
-    let by_stage = page(vec![("stage", "propose".into())]).await;
-    assert_eq!(by_stage["matching"], 2);
-    assert_eq!(by_stage["waiting"], 62);
-    let by_reason = page(vec![("held_for", "destructive".into())]).await;
-    assert_eq!(by_reason["matching"], 1);
-    let by_agent = page(vec![
-        ("agent", cleaner_id.clone()),
-        ("capability", "teleport.now".into()),
-    ])
-    .await;
-    assert_eq!(by_agent["matching"], 1);
-    assert_eq!(by_agent["rows"][0]["id"], unknown["id"]);
-    let res = rita.rpc("approvals/queue", &[("stage", "boss")]).await;
-    assert_eq!(res.status(), 422);
-    let res = rita.rpc("approvals/queue", &[("after", "1.2.3")]).await;
-    assert_eq!(res.status(), 400);
-
-    // "Decided by me".
-    assert_eq!(rita.approve(&sends[3]).await.status(), 200);
-    assert_eq!(rita.reject(&sends[4], "no").await.status(), 200);
-    let mine: Value = rita.rpc("approvals/mine", &[]).await.json().await.unwrap();
-    let verdicts: Vec<(&str, &str)> = mine
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| (r["id"].as_str().unwrap(), r["verdict"].as_str().unwrap()))
-        .collect();
-    assert_eq!(
-        verdicts,
-        vec![
-            (sends[4].as_str(), "rejected"),
-            (sends[3].as_str(), "approved")
-        ]
-    );
-    let facets: Value = rita
-        .rpc("approvals/facets", &[])
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(facets["capabilities"].as_array().unwrap().len(), 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

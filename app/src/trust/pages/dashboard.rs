@@ -1,7 +1,8 @@
 //! The dashboard (notices for leads, suggestions, what waits), the
 //! spot-check queue, and the readiness settings.
 
-use crate::trust::model::{Criteria, Settings, SpotCheck};
+use crate::trust::model::Criteria;
+use crate::trust::views::{SpotCheck, TrustSettings};
 use crate::trust::{
     dashboard, get_criteria, spot_checks, ClearNotice, DashboardData, MarkSpotCheck, SaveCriteria,
     SaveSettings,
@@ -239,7 +240,7 @@ fn CriteriaTable(
 
 #[component]
 fn SettingsForm(
-    settings: Settings,
+    settings: TrustSettings,
     can_edit: bool,
     save: ServerAction<SaveSettings>,
 ) -> impl IntoView {

@@ -5,7 +5,8 @@
 use super::charts::{OutcomeMix, WeeklyTrend};
 use super::{what_if_text, CheckList};
 use crate::policy::Stage;
-use crate::trust::model::{pct, AgentMetrics, Figures, ReviewRow, StageChange};
+use crate::trust::model::{pct, AgentMetrics, Figures, StageChange};
+use crate::trust::views::ReviewRow;
 use crate::trust::{agent_record, OpenReview, RecordData};
 use crate::ui::ErrorNote;
 use leptos::prelude::*;

@@ -2,7 +2,8 @@
 //! the case, the votes, and the forms to decide it.
 
 use super::{what_if_text, CheckList};
-use crate::trust::model::{pct, ReviewDetail, ReviewRow};
+use crate::trust::model::pct;
+use crate::trust::views::{ReviewDetail, ReviewRow};
 use crate::trust::{get_review, list_reviews, DecideReview, WithdrawReview};
 use crate::ui::{ErrorNote, StageBadge};
 use leptos::prelude::*;

@@ -2,15 +2,15 @@
 //! stage at once, or suspends it (the kill switch). Raising trust is a
 //! promotion review's job.
 
-use super::SuspendOutcome;
-use crate::actions::State;
+use super::history::{self, Change};
+use super::views::SuspendOutcome;
+use crate::actions::RequestState;
 use crate::audit::{self, Actor};
 use crate::auth::UserView;
 use crate::db::{known_id, now_ms};
 use crate::error::{stored, AppError};
 use crate::policy::Stage;
 use crate::state::AppState;
-use crate::trust::history::{self, Change};
 use sqlx::Row;
 
 /// Lowers the agent's stage, effective for its next request.
@@ -149,27 +149,8 @@ pub async fn suspend(
     .execute(&mut *tx)
     .await?
     .rows_affected() as i64;
-    let open: Vec<(String, String)> = sqlx::query(
-        "SELECT id, state FROM action_requests WHERE agent_id = $1 AND state IN ('pending_approval', 'approved')",
-    )
-    .bind(agent_id)
-    .fetch_all(&mut *tx)
-    .await?
-    .iter()
-    .map(|r| Ok((r.try_get("id")?, r.try_get("state")?)))
-    .collect::<Result<_, AppError>>()?;
-    // An approved request keeps its decision time and reviewer; only its
-    // state and note change.
-    sqlx::query(
-        "UPDATE action_requests SET state = 'cancelled', updated_at = $1, decision_note = $2, \
-           decided_at = CASE WHEN state = 'pending_approval' THEN $1 ELSE decided_at END \
-         WHERE agent_id = $3 AND state IN ('pending_approval', 'approved')",
-    )
-    .bind(now)
-    .bind(format!("cancelled: the agent was suspended ({reason})"))
-    .bind(agent_id)
-    .execute(&mut *tx)
-    .await?;
+    let note = format!("cancelled: the agent was suspended ({reason})");
+    let open = crate::actions::store::cancel_open_of_agent(&mut tx, agent_id, &note, now).await?;
     let mut events = vec![audit::Event {
         actor: &actor,
         what: "agent.suspended",
@@ -188,7 +169,7 @@ pub async fn suspend(
         subject_id: id,
         detail: serde_json::json!({
             "before": { "state": before },
-            "after": { "state": State::Cancelled, "why": "agent suspended" },
+            "after": { "state": RequestState::Cancelled, "why": "agent suspended" },
         }),
     }));
     audit::record_many(&mut tx, events).await?;

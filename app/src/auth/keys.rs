@@ -31,10 +31,7 @@ pub fn generate() -> NewKey {
 }
 
 pub fn hash(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::text::hex(&Sha256::digest(secret.as_bytes()))
 }
 
 /// Whether a presented bearer token has the shape of a Belay key at all.
