@@ -4,6 +4,8 @@ export PATH := $(CURDIR)/.tools/node_modules/.bin:$(PATH)
 
 .PHONY: run setup test check unit unit-postgres e2e
 PG := postgres://postgres@127.0.0.1:5432
+# Both crates in one cargo call, so each is compiled once with one feature set.
+RUST := -p app -p belay --features app/ssr
 
 ## Set up a fresh machine, build a release and serve Belay at http://127.0.0.1:3000
 run: setup
@@ -22,20 +24,23 @@ test:
 
 check:
 	cargo fmt --all -- --check
-	cargo clippy -p app --features ssr --all-targets -- -D warnings
-	cargo clippy -p belay --all-targets -- -D warnings
+	cargo clippy $(RUST) --all-targets -- -D warnings
 	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
+## Every Rust test, built once: unit tests, the HTTP suite on SQLite, the
+## CLI tests and the module-structure test.
 unit:
-	cargo test -p app --features ssr
-	cargo test -p belay
+	cargo test $(RUST)
 
 ## The HTTP integration suite again, each test on a fresh PostgreSQL database
 unit-postgres:
 	pg_isready -q -h 127.0.0.1 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
-	BELAY_TEST_POSTGRES=$(PG) cargo test -p belay --test http; \
+	BELAY_TEST_POSTGRES=$(PG) cargo test $(RUST) --test http; \
 	  status=$$?; .ci/drop-test-databases $(PG); exit $$status
 
+## The browser tests start the server the Rust tests built (no second
+## server build); only the front end is built here.
 e2e:
-	cargo leptos build
+	cargo test $(RUST) --no-run
+	cargo leptos build --frontend-only
 	cd end2end && npx playwright test
