@@ -32,6 +32,8 @@ pub struct AgentView {
     pub expires_at: Option<String>,
     pub decided_at: Option<String>,
     pub decision_note: Option<String>,
+    /// An approved request must be claimed by then, or it expires.
+    pub claim_by: Option<String>,
     pub claimed_at: Option<String>,
     pub outcome_at: Option<String>,
     pub outcome_detail: Option<String>,
@@ -65,6 +67,7 @@ impl From<&ActionDetail> for AgentView {
             expires_at: a.expires_at_ms.map(rfc3339),
             decided_at: a.decided_at_ms.map(rfc3339),
             decision_note: a.decision_note.clone(),
+            claim_by: a.claim_by_ms.map(rfc3339),
             claimed_at: a.claimed_at_ms.map(rfc3339),
             outcome_at: a.outcome_at_ms.map(rfc3339),
             outcome_detail: a.outcome_detail.clone(),

@@ -1,118 +1,17 @@
 //! The agent's side after the decision: add evidence while a request waits,
-//! claim an approved request exactly once, report the outcome.
+//! report the outcome (claiming is `claim.rs`).
 
 use super::model::{ActionDetail, RequestState};
 use super::service::get_for_agent;
-use super::store::{self, load, stored_payload_hash, Hash, Move};
+use super::store::{self, load, Hash, Move};
+use super::submission::stored_payload_hash;
 use crate::audit::{self, Actor};
 use crate::auth::agent::Principal;
 use crate::db::{new_id, now_ms};
 use crate::error::AppError;
 use crate::evidence::parse::{check_total, Evidence, MAX_EVIDENCE_ITEMS};
-use crate::policy::Stage;
 use crate::state::AppState;
 use crate::trust::rollup::{self, Counts};
-
-/// Claims an approved request for execution. Exactly once: a conditional
-/// update moves it from `approved` to `executing`, so of many concurrent
-/// claims one succeeds and the rest get 409. Only requests decided at
-/// `act_with_approval` or above are the agent's to carry out. The claim is
-/// bound to the payload that was approved: if anything stored differs from
-/// it, nothing is claimed.
-#[tracing::instrument(skip(state, agent), fields(agent = %agent.name))]
-pub async fn claim(
-    state: &AppState,
-    agent: &Principal,
-    id: &str,
-) -> Result<ActionDetail, AppError> {
-    let action = get_for_agent(state, agent, id).await?;
-    match action.stage {
-        Stage::ActWithApproval | Stage::ScopedAutonomy => {}
-        Stage::Observe | Stage::Draft | Stage::Propose => {
-            return Err(AppError::Forbidden(format!(
-                "this request was decided at {}: a human carries it out, the agent never claims it",
-                action.stage.as_str()
-            )))
-        }
-    }
-    let now = now_ms();
-    let mut tx = state.db.begin().await?;
-    // Trust as it is now, not as it was at approval: a demotion since then
-    // takes the claim away. The epoch lock orders this with any demotion.
-    let index = state.policy.locked(&mut tx).await?;
-    let stage_now = index
-        .agents
-        .get(&agent.agent_id)
-        .map(|a| match a.grants.get(&action.capability) {
-            Some(Ok(grant)) => grant.stage_for(a.stage),
-            // A grant that cannot be read trusts nothing.
-            Some(Err(_)) => Stage::Observe,
-            None => a.stage,
-        })
-        .unwrap_or(Stage::Observe);
-    if stage_now < Stage::ActWithApproval {
-        return Err(AppError::Forbidden(format!(
-            "the agent is now at {} for {}: it was demoted since this was approved, so a human carries it out",
-            stage_now.as_str(),
-            action.capability
-        )));
-    }
-    let claimed = Move::from(&[RequestState::Approved], Some(RequestState::Executing))
-        .of_agent(&agent.agent_id)
-        .stamp("claimed_at = $1")
-        .only_if("stage IN ('act_with_approval', 'scoped_autonomy')")
-        .apply(&mut tx, id, now)
-        .await?;
-    if !claimed {
-        drop(tx);
-        return Err(store::unmoved(&state.db, id, Some(&agent.agent_id), not_claimable).await);
-    }
-    let approved = store::approved_hash(&mut tx, id).await?;
-    let now_hash = stored_payload_hash(&mut tx, id, None).await?;
-    if approved.as_deref() != Some(now_hash.as_str()) {
-        tracing::error!(action_id = %id, "stored payload differs from the approved one; claim refused");
-        return Err(AppError::Conflict(
-            "what is stored for this request differs from what was approved; it needs a new approval"
-                .into(),
-        ));
-    }
-    audit::record(
-        &mut tx,
-        audit::Event {
-            actor: &Actor::Agent(agent.agent_id.clone()),
-            what: "action.claimed",
-            subject_kind: "action",
-            subject_id: id,
-            detail: serde_json::json!({
-                "before": { "state": RequestState::Approved },
-                "after": { "state": RequestState::Executing, "payload_hash": now_hash },
-            }),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    state.notify_changed(id);
-    load(&state.db, id).await?.ok_or(AppError::Internal)
-}
-
-fn not_claimable(a: &ActionDetail) -> AppError {
-    let when = |t: Option<i64>| t.map(crate::db::rfc3339).unwrap_or_default();
-    AppError::Conflict(match a.state {
-        RequestState::Executing | RequestState::Succeeded | RequestState::Failed => format!(
-            "this request was already claimed at {}; an approval is carried out once",
-            when(a.claimed_at_ms)
-        ),
-        RequestState::PendingApproval => "this request is still waiting for approval".into(),
-        RequestState::Allowed => {
-            "this request was allowed outright: carry it out and report the outcome; there is nothing to claim"
-                .into()
-        }
-        other => format!(
-            "this request is {}; only an approved request can be claimed",
-            other.label()
-        ),
-    })
-}
 
 /// What an agent reports after carrying out a request.
 #[derive(Debug)]

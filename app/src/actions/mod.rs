@@ -3,6 +3,8 @@
 #[cfg(feature = "ssr")]
 pub mod agent_view;
 #[cfg(feature = "ssr")]
+pub mod claim;
+#[cfg(feature = "ssr")]
 pub mod commit;
 #[cfg(feature = "ssr")]
 pub mod execute;
@@ -34,7 +36,9 @@ pub struct ActionPageData {
     pub action: ActionDetail,
     /// The signed-in person's role may decide requests.
     pub can_decide: bool,
-    /// They sponsor this agent and a rule that held it bars them.
+    /// The rules in force let the agent's sponsor approve this request.
+    pub sponsor_may_approve: bool,
+    /// They sponsor this agent, and the rules do not let them approve.
     pub sponsor_barred: bool,
     pub record: Record,
 }
@@ -112,11 +116,15 @@ pub async fn get_action(id: String) -> Result<ActionPageData, AppError> {
                 .await?;
         let action = service::get_for_reviewer(&state, &id).await?;
         let record = queue::record(&state.db, &action.agent_id, &action.capability).await?;
+        let mut conn = state.db.acquire().await?;
+        let index = state.policy.current(&mut conn).await?;
+        let sponsor_may_approve = review::sponsor_may_approve(&index, &action.held_for);
         let sponsor_barred =
-            action.bars_sponsor() && action.sponsor.as_deref() == Some(user.username.as_str());
+            !sponsor_may_approve && action.sponsor.as_deref() == Some(user.username.as_str());
         Ok(ActionPageData {
             action,
             can_decide: user.role.can_decide_actions(),
+            sponsor_may_approve,
             sponsor_barred,
             record,
         })

@@ -130,6 +130,8 @@ pub struct ActionDetail {
     pub edited_params: Option<serde_json::Value>,
     /// What the edit changed, per param: `{"amount": {"before": 900, "after": 500}}`.
     pub correction: Option<serde_json::Value>,
+    /// An approval is good until then; unclaimed, it expires.
+    pub claim_by_ms: Option<i64>,
     pub claimed_at_ms: Option<i64>,
     pub outcome_at_ms: Option<i64>,
     pub outcome_detail: Option<String>,
@@ -141,11 +143,6 @@ impl ActionDetail {
     /// What may be carried out: the params as edited, or as submitted.
     pub fn approved_params(&self) -> &serde_json::Value {
         self.edited_params.as_ref().unwrap_or(&self.params)
-    }
-
-    /// Whether a rule that held it bars the agent's sponsor from approving.
-    pub fn bars_sponsor(&self) -> bool {
-        self.rules.iter().any(|r| r.bar_sponsor)
     }
 
     /// Who carries out the action once it may go ahead: at `propose` a

@@ -44,6 +44,7 @@ fn ActionView(
     let ActionPageData {
         action: a,
         can_decide,
+        sponsor_may_approve,
         sponsor_barred,
         record,
     } = data;
@@ -86,7 +87,7 @@ fn ActionView(
             })}
             {a.sponsor.clone().map(|s| view! {
                 <dt>"Sponsor"</dt>
-                <dd>{s}{a.bars_sponsor().then_some(" (a rule bars the sponsor from approving this)")}</dd>
+                <dd>{s}{(!sponsor_may_approve).then_some(" (sponsors never approve their own agents' requests; no rule that held this one allows it)")}</dd>
             })}
             <dt>"Record"</dt>
             <dd data-testid="record"><RecordLine record capability=a.capability.clone()/></dd>
@@ -237,8 +238,9 @@ fn DecidePanel(
             <h2>"Decide"</h2>
             {(!can_approve).then(|| view! {
                 <p class="muted" data-testid="sponsor-barred">
-                    "You sponsor this agent, and a rule that held this request bars its sponsor from approving it; "
-                    "another reviewer approves. You may still reject it."
+                    "You sponsor this agent: sponsors never approve their own agents' requests, unless every "
+                    "rule that held the request allows it (Policy: Sponsor may approve). Another reviewer "
+                    "approves; you may still reject it."
                 </p>
             })}
             {can_approve.then(|| view! {

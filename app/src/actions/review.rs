@@ -3,17 +3,33 @@
 
 use super::model::{ActionDetail, RequestState};
 use super::service::{already_final, expire_if_due};
-use super::store::{self, load, stored_payload_hash, Hash, Move};
+use super::store::{self, load, Hash, Move};
+use super::submission::stored_payload_hash;
 use super::submission::MAX_PARAMS_BYTES;
 use crate::audit::{self, Actor};
 use crate::auth::UserView;
 use crate::db::{known_id, now_ms, Tx};
 use crate::error::{stored, AppError};
-use crate::policy::AppliedRule;
+use crate::policy::{Index, RuleKey};
 use crate::state::AppState;
 use crate::trust::rollup::{self, Counts};
 use serde_json::{Map, Value};
 use sqlx::Row;
+
+/// Why the sponsor may not approve.
+pub const SPONSOR_BARRED: &str =
+    "you sponsor this agent: sponsors never approve their own agents' requests, \
+     unless every rule that held the request allows it (Policy: Sponsor may approve)";
+
+/// Whether the agent's sponsor may approve a request held for `held_for`,
+/// by the rules in force (rules that cannot be read allow nothing).
+pub fn sponsor_may_approve(index: &Index, held_for: &[RuleKey]) -> bool {
+    index
+        .policy
+        .rules
+        .as_ref()
+        .is_ok_and(|rules| rules.sponsor_may_approve(held_for))
+}
 
 /// A reviewer's verdict.
 #[derive(Debug, Clone)]
@@ -77,12 +93,12 @@ pub async fn decide_request(
                 .into(),
         ));
     }
+    // The rules in force now, not when it was held: switching the sponsor
+    // bar on reaches requests already waiting.
+    let index = state.policy.current(&mut tx).await?;
     let approving = matches!(verdict, Verdict::Approve { .. });
-    if approving && req.rules.iter().any(|r| r.bar_sponsor) && req.sponsor_id == reviewer.id {
-        return Err(AppError::Forbidden(
-            "you sponsor this agent, and a rule that held this request bars the sponsor from approving it"
-                .into(),
-        ));
+    if approving && req.sponsor_id == reviewer.id && !sponsor_may_approve(&index, &req.held_for) {
+        return Err(AppError::Forbidden(SPONSOR_BARRED.into()));
     }
     let (next, what, count, correction) = match verdict {
         Verdict::Reject { .. } => (RequestState::Rejected, "action.rejected", None, None),
@@ -90,7 +106,7 @@ pub async fn decide_request(
             let mut hash = req.payload_hash.clone();
             let mut correction = None;
             if let Some(new) = edited.filter(|new| new != req.effective_params()) {
-                req.check_edit(state, &mut tx, &new, now).await?;
+                req.check_edit(&index, &new, now)?;
                 let diff = correction_of(&req.params, &new);
                 hash = stored_payload_hash(&mut tx, id, Some(&new)).await?;
                 store::record_edit(&mut tx, id, &new, &diff, &hash).await?;
@@ -113,8 +129,15 @@ pub async fn decide_request(
     };
     if next != RequestState::PendingApproval {
         // The row is locked by this transaction since the first move.
+        // An approval stays good for the shortest window of the rules that
+        // held the request; unclaimed by then, it expires.
+        let claim_secs = match &index.policy.rules {
+            Ok(rules) => rules.claim_secs(&req.held_for),
+            Err(_) => crate::policy::Rule::FALLBACK.claim_secs,
+        };
         Move::from(&[RequestState::PendingApproval], Some(next))
             .stamp("decided_at = $1")
+            .set_int("claim_by", now + claim_secs * 1000)
             .set("decided_by", Some(reviewer.id.clone()))
             .set("decision_note", note.clone())
             .apply(&mut tx, id, now)
@@ -235,14 +258,14 @@ struct Open {
     edited: Option<Value>,
     payload_hash: String,
     required: i64,
-    rules: Vec<AppliedRule>,
+    held_for: Vec<RuleKey>,
 }
 
 impl Open {
     async fn read(tx: &mut Tx<'_>, id: &str) -> Result<Open, AppError> {
         let r = sqlx::query(
             "SELECT r.agent_id, r.created_at, a.sponsor_id, r.capability, r.target, r.params, \
-                    r.edited_params, r.payload_hash, r.approvals_required, r.rules \
+                    r.edited_params, r.payload_hash, r.approvals_required, r.rules, r.held_for \
              FROM action_requests r JOIN agents a ON a.id = r.agent_id WHERE r.id = $1",
         )
         .bind(id)
@@ -261,7 +284,7 @@ impl Open {
                 .transpose()?,
             payload_hash: r.try_get("payload_hash")?,
             required: r.try_get("approvals_required")?,
-            rules: stored(serde_json::from_str(&r.try_get::<String, _>("rules")?))?,
+            held_for: store::held_for(&r.try_get::<String, _>("held_for")?)?,
         })
     }
 
@@ -271,14 +294,7 @@ impl Open {
 
     /// An edit may correct a request, never take it further outside the
     /// agent's grant than what was submitted.
-    async fn check_edit(
-        &self,
-        state: &AppState,
-        tx: &mut Tx<'_>,
-        new: &Value,
-        now: i64,
-    ) -> Result<(), AppError> {
-        let index = state.policy.current(tx).await?;
+    fn check_edit(&self, index: &Index, new: &Value, now: i64) -> Result<(), AppError> {
         let grant = match index
             .agents
             .get(&self.agent_id)

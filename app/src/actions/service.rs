@@ -131,7 +131,8 @@ pub async fn cancel(
     load(&state.db, id).await?.ok_or(AppError::Internal)
 }
 
-/// Expires one request if its deadline has passed (expiry means no).
+/// Expires one request if its deadline has passed (expiry means no): a
+/// wait for approval that ran out, or an approval not claimed in time.
 pub async fn expire_if_due(state: &AppState, id: &str) -> Result<(), AppError> {
     expire_where(state, Some(id)).await.map(|_| ())
 }
@@ -141,7 +142,53 @@ pub async fn expire_due(state: &AppState) -> Result<usize, AppError> {
     expire_where(state, None).await
 }
 
+/// Approvals not claimed within their window expire: an approval given
+/// days ago is not an approval of today's action.
+async fn expire_stale_approvals(state: &AppState, only: Option<&str>) -> Result<usize, AppError> {
+    let now = now_ms();
+    let due: Vec<String> = sqlx::query(
+        "SELECT id FROM action_requests \
+         WHERE state = 'approved' AND claim_by <= $1 AND ($2 IS NULL OR id = $2) LIMIT 500",
+    )
+    .bind(now)
+    .bind(only)
+    .fetch_all(&state.db)
+    .await?
+    .iter()
+    .map(|r| r.try_get("id"))
+    .collect::<Result<_, sqlx::Error>>()?;
+    let mut expired = 0;
+    for id in due {
+        let mut tx = state.db.begin().await?;
+        let moved = Move::from(&[RequestState::Approved], Some(RequestState::Expired))
+            .only_if("claim_by <= $1")
+            .apply(&mut tx, &id, now)
+            .await?;
+        if moved {
+            audit::record(
+                &mut tx,
+                audit::Event {
+                    actor: &Actor::System,
+                    what: "action.approval_expired",
+                    subject_kind: "action",
+                    subject_id: &id,
+                    detail: serde_json::json!({
+                        "before": { "state": RequestState::Approved },
+                        "after": { "state": RequestState::Expired, "why": "not claimed within the approval's window" },
+                    }),
+                },
+            )
+            .await?;
+            tx.commit().await?;
+            state.notify_changed(&id);
+            expired += 1;
+        }
+    }
+    Ok(expired)
+}
+
 async fn expire_where(state: &AppState, only: Option<&str>) -> Result<usize, AppError> {
+    let stale = expire_stale_approvals(state, only).await?;
     let now = now_ms();
     let due: Vec<(String, String, String, i64)> = sqlx::query(
         "SELECT id, agent_id, capability, created_at FROM action_requests \
@@ -197,5 +244,5 @@ async fn expire_where(state: &AppState, only: Option<&str>) -> Result<usize, App
             expired += 1;
         }
     }
-    Ok(expired)
+    Ok(expired + stale)
 }

@@ -3,7 +3,7 @@
 //! move a conditional update that names the states it may leave.
 
 use super::model::{ActionDetail, RequestState};
-use super::submission::{payload_hash, Submission};
+use super::submission::Submission;
 use crate::db::{placeholders, Db, Tx};
 use crate::error::{stored, AppError};
 use crate::evidence::parse::Evidence;
@@ -69,6 +69,7 @@ pub async fn load(db: &Db, id: &str) -> Result<Option<ActionDetail>, AppError> {
         payload_hash: r.try_get("payload_hash")?,
         edited_params: json_opt(r.try_get("edited_params")?)?,
         correction: json_opt(r.try_get("correction")?)?,
+        claim_by_ms: r.try_get("claim_by")?,
         claimed_at_ms: r.try_get("claimed_at")?,
         outcome_at_ms: r.try_get("outcome_at")?,
         outcome_detail: r.try_get("outcome_detail")?,
@@ -78,38 +79,6 @@ pub async fn load(db: &Db, id: &str) -> Result<Option<ActionDetail>, AppError> {
 
 fn json_opt(text: Option<String>) -> Result<Option<serde_json::Value>, AppError> {
     text.map(|t| stored(serde_json::from_str(&t))).transpose()
-}
-
-/// The payload hash of a stored request, recomputed from what is stored:
-/// its params as edited (or `params` in their place) and its reviewed
-/// evidence.
-pub async fn stored_payload_hash(
-    tx: &mut Tx<'_>,
-    id: &str,
-    params: Option<&serde_json::Value>,
-) -> Result<String, AppError> {
-    let r = sqlx::query(
-        "SELECT capability, target, summary, observation, params, edited_params \
-         FROM action_requests WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_one(&mut **tx)
-    .await?;
-    let own: serde_json::Value = match r.try_get::<Option<String>, _>("edited_params")? {
-        Some(edited) => stored(serde_json::from_str(&edited))?,
-        None => stored(serde_json::from_str(&r.try_get::<String, _>("params")?))?,
-    };
-    let evidence = crate::evidence::store::reviewed(tx, id).await?;
-    Ok(payload_hash(
-        &r.try_get::<String, _>("capability")?,
-        &r.try_get::<String, _>("target")?,
-        &r.try_get::<String, _>("summary")?,
-        params.unwrap_or(&own),
-        r.try_get::<Option<String>, _>("observation")?.as_deref(),
-        evidence
-            .iter()
-            .map(|(k, m, s)| (k.as_str(), m.as_str(), s.as_str())),
-    ))
 }
 
 pub fn held_for(stored_list: &str) -> Result<Vec<RuleKey>, AppError> {
@@ -207,7 +176,13 @@ pub struct Move<'a> {
     stamps: &'a str,
     /// A further condition, such as `expires_at <= $1`.
     only_if: &'a str,
-    values: Vec<(&'static str, Option<String>)>,
+    values: Vec<(&'static str, Value)>,
+}
+
+/// A value a move sets.
+enum Value {
+    Text(Option<String>),
+    Int(i64),
 }
 
 impl<'a> Move<'a> {
@@ -242,7 +217,12 @@ impl<'a> Move<'a> {
 
     /// Sets `column` to `value` as it moves.
     pub fn set(mut self, column: &'static str, value: Option<String>) -> Self {
-        self.values.push((column, value));
+        self.values.push((column, Value::Text(value)));
+        self
+    }
+
+    pub fn set_int(mut self, column: &'static str, value: i64) -> Self {
+        self.values.push((column, Value::Int(value)));
         self
     }
 
@@ -279,7 +259,10 @@ impl<'a> Move<'a> {
         }
         let mut q = sqlx::query(&sql).bind(now).bind(id.to_string());
         for (_, value) in self.values {
-            q = q.bind(value);
+            q = match value {
+                Value::Text(text) => q.bind(text),
+                Value::Int(n) => q.bind(n),
+            };
         }
         if let Some(agent_id) = self.agent_id {
             q = q.bind(agent_id.to_string());

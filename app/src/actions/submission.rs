@@ -1,11 +1,13 @@
 //! Parsing what an agent submits: raw JSON in, a validated `Submission` out.
 
 use super::model::{ActionDetail, EvidenceInfo, RequestState};
-use crate::db::new_id;
+use crate::db::{new_id, Tx};
+use crate::error::stored;
 use crate::error::AppError;
 use crate::evidence::parse::{parse_list, sha256_hex, Evidence, EvidenceRequest};
 use crate::policy::{Decision, Outcome};
 use serde::Deserialize;
+use sqlx::Row;
 
 /// Largest `params` object, serialized.
 pub const MAX_PARAMS_BYTES: usize = 64 * 1024;
@@ -127,6 +129,7 @@ impl Submission {
             payload_hash: self.payload_hash(),
             edited_params: None,
             correction: None,
+            claim_by_ms: None,
             claimed_at_ms: None,
             outcome_at_ms: None,
             outcome_detail: None,
@@ -173,6 +176,38 @@ pub fn payload_hash<'a>(
         "evidence": evidence,
     });
     sha256_hex(canonical.to_string().as_bytes())
+}
+
+/// The payload hash of a stored request, recomputed from what is stored:
+/// its params as edited (or `params` in their place) and its reviewed
+/// evidence.
+pub async fn stored_payload_hash(
+    tx: &mut Tx<'_>,
+    id: &str,
+    params: Option<&serde_json::Value>,
+) -> Result<String, AppError> {
+    let r = sqlx::query(
+        "SELECT capability, target, summary, observation, params, edited_params \
+         FROM action_requests WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(&mut **tx)
+    .await?;
+    let own: serde_json::Value = match r.try_get::<Option<String>, _>("edited_params")? {
+        Some(edited) => stored(serde_json::from_str(&edited))?,
+        None => stored(serde_json::from_str(&r.try_get::<String, _>("params")?))?,
+    };
+    let evidence = crate::evidence::store::reviewed(tx, id).await?;
+    Ok(payload_hash(
+        &r.try_get::<String, _>("capability")?,
+        &r.try_get::<String, _>("target")?,
+        &r.try_get::<String, _>("summary")?,
+        params.unwrap_or(&own),
+        r.try_get::<Option<String>, _>("observation")?.as_deref(),
+        evidence
+            .iter()
+            .map(|(k, m, s)| (k.as_str(), m.as_str(), s.as_str())),
+    ))
 }
 
 #[cfg(test)]

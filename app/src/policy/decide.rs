@@ -52,9 +52,10 @@ pub struct AppliedRule {
     pub name: String,
     pub approvals: u8,
     pub ttl_secs: i64,
-    /// The agent's sponsor may not approve.
+    /// The rule let the agent's sponsor approve, when the request was held
+    /// (the rules in force when a reviewer decides are what count).
     #[serde(default)]
-    pub bar_sponsor: bool,
+    pub sponsor_may_approve: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,11 +86,6 @@ impl Decision {
         let held: i64 = self.held_for.iter().map(|k| k.risk_weight()).sum();
         let unknown = if self.capability_known { 0 } else { 100 };
         held.max(unknown)
-    }
-
-    /// Whether any rule that held it bars the agent's sponsor from approving.
-    pub fn bars_sponsor(&self) -> bool {
-        self.rules.iter().any(|r| r.bar_sponsor)
     }
 }
 
@@ -328,7 +324,7 @@ fn hold(
             name,
             approvals: rule.approvals,
             ttl_secs: rule.ttl_secs,
-            bar_sponsor: rule.bar_sponsor,
+            sponsor_may_approve: rule.sponsor_may_approve,
         });
     }
     d.held_for = held;

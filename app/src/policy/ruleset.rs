@@ -1,6 +1,8 @@
 //! Policy rules: for each reason an action can be held, how many distinct
-//! approvals it needs, how long it may wait, and whether it pauses even
-//! autonomous agents. Leads edit them; every edit is a new version.
+//! approvals it needs, how long it may wait, whether it pauses even
+//! autonomous agents, whether the agent's sponsor may be an approver, and
+//! how long an approval stays good. Leads edit them; every edit is a new
+//! version.
 
 use super::rule_key::RuleKey;
 use serde::{Deserialize, Serialize};
@@ -8,6 +10,13 @@ use std::collections::BTreeMap;
 
 pub const MAX_APPROVALS: u8 = 3;
 pub const MAX_TTL_SECS: i64 = 365 * 24 * 60 * 60;
+/// How long an approval stays good, unless a rule says otherwise.
+pub const DEFAULT_CLAIM_SECS: i64 = 60 * 60;
+pub const MAX_CLAIM_SECS: i64 = 30 * 24 * 60 * 60;
+
+fn default_claim_secs() -> i64 {
+    DEFAULT_CLAIM_SECS
+}
 
 /// One rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -18,10 +27,14 @@ pub struct Rule {
     pub ttl_secs: i64,
     /// Pause even agents at scoped autonomy (triggers only).
     pub always_approve: bool,
-    /// The agent's sponsor may not be one of the approvers. Absent in
-    /// rules saved before this setting existed: not barred.
+    /// The agent's sponsor may be one of the approvers. Never by default:
+    /// absent (rules saved before this setting existed) means barred.
     #[serde(default)]
-    pub bar_sponsor: bool,
+    pub sponsor_may_approve: bool,
+    /// How long an approval stays good: an approved request not claimed by
+    /// then expires. Absent in rules saved before it existed: an hour.
+    #[serde(default = "default_claim_secs")]
+    pub claim_secs: i64,
 }
 
 impl Rule {
@@ -30,7 +43,8 @@ impl Rule {
         approvals: 1,
         ttl_secs: 24 * 60 * 60,
         always_approve: true,
-        bar_sponsor: true,
+        sponsor_may_approve: false,
+        claim_secs: DEFAULT_CLAIM_SECS,
     };
 
     pub fn validate(&self, key: RuleKey) -> Result<(), String> {
@@ -43,6 +57,12 @@ impl Rule {
         if !(1..=MAX_TTL_SECS).contains(&self.ttl_secs) {
             return Err(format!(
                 "{}: the wait must be between 1 second and 365 days",
+                key.as_str()
+            ));
+        }
+        if !(60..=MAX_CLAIM_SECS).contains(&self.claim_secs) {
+            return Err(format!(
+                "{}: an approval must stay good between 1 minute and 30 days",
                 key.as_str()
             ));
         }
@@ -70,7 +90,8 @@ impl Rules {
             approvals: 1,
             ttl_secs: day,
             always_approve: false,
-            bar_sponsor: false,
+            sponsor_may_approve: false,
+            claim_secs: DEFAULT_CLAIM_SECS,
         }; RuleKey::ALL.len()];
         for key in [RuleKey::Destructive, RuleKey::Purchase] {
             rules[key.index()].always_approve = true;
@@ -86,6 +107,22 @@ impl Rules {
         rule.validate(key)?;
         self.rules[key.index()] = rule;
         Ok(())
+    }
+
+    /// Whether the sponsor may approve a request held for `held_for`: only
+    /// when every rule that held it says so.
+    pub fn sponsor_may_approve(&self, held_for: &[RuleKey]) -> bool {
+        !held_for.is_empty() && held_for.iter().all(|k| self.get(*k).sponsor_may_approve)
+    }
+
+    /// How long an approval of a request held for `held_for` stays good:
+    /// the shortest window of the rules that held it.
+    pub fn claim_secs(&self, held_for: &[RuleKey]) -> i64 {
+        held_for
+            .iter()
+            .map(|k| self.get(*k).claim_secs)
+            .min()
+            .unwrap_or(DEFAULT_CLAIM_SECS)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (RuleKey, Rule)> + '_ {
@@ -171,6 +208,40 @@ mod tests {
     use super::*;
 
     #[test]
+    fn rules_saved_before_sponsor_and_claim_settings_bar_the_sponsor_for_an_hour() {
+        let mut old: serde_json::Value =
+            serde_json::from_str(&Rules::defaults().to_json()).unwrap();
+        for rule in old.as_object_mut().unwrap().values_mut() {
+            let rule = rule.as_object_mut().unwrap();
+            rule.remove("sponsor_may_approve");
+            rule.remove("claim_secs");
+            rule.insert("bar_sponsor".into(), serde_json::Value::Bool(false));
+        }
+        let rules = Rules::from_json(&old.to_string()).unwrap();
+        assert!(!rules.sponsor_may_approve(&[RuleKey::ExternalSend]));
+        assert_eq!(
+            rules.claim_secs(&[RuleKey::ExternalSend]),
+            DEFAULT_CLAIM_SECS
+        );
+    }
+
+    #[test]
+    fn the_sponsor_approves_only_where_every_rule_allows_and_the_shortest_window_wins() {
+        let mut rules = Rules::defaults();
+        let mut send = rules.get(RuleKey::ExternalSend);
+        send.sponsor_may_approve = true;
+        send.claim_secs = 600;
+        rules.set(RuleKey::ExternalSend, send).unwrap();
+        assert!(rules.sponsor_may_approve(&[RuleKey::ExternalSend]));
+        let both = [RuleKey::ExternalSend, RuleKey::FirstUse];
+        assert!(!rules.sponsor_may_approve(&both));
+        assert!(!rules.sponsor_may_approve(&[]));
+        assert_eq!(rules.claim_secs(&both), 600);
+        send.claim_secs = 10;
+        assert!(rules.set(RuleKey::ExternalSend, send).is_err());
+    }
+
+    #[test]
     fn stored_rules_round_trip_and_partial_sets_are_refused() {
         let mut rules = Rules::defaults();
         rules
@@ -180,7 +251,8 @@ mod tests {
                     approvals: 2,
                     ttl_secs: 3600,
                     always_approve: false,
-                    bar_sponsor: false,
+                    sponsor_may_approve: false,
+                    claim_secs: DEFAULT_CLAIM_SECS,
                 },
             )
             .unwrap();
@@ -205,7 +277,8 @@ mod tests {
                     approvals: 0,
                     ttl_secs: 60,
                     always_approve: false,
-                    bar_sponsor: false,
+                    sponsor_may_approve: false,
+                    claim_secs: DEFAULT_CLAIM_SECS,
                 },
             ),
             (
@@ -214,7 +287,8 @@ mod tests {
                     approvals: 4,
                     ttl_secs: 60,
                     always_approve: false,
-                    bar_sponsor: false,
+                    sponsor_may_approve: false,
+                    claim_secs: DEFAULT_CLAIM_SECS,
                 },
             ),
             (
@@ -223,7 +297,8 @@ mod tests {
                     approvals: 1,
                     ttl_secs: 0,
                     always_approve: false,
-                    bar_sponsor: false,
+                    sponsor_may_approve: false,
+                    claim_secs: DEFAULT_CLAIM_SECS,
                 },
             ),
             (
@@ -232,7 +307,8 @@ mod tests {
                     approvals: 1,
                     ttl_secs: 60,
                     always_approve: true,
-                    bar_sponsor: false,
+                    sponsor_may_approve: false,
+                    claim_secs: DEFAULT_CLAIM_SECS,
                 },
             ),
         ] {
@@ -251,7 +327,8 @@ mod tests {
                     approvals: 2,
                     ttl_secs: 4 * 3600,
                     always_approve: false,
-                    bar_sponsor: false,
+                    sponsor_may_approve: false,
+                    claim_secs: DEFAULT_CLAIM_SECS,
                 },
             )
             .unwrap();

@@ -274,6 +274,29 @@ pub async fn recent(
     u32::try_from(n).map_err(|_| format!("impossible count {n}"))
 }
 
+/// Requests for the capability that could run in the last hour, counted
+/// when they were claimed (or allowed outright): the hourly limit as a
+/// claim checks it, so approvals banked earlier cannot run together.
+pub async fn claimed_recently(
+    conn: &mut AnyConnection,
+    agent_id: &str,
+    capability: &str,
+    now: i64,
+) -> Result<u32, String> {
+    let n: i64 = sqlx::query(
+        "SELECT COUNT(*) AS n FROM action_requests WHERE agent_id = $1 AND capability = $2 \
+         AND (claimed_at > $3 OR (decision = 'allowed' AND created_at > $3))",
+    )
+    .bind(agent_id)
+    .bind(capability)
+    .bind(now - 60 * 60 * 1000)
+    .fetch_one(&mut *conn)
+    .await
+    .and_then(|r| r.try_get("n"))
+    .map_err(|e| e.to_string())?;
+    u32::try_from(n).map_err(|_| format!("impossible count {n}"))
+}
+
 /// Gathers the facts one decision needs, then decides. Lookups that fail
 /// are passed on as errors, which the decision fails closed on.
 pub async fn decide_now(

@@ -21,8 +21,10 @@ pub struct RuleRow {
     /// Like "24h".
     pub wait: String,
     pub always_approve: bool,
-    /// The agent's sponsor may not approve.
-    pub bar_sponsor: bool,
+    /// The agent's sponsor may be an approver (never by default).
+    pub sponsor_may_approve: bool,
+    /// How long an approval stays good, like "1h".
+    pub claim: String,
     pub name: String,
 }
 

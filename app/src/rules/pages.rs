@@ -15,7 +15,9 @@ pub fn PolicyPage() -> impl IntoView {
         <p class="muted">
             "For each reason an action can be held: how many distinct people must approve it, "
             "how long it may wait before it expires (expiry means no), and, for risk triggers, "
-            "whether it pauses even agents at scoped autonomy; and whether the agent's own sponsor is barred from approving. Every save is a new version; each "
+            "whether it pauses even agents at scoped autonomy; whether the agent's own sponsor may be one of the "
+            "approvers (never, unless every rule that held the request allows it); and how long an approval "
+            "stays good (an approved request not claimed by then expires). Every save is a new version; each "
             "decision records the version that made it."
         </p>
         {move || match save.value().get() {
@@ -62,7 +64,11 @@ fn PolicyEditor(policy: PolicyView, save: ServerAction<SavePolicy>) -> impl Into
                     </td>
                     <td>
                         <input type="checkbox" name=format!("fields[sponsor-{k}]") value="on"
-                            checked=r.bar_sponsor disabled=!edit aria-label=format!("sponsor may not approve {k}")/>
+                            checked=r.sponsor_may_approve disabled=!edit aria-label=format!("sponsor may approve {k}")/>
+                    </td>
+                    <td>
+                        <input name=format!("fields[claim-{k}]") value=r.claim.clone() size="6" disabled=!edit
+                            aria-label=format!("claim within for {k}")/>
                     </td>
                     <td class="small">{r.name.clone()}</td>
                 </tr>
@@ -81,7 +87,8 @@ fn PolicyEditor(policy: PolicyView, save: ServerAction<SavePolicy>) -> impl Into
                             <th scope="col">"Approvals"</th>
                             <th scope="col">"Wait (90s, 45m, 24h, 7d)"</th>
                             <th scope="col">"Always approve"</th>
-                            <th scope="col">"Sponsor barred"</th>
+                            <th scope="col" title="Sponsors never approve their own agents' requests unless every rule that held one allows it">"Sponsor may approve"</th>
+                            <th scope="col" title="An approved request not claimed within this expires">"Claim within"</th>
                             <th scope="col">"Reads as"</th>
                         </tr>
                     </thead>

@@ -50,7 +50,8 @@ pub async fn current(db: &Db) -> Result<PolicyView, AppError> {
                 approvals: rule.approvals,
                 wait: duration(rule.ttl_secs),
                 always_approve: rule.always_approve,
-                bar_sponsor: rule.bar_sponsor,
+                sponsor_may_approve: rule.sponsor_may_approve,
+                claim: duration(rule.claim_secs),
                 name: rules.name(key),
             })
             .collect(),
@@ -76,8 +77,10 @@ pub fn parse_fields(fields: &HashMap<String, String>) -> Result<Rules, AppError>
             .map_err(|_| AppError::validation(format!("{k}: approvals must be 1, 2 or 3")))?;
         let ttl_secs = parse_duration(&field("wait")?)
             .map_err(|e| AppError::Validation(format!("{k}: {e}")))?;
+        let claim_secs = parse_duration(&field("claim")?)
+            .map_err(|e| AppError::Validation(format!("{k}: {e}")))?;
         let always_approve = fields.contains_key(&format!("always-{k}"));
-        let bar_sponsor = fields.contains_key(&format!("sponsor-{k}"));
+        let sponsor_may_approve = fields.contains_key(&format!("sponsor-{k}"));
         rules
             .set(
                 key,
@@ -85,7 +88,8 @@ pub fn parse_fields(fields: &HashMap<String, String>) -> Result<Rules, AppError>
                     approvals,
                     ttl_secs,
                     always_approve,
-                    bar_sponsor,
+                    sponsor_may_approve,
+                    claim_secs,
                 },
             )
             .map_err(AppError::Validation)?;
@@ -231,6 +235,7 @@ mod tests {
         for key in RuleKey::ALL {
             f.insert(format!("approvals-{key}"), "1".into());
             f.insert(format!("wait-{key}"), "24h".into());
+            f.insert(format!("claim-{key}"), "1h".into());
         }
         f
     }
@@ -244,6 +249,14 @@ mod tests {
         assert_eq!(rules.get(RuleKey::ExternalSend).approvals, 2);
         assert!(rules.get(RuleKey::Destructive).always_approve);
         assert!(!rules.get(RuleKey::Purchase).always_approve);
+        // Sponsors are barred unless the box is ticked; the window is read.
+        assert!(!rules.get(RuleKey::Purchase).sponsor_may_approve);
+        assert_eq!(rules.get(RuleKey::Purchase).claim_secs, 3600);
+        f.insert("sponsor-purchase".into(), "on".into());
+        f.insert("claim-purchase".into(), "15m".into());
+        let rules = parse_fields(&f).unwrap();
+        assert!(rules.get(RuleKey::Purchase).sponsor_may_approve);
+        assert_eq!(rules.get(RuleKey::Purchase).claim_secs, 900);
     }
 
     #[test]
@@ -260,6 +273,11 @@ mod tests {
             ),
             (("wait-first_use", Some("forever")), "not a duration"),
             (("always-first_use", Some("on")), "only risk triggers"),
+            (("claim-purchase", None), "missing claim"),
+            (
+                ("claim-purchase", Some("10s")),
+                "between 1 minute and 30 days",
+            ),
         ] {
             let mut f = full_form();
             match edit.1 {

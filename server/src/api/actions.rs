@@ -6,7 +6,7 @@ use app::actions::agent_view::AgentView;
 use app::actions::commit::Committer;
 use app::actions::service;
 use app::actions::submission::{Submission, SubmitRequest};
-use app::actions::{execute, idempotency};
+use app::actions::{claim, execute, idempotency};
 use app::error::AppError;
 use app::evidence::parse::{
     self as evidence, check_total, Evidence, EvidenceRequest, MAX_EVIDENCE_BYTES,
@@ -54,7 +54,7 @@ pub async fn claim(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<AgentView>, AppError> {
     let id = path_id(id)?;
-    let action = execute::claim(&state, &agent, &id).await?;
+    let action = claim::claim(&state, &agent, &id).await?;
     Ok(Json(AgentView::from(&action)))
 }
 

@@ -9,7 +9,7 @@ use crate::startup::StartupError;
 use app::actions::commit::{Committer, Submitted};
 use app::actions::review::{self, Verdict};
 use app::actions::submission::{Submission, SubmitRequest};
-use app::actions::{execute, service};
+use app::actions::{claim, execute, service};
 use app::agents::store::{self, NewAgent};
 use app::audit::Actor;
 use app::auth::agent::Principal;
@@ -178,7 +178,7 @@ impl Demo {
         ok: bool,
         details: &str,
     ) -> Result<(), StartupError> {
-        execute::claim(&self.state, &agent.principal, id).await?;
+        claim::claim(&self.state, &agent.principal, id).await?;
         self.report(agent, id, ok, details).await
     }
 

@@ -223,7 +223,8 @@ impl TestApp {
                         approvals: r.approvals,
                         ttl_secs: app::policy::ruleset::parse_duration(&r.wait).unwrap(),
                         always_approve: r.always_approve,
-                        bar_sponsor: r.bar_sponsor,
+                        sponsor_may_approve: r.sponsor_may_approve,
+                        claim_secs: app::policy::ruleset::parse_duration(&r.claim).unwrap(),
                     },
                 )
                 .unwrap();

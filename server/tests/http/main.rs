@@ -3,6 +3,7 @@
 //! Every test starts the real server on a random port with a fresh database.
 
 mod agent_api;
+mod approval_window;
 mod approvals;
 mod browser_front_door;
 mod cli;

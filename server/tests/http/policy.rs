@@ -124,6 +124,7 @@ async fn an_edited_rule_is_a_new_version_and_needs_distinct_approvers() {
         };
         form.push((format!("fields[approvals-{key}]"), n.into()));
         form.push((format!("fields[wait-{key}]"), "24h".into()));
+        form.push((format!("fields[claim-{key}]"), "1h".into()));
     }
     form.push(("fields[always-destructive]".into(), "on".into()));
     let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();

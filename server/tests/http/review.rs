@@ -183,14 +183,13 @@ async fn only_the_agents_own_approved_requests_at_act_with_approval_or_above_are
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rule_can_bar_the_sponsor_and_approvals_bind_to_what_was_seen() {
+async fn the_sponsor_never_approves_by_default_and_approvals_bind_to_what_was_seen() {
     let app = TestApp::spawn().await;
     app.user("rita", Role::Reviewer).await;
     app.user("sam", Role::Reviewer).await;
     let (_, key) = mailer(&app, "mailer", Stage::ActWithApproval).await;
     app.edit_rules(|rules| {
         let mut r = rules.get(RuleKey::ExternalSend);
-        r.bar_sponsor = true;
         r.approvals = 2;
         rules.set(RuleKey::ExternalSend, r).unwrap();
     })

@@ -21,7 +21,8 @@ async fn using_a_capability_outside_the_grant_or_over_a_limit_is_out_of_scope() 
                 approvals: 1,
                 ttl_secs: 3600,
                 always_approve: false,
-                bar_sponsor: false,
+                sponsor_may_approve: false,
+                claim_secs: 3600,
             },
         )
         .unwrap();

@@ -96,8 +96,11 @@ async fn the_kill_switch_refuses_revokes_and_cancels_in_one_step() {
     let theirs = app.submit_ok(&bystander, "email.send").await;
 
     let lead = app.browser("sponsor").await;
-    // Approved but not yet claimed: cancelled too, never carried out.
-    assert_eq!(lead.approve(&pending[0]).await.status(), 200);
+    // Approved (by a reviewer: sponsors never approve their own agents'
+    // requests) but not yet claimed: cancelled too, never carried out.
+    app.user("rita", Role::Reviewer).await;
+    let rita = app.browser("rita").await;
+    assert_eq!(rita.approve(&pending[0]).await.status(), 200);
     let res = lead
         .rpc(
             "agents/suspend",

@@ -3,6 +3,7 @@
 //! lowering the stage for one capability.
 
 use super::*;
+use crate::policy::ruleset::DEFAULT_CLAIM_SECS;
 
 #[test]
 fn a_suspended_or_unregistered_agent_is_refused_before_anything_else() {
@@ -34,7 +35,8 @@ fn always_approve_pauses_autonomous_agents_and_only_then() {
         approvals: 2,
         ttl_secs: 600,
         always_approve: always,
-        bar_sponsor: false,
+        sponsor_may_approve: false,
+        claim_secs: DEFAULT_CLAIM_SECS,
     };
     rules.set(RuleKey::ExternalSend, rule(false)).unwrap();
     let d = run(
@@ -73,7 +75,8 @@ fn reasons_name_the_triggers_the_stage_the_rule_and_the_version() {
                 approvals: 2,
                 ttl_secs: 86_400,
                 always_approve: false,
-                bar_sponsor: false,
+                sponsor_may_approve: false,
+                claim_secs: DEFAULT_CLAIM_SECS,
             },
         )
         .unwrap();
@@ -105,7 +108,8 @@ fn the_strictest_rule_wins_when_several_apply() {
                 approvals: 3,
                 ttl_secs: 7200,
                 always_approve: false,
-                bar_sponsor: false,
+                sponsor_may_approve: false,
+                claim_secs: DEFAULT_CLAIM_SECS,
             },
         )
         .unwrap();
@@ -116,7 +120,8 @@ fn the_strictest_rule_wins_when_several_apply() {
                 approvals: 2,
                 ttl_secs: 600,
                 always_approve: false,
-                bar_sponsor: false,
+                sponsor_may_approve: false,
+                claim_secs: DEFAULT_CLAIM_SECS,
             },
         )
         .unwrap();

@@ -244,7 +244,7 @@ fn any_rules() -> impl Strategy<Value = Result<Rules, String>> {
             let mut rules = Rules::defaults();
             for (key, (approvals, ttl_secs, always)) in RuleKey::ALL.into_iter().zip(rs) {
                 let always_approve = always && key.is_trigger();
-                rules.set(key, Rule { approvals, ttl_secs, always_approve, bar_sponsor: false }).unwrap();
+                rules.set(key, Rule { approvals, ttl_secs, always_approve, sponsor_may_approve: false, claim_secs: 3600 }).unwrap();
             }
             Ok(rules)
         }),

@@ -1,0 +1,10 @@
+-- Approvals go stale: an approved request must be claimed by `claim_by`
+-- (set at the final approval from the rules that held it), else it expires.
+ALTER TABLE action_requests ADD COLUMN claim_by BIGINT;
+
+-- Approvals given before windows existed get the default hour from their
+-- decision: those older than that expire at the next sweep (fail closed).
+UPDATE action_requests SET claim_by = decided_at + 3600000
+ WHERE state = 'approved' AND claim_by IS NULL;
+
+CREATE INDEX action_requests_claim_by ON action_requests (claim_by) WHERE state = 'approved';

@@ -1,0 +1,184 @@
+//! Governance that holds after the approval: sponsors never approve their
+//! own agents' requests unless every rule allows it (and a bar reaches
+//! requests already waiting); an approval is good for its rule's window;
+//! a claim asks the rule book again and is refused when the approval no
+//! longer covers the action.
+
+use crate::common::{assert_problem, TestApp};
+use crate::review::{id_of, mailer, send};
+use app::auth::Role;
+use app::policy::{RuleKey, Stage};
+use serde_json::{json, Value};
+
+async fn claim(app: &TestApp, key: &str, id: &str) -> reqwest::Response {
+    app.agent_post(key, id, "claim", None).await
+}
+
+async fn state_of(app: &TestApp, key: &str, id: &str) -> Value {
+    app.get_action(key, id, None).await.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sponsors_never_approve_unless_every_rule_allows_and_a_bar_reaches_waiting_requests() {
+    let app = TestApp::spawn().await;
+    let (_, key) = mailer(&app, "mailer", Stage::ActWithApproval).await;
+    let first = id_of(&send(&app, &key, json!({"amount": 5})).await);
+    // The agent's sponsor (a lead, who may otherwise decide) is barred by
+    // default, and the page says why.
+    let sponsor = app.browser("sponsor").await;
+    let page: Value = sponsor
+        .rpc("approvals/get", &[("id", &first)])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["sponsor_barred"], true);
+    assert_eq!(page["sponsor_may_approve"], false);
+    let refused = sponsor.approve(&first).await;
+    assert_eq!(refused.status(), 403);
+    let refused = refused.text().await.unwrap();
+    assert!(refused.contains("sponsors never approve"), "{refused}");
+
+    // Held for external_send and customer_visible: one rule allowing the
+    // sponsor is not enough; both are.
+    let allow = |keys: &'static [RuleKey], may: bool| {
+        move |rules: &mut app::policy::Rules| {
+            for k in keys {
+                let mut r = rules.get(*k);
+                r.sponsor_may_approve = may;
+                rules.set(*k, r).unwrap();
+            }
+        }
+    };
+    app.edit_rules(allow(&[RuleKey::ExternalSend], true)).await;
+    assert_eq!(sponsor.approve(&first).await.status(), 403);
+    app.edit_rules(allow(&[RuleKey::CustomerVisible], true))
+        .await;
+    assert_eq!(sponsor.approve(&first).await.status(), 200);
+    assert_eq!(state_of(&app, &key, &first).await["state"], "approved");
+
+    // Switching the bar back on reaches a request that is already waiting.
+    let second = id_of(&send(&app, &key, json!({"amount": 5})).await);
+    app.edit_rules(allow(&[RuleKey::CustomerVisible], false))
+        .await;
+    assert_eq!(sponsor.approve(&second).await.status(), 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_is_claimed_within_its_window_or_it_expires() {
+    let app = TestApp::spawn().await;
+    app.user("rita", Role::Reviewer).await;
+    let (_, key) = mailer(&app, "mailer", Stage::ActWithApproval).await;
+    app.edit_rules(|rules| {
+        let mut r = rules.get(RuleKey::ExternalSend);
+        r.claim_secs = 15 * 60;
+        rules.set(RuleKey::ExternalSend, r).unwrap();
+    })
+    .await;
+    let rita = app.browser("rita").await;
+    let late = id_of(&send(&app, &key, json!({"amount": 5})).await);
+    assert_eq!(rita.approve(&late).await.status(), 200);
+    // The shortest window of the rules that held it (15m, not the hour).
+    let window = app
+        .count(&format!(
+            "SELECT claim_by - decided_at FROM action_requests WHERE id = '{late}'"
+        ))
+        .await;
+    assert_eq!(window, 15 * 60 * 1000);
+    assert!(state_of(&app, &key, &late).await["claim_by"].is_string());
+
+    // Past its window the approval has expired: the claim says so, and the
+    // request is expired for everyone.
+    app.count(&format!(
+        "UPDATE action_requests SET claim_by = 1 WHERE id = '{late}' RETURNING 1"
+    ))
+    .await;
+    let refused = assert_problem(claim(&app, &key, &late).await, 409).await;
+    assert!(refused.contains("expired unclaimed"), "{refused}");
+    assert_eq!(state_of(&app, &key, &late).await["state"], "expired");
+    assert_eq!(app.audit_count("action.approval_expired", &late).await, 1);
+
+    // Within it, the claim goes through.
+    let prompt = id_of(&send(&app, &key, json!({"amount": 5})).await);
+    assert_eq!(rita.approve(&prompt).await.status(), 200);
+    assert_eq!(claim(&app, &key, &prompt).await.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_is_refused_when_the_approval_no_longer_covers_the_action() {
+    let app = TestApp::spawn().await;
+    app.user("rita", Role::Reviewer).await;
+    app.user("lena", Role::Lead).await;
+    let (agent_id, key) = mailer(&app, "mailer", Stage::ActWithApproval).await;
+    let rita = app.browser("rita").await;
+    let mut approved = vec![];
+    for _ in 0..5 {
+        let id = id_of(&send(&app, &key, json!({"amount": 100})).await);
+        assert_eq!(rita.approve(&id).await.status(), 200);
+        approved.push(id);
+    }
+    let refused = |id: String| {
+        let app = &app;
+        let key = &key;
+        async move {
+            let why = assert_problem(claim(app, key, &id).await, 409).await;
+            assert_eq!(state_of(app, key, &id).await["state"], "approved");
+            assert_eq!(app.audit_count("action.claim_refused", &id).await, 1);
+            why
+        }
+    };
+
+    // Bounds tightened below the approved params.
+    app.grant(&agent_id, "email.send", |g| {
+        g.bounds = "amount <= 50".into()
+    })
+    .await;
+    let why = refused(approved[0].clone()).await;
+    assert!(
+        why.contains("out_of_scope") && why.contains("amount"),
+        "{why}"
+    );
+    app.grant(&agent_id, "email.send", |g| {
+        g.bounds = "amount <= 500".into()
+    })
+    .await;
+
+    // The capability re-rated since the approval.
+    let lena = app.browser("lena").await;
+    let rate = |destructive: bool| {
+        let mut form = vec![
+            ("name", "email.send"),
+            ("description", "Send an email to a customer or partner"),
+            ("checked[external_send]", "on"),
+            ("checked[customer_visible]", "on"),
+        ];
+        if destructive {
+            form.push(("checked[destructive]", "on"));
+        }
+        form
+    };
+    assert_eq!(lena.rpc("catalog/save", &rate(true)).await.status(), 200);
+    let why = refused(approved[1].clone()).await;
+    assert!(why.contains("destructive"), "{why}");
+    assert_eq!(lena.rpc("catalog/save", &rate(false)).await.status(), 200);
+
+    // An hourly limit counts claims, so approvals banked earlier cannot
+    // all run at once.
+    app.grant(&agent_id, "email.send", |g| {
+        g.bounds = "amount <= 500".into();
+        g.max_per_hour = "1".into();
+    })
+    .await;
+    assert_eq!(claim(&app, &key, &approved[2]).await.status(), 200);
+    let why = refused(approved[3].clone()).await;
+    assert!(why.contains("over the limit"), "{why}");
+
+    // The grant removed.
+    let remove = [
+        ("agent_id", agent_id.as_str()),
+        ("capability", "email.send"),
+    ];
+    assert_eq!(lena.rpc("scope/remove", &remove).await.status(), 200);
+    let why = refused(approved[4].clone()).await;
+    assert!(why.contains("not in the agent's scope"), "{why}");
+}
