@@ -55,6 +55,15 @@ pub async fn open_database(url: &str) -> Result<db::Db, StartupError> {
     app::policy::store::ensure_policy(&pool)
         .await
         .map_err(|e| format!("cannot write the default policy: {e}"))?;
+    let rehashed = app::actions::rehash::canonical_payload_hashes(&pool)
+        .await
+        .map_err(|e| format!("cannot move payload hashes to canonical JSON: {e}"))?;
+    if rehashed > 0 {
+        tracing::info!(
+            rehashed,
+            "open requests now bind to canonical-JSON payload hashes"
+        );
+    }
     Ok(pool)
 }
 

@@ -17,6 +17,8 @@ pub mod queue;
 mod queue_keys;
 mod queue_page;
 #[cfg(feature = "ssr")]
+pub mod rehash;
+#[cfg(feature = "ssr")]
 pub mod review;
 #[cfg(feature = "ssr")]
 pub mod service;

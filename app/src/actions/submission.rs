@@ -4,7 +4,7 @@ use super::model::{ActionDetail, EvidenceInfo, RequestState};
 use crate::db::{new_id, Tx};
 use crate::error::stored;
 use crate::error::AppError;
-use crate::evidence::parse::{parse_list, sha256_hex, Evidence, EvidenceRequest};
+use crate::evidence::parse::{parse_list, Evidence, EvidenceRequest};
 use crate::policy::{Decision, Outcome};
 use serde::Deserialize;
 use sqlx::Row;
@@ -155,8 +155,8 @@ impl Submission {
 /// The hash an approval binds to, over everything a reviewer sees: the
 /// params as they would be carried out, and each piece of evidence (type,
 /// media type, content hash), sorted so that the order they were stored in
-/// does not matter. JSON objects serialize with sorted keys, so equal
-/// payloads hash equally.
+/// does not matter. Hashed as canonical JSON (RFC 8785), so equal payloads
+/// hash equally whatever a serializer's habits.
 pub fn payload_hash<'a>(
     capability: &str,
     target: &str,
@@ -175,7 +175,7 @@ pub fn payload_hash<'a>(
         "observation": observation,
         "evidence": evidence,
     });
-    sha256_hex(canonical.to_string().as_bytes())
+    crate::canonical::sha256(&canonical)
 }
 
 /// The payload hash of a stored request, recomputed from what is stored:
@@ -213,7 +213,7 @@ pub async fn stored_payload_hash(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::evidence::parse::MAX_EVIDENCE_BYTES;
+    use crate::evidence::parse::{sha256_hex, MAX_EVIDENCE_BYTES};
 
     fn req(json: serde_json::Value) -> Result<Submission, AppError> {
         Submission::parse(
@@ -296,6 +296,18 @@ mod tests {
 
     /// A valid 1×1 PNG.
     const ONE_PIXEL_PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+
+    #[test]
+    fn the_payload_hash_is_canonical_json_pinned_to_a_fixed_vector() {
+        // SHA-256 of {"capability":"email.send","evidence":[["plan","text/plain","12a55ecefd3b349acadfd36d1995f5f59ca96eae9e467a0d5b9348e6d76e993d"]],"observation":null,"params":{"amount":500,"to":"x"},"summary":"hi","target":"a@b.c"}
+        let s = req(serde_json::json!({"capability": "email.send", "target": "a@b.c", "summary": "hi",
+            "params": {"to": "x", "amount": 500}, "evidence": [{"type": "plan", "content": "1. do it"}]}))
+        .unwrap();
+        assert_eq!(
+            s.payload_hash(),
+            "bf06a64d3f6783959f91bd3aa0131fed0e5ba06d9f7fb0e7cb47bc102369c659"
+        );
+    }
 
     #[test]
     fn the_payload_hash_changes_with_anything_a_reviewer_sees() {

@@ -182,3 +182,64 @@ async fn a_claim_is_refused_when_the_approval_no_longer_covers_the_action() {
     let why = refused(approved[4].clone()).await;
     assert!(why.contains("not in the agent's scope"), "{why}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_requests_move_to_canonical_payload_hashes_unless_tampered_with() {
+    let app = TestApp::spawn().await;
+    app.user("rita", Role::Reviewer).await;
+    let (_, key) = mailer(&app, "mailer", Stage::ActWithApproval).await;
+    // `1.0` is where serde_json's text and canonical JSON (`1`) differ.
+    let honest = id_of(&send(&app, &key, json!({"amount": 1.0})).await);
+    let tampered = id_of(&send(&app, &key, json!({"amount": 1.0})).await);
+    let canonical = |id: &str| {
+        let id = id.to_string();
+        let (app, key) = (&app, &key);
+        async move {
+            let r: Value = app.get_action(key, &id, None).await.json().await.unwrap();
+            r["payload_hash"].as_str().unwrap().to_string()
+        }
+    };
+    let (honest_hash, tampered_hash) = (canonical(&honest).await, canonical(&tampered).await);
+    // As an earlier release stored them: the hash of serde_json's text.
+    let legacy = |id: &str| {
+        let text =
+            json!({"capability": "email.send", "target": "customer-42", "summary": "refund note",
+            "params": {"amount": 1.0}, "observation": null, "evidence": []})
+            .to_string();
+        assert!(text.contains("1.0"), "{text}");
+        let hash = app::evidence::parse::sha256_hex(text.as_bytes());
+        format!("UPDATE action_requests SET payload_hash = '{hash}' WHERE id = '{id}' RETURNING 1")
+    };
+    app.count(&legacy(&honest)).await;
+    app.count(&legacy(&tampered)).await;
+    // Someone edits the stored params behind Belay's back.
+    app.count(&format!(
+        "UPDATE action_requests SET params = '{{\"amount\": 900}}' WHERE id = '{tampered}' RETURNING 1"
+    ))
+    .await;
+
+    let moved = app::actions::rehash::canonical_payload_hashes(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(moved, 1);
+    assert_eq!(canonical(&honest).await, honest_hash);
+    assert_ne!(canonical(&tampered).await, tampered_hash);
+    // The honest request is approved and claimed on its canonical hash; the
+    // tampered one can still be approved as it now stands, never as it was.
+    let rita = app.browser("rita").await;
+    assert_eq!(rita.approve(&honest).await.status(), 200);
+    assert_eq!(claim(&app, &key, &honest).await.status(), 200);
+    assert_eq!(
+        rita.approve_seen(&tampered, &tampered_hash, None)
+            .await
+            .status(),
+        409
+    );
+    // Running it again changes nothing.
+    assert_eq!(
+        app::actions::rehash::canonical_payload_hashes(&app.db)
+            .await
+            .unwrap(),
+        0
+    );
+}

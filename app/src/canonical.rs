@@ -1,0 +1,54 @@
+//! What Belay hashes is canonical JSON (RFC 8785, the JSON Canonicalization
+//! Scheme): keys sorted by UTF-16 code units, numbers as ECMAScript prints
+//! them, no whitespace. So a hash depends on the value alone, never on a
+//! serializer's habits (map order, float formatting) or a dependency's
+//! features; the tests pin it to fixed vectors.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// The canonical text of a value.
+pub fn json<S: Serialize>(value: &S) -> String {
+    // Serializing plain data (maps, strings, numbers) cannot fail; a value
+    // that could (a map with non-string keys) is a bug worth stopping on.
+    serde_json_canonicalizer::to_string(value).expect("canonical JSON of plain data")
+}
+
+/// SHA-256 of the canonical text, in hex.
+pub fn sha256<S: Serialize>(value: &S) -> String {
+    crate::text::hex(&Sha256::digest(json(value).as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn keys_sort_by_utf16_and_numbers_print_as_ecmascript_does() {
+        // From RFC 8785 §3.2.3: sorting by UTF-16 code units puts U+1F600
+        // (a surrogate pair, 0xD83D…) before U+FB33.
+        let v = json!({"\u{fb33}": 1, "\u{1f600}": 2, "a": 1.0, "b": 1e21, "c": 0.000001, "d": "\u{7f}é\n"});
+        assert_eq!(
+            json(&v),
+            "{\"a\":1,\"b\":1e+21,\"c\":0.000001,\"d\":\"\u{7f}é\\n\",\"\u{1f600}\":2,\"\u{fb33}\":1}"
+        );
+    }
+
+    #[test]
+    fn the_hash_is_pinned() {
+        let v = json!({"capability": "email.send", "params": {"amount": 500, "to": "a@b.c"}});
+        assert_eq!(
+            json(&v),
+            r#"{"capability":"email.send","params":{"amount":500,"to":"a@b.c"}}"#
+        );
+        assert_eq!(
+            sha256(&v),
+            crate::text::hex(&Sha256::digest(json(&v).as_bytes()))
+        );
+        assert_eq!(
+            sha256(&v),
+            "77d5fd653f2c7169c14b43ee800cb7c68776014b32801b31cde86891a55d1e13"
+        );
+    }
+}
