@@ -41,6 +41,32 @@ pub enum Command {
     /// Fill a fresh database with a realistic demo scene: people, agents at
     /// every stage, a queue with every kind of evidence, and a history.
     Demo,
+    /// The tamper-evident audit trail: verify, keep its head, export.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Walk the chain and name the first event that was changed, removed,
+    /// inserted or reordered; exits 1 if there is one.
+    Verify {
+        /// A head kept elsewhere (`N:HASH` from `belay audit head`): also
+        /// catches a cut tail or a chain rewritten before it.
+        #[arg(long)]
+        head: Option<String>,
+        /// Verify an export (JSON Lines) instead of the database.
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
+    },
+    /// Print the chain's length and last hash (`N:HASH`), to keep elsewhere.
+    Head,
+    /// Write events as JSON Lines that verify on their own.
+    Export {
+        /// Only events at or after this time: `2026-11-30` or RFC 3339.
+        #[arg(long)]
+        since: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]

@@ -2,6 +2,7 @@
 //! browser's front door. The rules live in the `app` crate.
 
 pub mod api;
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -45,6 +45,7 @@ async fn run(args: Cli) -> Result<(), StartupError> {
         Command::User(cmd) => cli::user(&open_database(&url).await?, cmd).await,
         Command::Agent(cmd) => cli::agent(&open_database(&url).await?, cmd).await,
         Command::Demo => belay::demo::run(open_database(&url).await?).await,
+        Command::Audit(cmd) => belay::audit::run(&url, cmd).await,
     }
 }
 

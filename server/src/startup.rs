@@ -55,6 +55,12 @@ pub async fn open_database(url: &str) -> Result<db::Db, StartupError> {
     app::policy::store::ensure_policy(&pool)
         .await
         .map_err(|e| format!("cannot write the default policy: {e}"))?;
+    let sealed = app::audit::chain::seal_unchained(&pool)
+        .await
+        .map_err(|e| format!("cannot seal earlier audit events into the chain: {e}"))?;
+    if sealed > 0 {
+        tracing::info!(sealed, "earlier audit events sealed into the hash chain");
+    }
     let rehashed = app::actions::rehash::canonical_payload_hashes(&pool)
         .await
         .map_err(|e| format!("cannot move payload hashes to canonical JSON: {e}"))?;

@@ -50,10 +50,12 @@ pub async fn login(
             (true, Some(user)) => user,
             _ => {
                 tracing::info!(username = %username.trim(), "sign-in refused");
+                users::audit_session(&state.db, "user.sign_in_refused", None, &username).await?;
                 return Err(AppError::Unauthorized("wrong username or password".into()));
             }
         };
         session::sign_in(&user).await?;
+        users::audit_session(&state.db, "user.signed_in", Some(&user.id), &user.username).await?;
         tracing::info!(user = %user.username, "signed in");
         leptos_axum::redirect(&safe_next(next.as_deref()));
         Ok(())
@@ -64,6 +66,11 @@ pub async fn login(
 #[server(prefix = "/rpc", endpoint = "logout")]
 pub async fn logout() -> Result<(), AppError> {
     crate::error::respond(async move {
+        let state = crate::state::app_state()?;
+        if let Some(user) = session::current_user(&state).await? {
+            users::audit_session(&state.db, "user.signed_out", Some(&user.id), &user.username)
+                .await?;
+        }
         session::sign_out().await?;
         leptos_axum::redirect("/login");
         Ok(())

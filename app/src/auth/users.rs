@@ -131,6 +131,42 @@ fn user_from_row(r: &sqlx::any::AnyRow) -> Result<UserView, AppError> {
     })
 }
 
+/// Signing in and out, in the audit trail: who, or (refused) which name
+/// was tried.
+pub async fn audit_session(
+    db: &Db,
+    what: &'static str,
+    user_id: Option<&str>,
+    tried: &str,
+) -> Result<(), AppError> {
+    // Whatever was typed, stored safely: no control characters (PostgreSQL
+    // refuses NUL), at most 100 characters.
+    let tried: String = tried
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(100)
+        .collect();
+    let actor = match user_id {
+        Some(id) => Actor::User(id.to_string()),
+        None => Actor::System,
+    };
+    let mut tx = db.begin().await?;
+    audit::record(
+        &mut tx,
+        audit::Event {
+            actor: &actor,
+            what,
+            subject_kind: "user",
+            subject_id: user_id.unwrap_or(&tried),
+            detail: serde_json::json!({ "username": tried }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse_username;

@@ -133,16 +133,29 @@ pub async fn notices(db: &Db) -> Result<Vec<Notice>, AppError> {
 
 pub async fn clear(db: &Db, user_id: &str, id: &str) -> Result<(), AppError> {
     known_id(id, "notice")?;
+    let mut tx = db.begin().await?;
     let done = sqlx::query(
         "UPDATE notices SET cleared_by = $1, cleared_at = $2 WHERE id = $3 AND cleared_at IS NULL",
     )
     .bind(user_id)
     .bind(now_ms())
     .bind(id)
-    .execute(db)
+    .execute(&mut *tx)
     .await?;
     if done.rows_affected() != 1 {
         return Err(AppError::Conflict("this notice was already cleared".into()));
     }
+    crate::audit::record(
+        &mut tx,
+        crate::audit::Event {
+            actor: &crate::audit::Actor::User(user_id.to_string()),
+            what: "notice.cleared",
+            subject_kind: "notice",
+            subject_id: id,
+            detail: serde_json::json!({ "after": { "cleared": true } }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
     Ok(())
 }

@@ -5,6 +5,7 @@
 mod agent_api;
 mod approval_window;
 mod approvals;
+mod audit_trail;
 mod browser_front_door;
 mod cli;
 mod common;

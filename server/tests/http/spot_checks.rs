@@ -84,13 +84,9 @@ async fn rejections_and_spot_check_problems_drop_one_capability_and_tell_the_lea
         board["notices"].as_array().unwrap().is_empty(),
         "notices are for leads"
     );
-    ok(lena
-        .rpc(
-            "trust/clear_notice",
-            &[("id", notices[0]["id"].as_str().unwrap())],
-        )
-        .await)
-    .await;
+    let notice = notices[0]["id"].as_str().unwrap();
+    ok(lena.rpc("trust/clear_notice", &[("id", notice)]).await).await;
+    assert_eq!(app.audit_count("notice.cleared", notice).await, 1);
 
     // A capability review raises it again, with a new hourly limit.
     let res = lena

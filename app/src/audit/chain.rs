@@ -1,0 +1,215 @@
+//! The audit trail as a hash chain: event `n` carries the hash of event
+//! `n - 1`, and its own hash covers its place, that link and every field,
+//! as canonical JSON (RFC 8785). Changing, removing, inserting or
+//! reordering an event breaks the chain at that event; cutting the tail
+//! shows against a head kept elsewhere (`belay audit head`).
+
+use crate::db::{placeholders, Db, Tx};
+use crate::error::AppError;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+/// The hash before the first event.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// One event as the chain holds it, and as `belay audit export` writes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    /// Its place in the chain, from 1, without gaps.
+    pub n: i64,
+    /// The hash of event `n - 1` (`GENESIS` for the first).
+    pub prev: String,
+    pub id: String,
+    pub at: i64,
+    pub actor_kind: String,
+    pub actor_id: Option<String>,
+    pub what: String,
+    pub subject_kind: String,
+    pub subject_id: String,
+    /// The before/after as stored (canonical JSON text).
+    pub detail: String,
+    /// SHA-256 of the canonical JSON of every field above.
+    pub hash: String,
+}
+
+/// What the hash covers: every field but the hash itself.
+#[derive(Serialize)]
+struct Hashed<'a> {
+    n: i64,
+    prev: &'a str,
+    id: &'a str,
+    at: i64,
+    actor_kind: &'a str,
+    actor_id: Option<&'a str>,
+    what: &'a str,
+    subject_kind: &'a str,
+    subject_id: &'a str,
+    detail: &'a str,
+}
+
+impl Link {
+    pub fn digest(&self) -> String {
+        crate::canonical::sha256(&Hashed {
+            n: self.n,
+            prev: &self.prev,
+            id: &self.id,
+            at: self.at,
+            actor_kind: &self.actor_kind,
+            actor_id: self.actor_id.as_deref(),
+            what: &self.what,
+            subject_kind: &self.subject_kind,
+            subject_id: &self.subject_id,
+            detail: &self.detail,
+        })
+    }
+
+    fn from_row(r: &sqlx::any::AnyRow) -> Result<Link, AppError> {
+        Ok(Link {
+            n: r.try_get("chain_no")?,
+            prev: r.try_get("prev_hash")?,
+            id: r.try_get("id")?,
+            at: r.try_get("at")?,
+            actor_kind: r.try_get("actor_kind")?,
+            actor_id: r.try_get("actor_id")?,
+            what: r.try_get("what")?,
+            subject_kind: r.try_get("subject_kind")?,
+            subject_id: r.try_get("subject_id")?,
+            detail: r.try_get("detail")?,
+            hash: r.try_get("hash")?,
+        })
+    }
+}
+
+/// Locks the chain's head until the transaction ends (the UPDATE takes the
+/// row lock on PostgreSQL, the write lock on SQLite) and reads it.
+pub async fn lock_head(tx: &mut Tx<'_>) -> Result<(i64, String), AppError> {
+    sqlx::query("UPDATE audit_head SET chain_no = chain_no WHERE id = 1")
+        .execute(&mut **tx)
+        .await?;
+    let r = sqlx::query("SELECT chain_no, hash FROM audit_head WHERE id = 1")
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok((r.try_get("chain_no")?, r.try_get("hash")?))
+}
+
+/// Writes links made on a locked head, and moves the head to the last.
+pub async fn append(tx: &mut Tx<'_>, links: &[Link]) -> Result<(), AppError> {
+    const ROWS: usize = 16;
+    for chunk in links.chunks(ROWS) {
+        let sql = format!(
+            "INSERT INTO audit_events (chain_no, prev_hash, id, at, actor_kind, actor_id, what, \
+               subject_kind, subject_id, detail, hash) VALUES {}",
+            placeholders(chunk.len(), 11)
+        );
+        let mut q = sqlx::query(&sql);
+        for l in chunk {
+            q = q
+                .bind(l.n)
+                .bind(l.prev.clone())
+                .bind(l.id.clone())
+                .bind(l.at)
+                .bind(l.actor_kind.clone())
+                .bind(l.actor_id.clone())
+                .bind(l.what.clone())
+                .bind(l.subject_kind.clone())
+                .bind(l.subject_id.clone())
+                .bind(l.detail.clone())
+                .bind(l.hash.clone());
+        }
+        q.execute(&mut **tx).await?;
+    }
+    if let Some(last) = links.last() {
+        sqlx::query("UPDATE audit_head SET chain_no = $1, hash = $2 WHERE id = 1")
+            .bind(last.n)
+            .bind(&last.hash)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Seals events written before the chain existed into it, in the order
+/// they were written: once, in one transaction, while the chain is still
+/// empty. After that an event outside the chain was put there behind
+/// Belay's back, and stays outside for `verify` to name.
+pub async fn seal_unchained(db: &Db) -> Result<usize, AppError> {
+    let mut tx = db.begin().await?;
+    let (mut n, mut prev) = lock_head(&mut tx).await?;
+    if n > 0 {
+        return Ok(0);
+    }
+    let rows = sqlx::query(
+        "SELECT id, at, actor_kind, actor_id, what, subject_kind, subject_id, detail \
+         FROM audit_events WHERE chain_no IS NULL ORDER BY seq",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    for r in &rows {
+        n += 1;
+        let mut link = Link {
+            n,
+            prev: std::mem::take(&mut prev),
+            id: r.try_get("id")?,
+            at: r.try_get("at")?,
+            actor_kind: r.try_get("actor_kind")?,
+            actor_id: r.try_get("actor_id")?,
+            what: r.try_get("what")?,
+            subject_kind: r.try_get("subject_kind")?,
+            subject_id: r.try_get("subject_id")?,
+            detail: r.try_get("detail")?,
+            hash: String::new(),
+        };
+        link.hash = link.digest();
+        sqlx::query(
+            "UPDATE audit_events SET chain_no = $1, prev_hash = $2, hash = $3 WHERE id = $4",
+        )
+        .bind(link.n)
+        .bind(&link.prev)
+        .bind(&link.hash)
+        .bind(&link.id)
+        .execute(&mut *tx)
+        .await?;
+        prev = link.hash;
+    }
+    sqlx::query("UPDATE audit_head SET chain_no = $1, hash = $2 WHERE id = 1")
+        .bind(n)
+        .bind(&prev)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(rows.len())
+}
+
+/// The chain's length and last hash, as `belay audit head` prints them.
+pub async fn head(db: &Db) -> Result<(i64, String), AppError> {
+    let r = sqlx::query("SELECT chain_no, hash FROM audit_head WHERE id = 1")
+        .fetch_one(db)
+        .await?;
+    Ok((r.try_get("chain_no")?, r.try_get("hash")?))
+}
+
+/// Events `from_n` onwards, in chain order, a page at a time.
+pub async fn page(db: &Db, from_n: i64, limit: i64) -> Result<Vec<Link>, AppError> {
+    sqlx::query(
+        "SELECT chain_no, prev_hash, id, at, actor_kind, actor_id, what, subject_kind, subject_id, \
+                detail, hash FROM audit_events WHERE chain_no >= $1 ORDER BY chain_no LIMIT $2",
+    )
+    .bind(from_n)
+    .bind(limit)
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(Link::from_row)
+    .collect()
+}
+
+/// The first event at or after `at_ms`, if any: where an export starts.
+pub async fn first_at_or_after(db: &Db, at_ms: i64) -> Result<Option<i64>, AppError> {
+    Ok(sqlx::query(
+        "SELECT MIN(chain_no) AS n FROM audit_events WHERE at >= $1 AND chain_no IS NOT NULL",
+    )
+    .bind(at_ms)
+    .fetch_one(db)
+    .await?
+    .try_get("n")?)
+}

@@ -1,0 +1,94 @@
+//! The audit write path: every state change calls `record` inside the same
+//! transaction as the change, so a change without its audit row cannot
+//! commit. Each event is a link of one hash chain per database (`chain`),
+//! so a change, removal, insertion or reordering afterwards shows.
+
+pub mod chain;
+pub mod verify;
+
+use crate::db::{new_id, now_ms, Tx};
+use crate::error::AppError;
+use chain::Link;
+
+/// Who made a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    User(String),
+    Agent(String),
+    System,
+}
+
+impl Actor {
+    fn kind(&self) -> &'static str {
+        match self {
+            Actor::User(_) => "user",
+            Actor::Agent(_) => "agent",
+            Actor::System => "system",
+        }
+    }
+
+    /// The person behind a change, if a person made it.
+    pub fn user_id(&self) -> Option<&str> {
+        match self {
+            Actor::User(id) => Some(id),
+            Actor::Agent(_) | Actor::System => None,
+        }
+    }
+
+    fn id(&self) -> Option<&str> {
+        match self {
+            Actor::User(id) | Actor::Agent(id) => Some(id),
+            Actor::System => None,
+        }
+    }
+}
+
+/// One audited change: `what` happened to `subject_kind`/`subject_id`;
+/// `detail` holds the before/after.
+pub struct Event<'a> {
+    pub actor: &'a Actor,
+    pub what: &'a str,
+    pub subject_kind: &'a str,
+    pub subject_id: &'a str,
+    pub detail: serde_json::Value,
+}
+
+pub async fn record(tx: &mut Tx<'_>, event: Event<'_>) -> Result<(), AppError> {
+    record_many(tx, vec![event]).await
+}
+
+/// Records several events in order, a few dozen rows per statement (the
+/// submission writer's batches), each linked to the one before it. The
+/// chain's head is locked from here to the commit, so appends from every
+/// replica take turns; every caller that also bumps the policy epoch does
+/// so first, so the two locks are always taken in the same order.
+pub async fn record_many(tx: &mut Tx<'_>, events: Vec<Event<'_>>) -> Result<(), AppError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let (mut n, mut prev) = chain::lock_head(tx).await?;
+    let at = now_ms();
+    let links: Vec<Link> = events
+        .into_iter()
+        .map(|e| {
+            n += 1;
+            let mut link = Link {
+                n,
+                prev: std::mem::take(&mut prev),
+                id: new_id(),
+                at,
+                actor_kind: e.actor.kind().to_string(),
+                actor_id: e.actor.id().map(str::to_string),
+                what: e.what.to_string(),
+                subject_kind: e.subject_kind.to_string(),
+                subject_id: e.subject_id.to_string(),
+                detail: crate::canonical::json(&e.detail),
+                hash: String::new(),
+            };
+            link.hash = link.digest();
+            prev = link.hash.clone();
+            link
+        })
+        .collect();
+    chain::append(tx, &links).await
+}
