@@ -14,9 +14,25 @@ pub fn json<S: Serialize>(value: &S) -> String {
     serde_json_canonicalizer::to_string(value).expect("canonical JSON of plain data")
 }
 
-/// SHA-256 of the canonical text, in hex.
+/// SHA-256 of the canonical text, in hex. The text streams into the hash
+/// (the audit verifier does this for every event).
 pub fn sha256<S: Serialize>(value: &S) -> String {
-    crate::text::hex(&Sha256::digest(json(value).as_bytes()))
+    let mut hasher = Hashing(Sha256::new());
+    serde_json_canonicalizer::to_writer(value, &mut hasher).expect("canonical JSON of plain data");
+    crate::text::hex(&hasher.0.finalize())
+}
+
+struct Hashing(Sha256);
+
+impl std::io::Write for Hashing {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

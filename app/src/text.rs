@@ -27,7 +27,13 @@ pub fn field(name: &str, raw: &str, max_chars: usize) -> Result<String, AppError
 
 /// Lowercase hex of some bytes (hashes as stored and shown).
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 0xf)] as char);
+    }
+    out
 }
 
 /// Percent-encodes a query value: everything but RFC 3986's unreserved

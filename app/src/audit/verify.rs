@@ -105,8 +105,17 @@ pub async fn database(db: &Db, kept: Option<(i64, String)>) -> Result<Verdict, A
         .try_get("n")?;
     let mut walk = Walk::from_genesis();
     let mut kept_seen = kept.as_ref().is_some_and(|(n, _)| *n == 0);
-    loop {
-        let links = chain::page(db, walk.end().0 + 1, PAGE).await?;
+    // Reading the next page overlaps with checking this one.
+    let fetch = |from: i64| {
+        let db = db.clone();
+        tokio::spawn(async move { chain::page(&db, from, PAGE).await })
+    };
+    let mut next = Some(fetch(1));
+    while let Some(page) = next.take() {
+        let links = page.await.map_err(|_| AppError::Internal)??;
+        if let (true, Some(last)) = (links.len() as i64 == PAGE, links.last()) {
+            next = Some(fetch(last.n + 1));
+        }
         for link in &links {
             if let Err(why) = walk.check(link) {
                 return Ok(Err(why));
@@ -121,9 +130,6 @@ pub async fn database(db: &Db, kept: Option<(i64, String)>) -> Result<Verdict, A
                     kept_seen = true;
                 }
             }
-        }
-        if (links.len() as i64) < PAGE {
-            break;
         }
     }
     if outside > 0 {
