@@ -121,6 +121,18 @@ pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
+/// `YYYY-MM-DD` → midnight UTC of that day, in ms.
+pub fn day_start_ms(s: &str) -> Option<i64> {
+    let mut parts = s.splitn(3, '-');
+    let year: i32 = parts.next()?.parse().ok()?;
+    let month: u8 = parts.next()?.parse().ok()?;
+    let day: u8 = parts.next()?.parse().ok()?;
+    let month = time::Month::try_from(month).ok()?;
+    let date = time::Date::from_calendar_date(year, month, day).ok()?;
+    let secs = date.midnight().assume_utc().unix_timestamp();
+    secs.checked_mul(1000)
+}
+
 /// An INSERT that must be the first of its kind: a unique violation is
 /// the caller's conflict (`taken`), any other failure an error.
 pub fn first_of_its_kind<T>(

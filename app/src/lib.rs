@@ -56,6 +56,7 @@ pub mod policy;
 pub mod rules;
 pub mod scope;
 pub mod text;
+pub mod trail;
 pub mod trust;
 mod ui;
 
@@ -122,6 +123,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/reviews/:id") view=trust::ReviewPage/>
                     <Route path=path!("/readiness") view=trust::ReadinessPage/>
                     <Route path=path!("/spot-checks") view=trust::SpotChecksPage/>
+                    <Route path=path!("/audit") view=trail::AuditPage/>
                 </Routes>
             </main>
         </Router>
@@ -151,6 +153,7 @@ fn Nav() -> impl IntoView {
                                 <A href="/policy">"Policy"</A>
                                 <A href="/simulate">"Simulate"</A>
                                 <A href="/readiness">"Readiness"</A>
+                                {user.role.can_audit().then(|| view! { <A href="/audit">"Audit"</A> })}
                             </nav>
                             <div class="who">
                                 <span data-testid="whoami">{format!("{} ({})", user.username, user.role)}</span>

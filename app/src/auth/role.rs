@@ -35,6 +35,11 @@ impl Role {
         true
     }
 
+    /// Auditors, leads and admins read the audit trail.
+    pub fn can_audit(self) -> bool {
+        matches!(self, Role::Admin | Role::Lead | Role::Auditor)
+    }
+
     /// Reviewers, leads and admins decide approval requests.
     pub fn can_decide_actions(self) -> bool {
         matches!(self, Role::Admin | Role::Lead | Role::Reviewer)

@@ -38,7 +38,7 @@ pub fn parse_form(form: &GrantForm, now: i64) -> Result<Grant, AppError> {
     let expires_at_ms = match form.expires_on.trim() {
         "" => None,
         s => {
-            let at = parse_day(s).ok_or_else(|| {
+            let at = crate::db::day_start_ms(s).ok_or_else(|| {
                 AppError::validation(format!("{s:?} is not a date like 2027-01-31"))
             })?;
             if at <= now {
@@ -65,18 +65,6 @@ fn lines<'a>(raw: &'a str, what: &str) -> Result<impl Iterator<Item = &'a str>, 
         return Err(AppError::validation(format!("at most {MAX_LINES} {what}")));
     }
     Ok(raw.lines().filter(|l| !l.trim().is_empty()))
-}
-
-/// `YYYY-MM-DD` → midnight UTC of that day, in ms.
-fn parse_day(s: &str) -> Option<i64> {
-    let mut parts = s.splitn(3, '-');
-    let year: i32 = parts.next()?.parse().ok()?;
-    let month: u8 = parts.next()?.parse().ok()?;
-    let day: u8 = parts.next()?.parse().ok()?;
-    let month = time::Month::try_from(month).ok()?;
-    let date = time::Date::from_calendar_date(year, month, day).ok()?;
-    let secs = date.midnight().assume_utc().unix_timestamp();
-    secs.checked_mul(1000)
 }
 
 fn format_day(ms: i64) -> String {

@@ -195,3 +195,58 @@ fn the_audit_commands_verify_keep_a_head_and_export_what_verifies_alone() {
         .status
         .success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auditors_read_the_trail_filtered_and_a_page_at_a_time() {
+    let app = trail().await;
+    let (_, key) = app.agent("chatty", Stage::ActWithApproval).await;
+    for _ in 0..50 {
+        app.submit_ok(&key, "docs.summarize").await;
+    }
+    app.user("audrey", app::auth::Role::Auditor).await;
+    app.user("rita", app::auth::Role::Reviewer).await;
+    let rita = app.browser("rita").await;
+    assert_eq!(rita.rpc("audit/trail", &[]).await.status(), 403);
+
+    let audrey = app.browser("audrey").await;
+    let page = |form: Vec<(&'static str, String)>| {
+        let audrey = &audrey;
+        async move {
+            let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let res = audrey.rpc("audit/trail", &pairs).await;
+            let status = res.status();
+            let body = res.text().await.unwrap();
+            assert_eq!(status, 200, "{pairs:?}: {body}");
+            serde_json::from_str::<serde_json::Value>(&body).unwrap()
+        }
+    };
+    let first = page(vec![]).await;
+    let events = first["events"].as_array().unwrap();
+    assert_eq!(events.len(), 50);
+    // Newest first; the older page continues below the last one shown.
+    let newest = events[0]["n"].as_i64().unwrap();
+    assert!(newest > events[49]["n"].as_i64().unwrap());
+    let older = first["older"].as_i64().expect("more events");
+    let second = page(vec![("before", older.to_string())]).await;
+    assert!(second["events"][0]["n"].as_i64().unwrap() < older);
+
+    // Filtered by kind, and by agent (its own events and those about it).
+    let created = page(vec![("filter[what]", "agent.created".into())]).await;
+    let created = created["events"].as_array().unwrap();
+    assert_eq!(created.len(), 2, "{created:?}");
+    assert_eq!(created[0]["changes"][0][0], "name", "{created:?}");
+    let chatty = page(vec![("filter[agent]", "chatty".into())]).await;
+    assert!(chatty["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["subject_id"] != json_str(&created[1]["subject_id"])));
+    let bad = audrey
+        .rpc("audit/trail", &[("filter[from]", "last tuesday")])
+        .await;
+    assert_eq!(bad.status(), 422);
+}
+
+fn json_str(v: &serde_json::Value) -> String {
+    v.as_str().unwrap_or_default().to_string()
+}
