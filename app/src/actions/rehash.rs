@@ -6,9 +6,9 @@
 //! stored hash matches neither is left alone, so a payload changed behind
 //! Belay's back still fails its claim. Idempotent: runs at every start.
 
-use super::submission::stored_payload_hash;
+use super::submission::{stored_payload_hash, StoredPayload};
 use crate::db::Db;
-use crate::error::{stored, AppError};
+use crate::error::AppError;
 use sqlx::Row;
 
 /// Rewrites what needs it; answers how many requests moved.
@@ -49,26 +49,15 @@ pub async fn canonical_payload_hashes(db: &Db) -> Result<usize, AppError> {
 /// The hash as earlier releases computed it: the same value, as
 /// serde_json's compact text (sorted keys, its own number format).
 async fn legacy_hash(tx: &mut crate::db::Tx<'_>, id: &str) -> Result<String, AppError> {
-    let r = sqlx::query(
-        "SELECT capability, target, summary, observation, params, edited_params \
-         FROM action_requests WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_one(&mut **tx)
-    .await?;
-    let params: serde_json::Value = match r.try_get::<Option<String>, _>("edited_params")? {
-        Some(edited) => stored(serde_json::from_str(&edited))?,
-        None => stored(serde_json::from_str(&r.try_get::<String, _>("params")?))?,
-    };
-    let mut evidence = crate::evidence::store::reviewed(tx, id).await?;
-    evidence.sort_unstable();
+    let mut p = StoredPayload::read(tx, id).await?;
+    p.evidence.sort_unstable();
     let text = serde_json::json!({
-        "capability": r.try_get::<String, _>("capability")?,
-        "target": r.try_get::<String, _>("target")?,
-        "summary": r.try_get::<String, _>("summary")?,
-        "params": params,
-        "observation": r.try_get::<Option<String>, _>("observation")?,
-        "evidence": evidence,
+        "capability": p.capability,
+        "target": p.target,
+        "summary": p.summary,
+        "params": p.params,
+        "observation": p.observation,
+        "evidence": p.evidence,
     })
     .to_string();
     Ok(crate::evidence::parse::sha256_hex(text.as_bytes()))

@@ -178,33 +178,56 @@ pub fn payload_hash<'a>(
     crate::canonical::sha256(&canonical)
 }
 
-/// The payload hash of a stored request, recomputed from what is stored:
-/// its params as edited (or `params` in their place) and its reviewed
-/// evidence.
+/// What a reviewer sees of a stored request: its params as edited (or as
+/// submitted) and its reviewed evidence as (type, media type, SHA-256).
+pub struct StoredPayload {
+    pub capability: String,
+    pub target: String,
+    pub summary: String,
+    pub params: serde_json::Value,
+    pub observation: Option<String>,
+    pub evidence: Vec<(String, String, String)>,
+}
+
+impl StoredPayload {
+    pub async fn read(tx: &mut Tx<'_>, id: &str) -> Result<StoredPayload, AppError> {
+        let r = sqlx::query(
+            "SELECT capability, target, summary, observation, params, edited_params \
+             FROM action_requests WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await?;
+        let params = match r.try_get::<Option<String>, _>("edited_params")? {
+            Some(edited) => stored(serde_json::from_str(&edited))?,
+            None => stored(serde_json::from_str(&r.try_get::<String, _>("params")?))?,
+        };
+        Ok(StoredPayload {
+            capability: r.try_get("capability")?,
+            target: r.try_get("target")?,
+            summary: r.try_get("summary")?,
+            params,
+            observation: r.try_get("observation")?,
+            evidence: crate::evidence::store::reviewed(tx, id).await?,
+        })
+    }
+}
+
+/// The payload hash of a stored request, recomputed from what is stored
+/// (or with `params` in place of its params).
 pub async fn stored_payload_hash(
     tx: &mut Tx<'_>,
     id: &str,
     params: Option<&serde_json::Value>,
 ) -> Result<String, AppError> {
-    let r = sqlx::query(
-        "SELECT capability, target, summary, observation, params, edited_params \
-         FROM action_requests WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_one(&mut **tx)
-    .await?;
-    let own: serde_json::Value = match r.try_get::<Option<String>, _>("edited_params")? {
-        Some(edited) => stored(serde_json::from_str(&edited))?,
-        None => stored(serde_json::from_str(&r.try_get::<String, _>("params")?))?,
-    };
-    let evidence = crate::evidence::store::reviewed(tx, id).await?;
+    let p = StoredPayload::read(tx, id).await?;
     Ok(payload_hash(
-        &r.try_get::<String, _>("capability")?,
-        &r.try_get::<String, _>("target")?,
-        &r.try_get::<String, _>("summary")?,
-        params.unwrap_or(&own),
-        r.try_get::<Option<String>, _>("observation")?.as_deref(),
-        evidence
+        &p.capability,
+        &p.target,
+        &p.summary,
+        params.unwrap_or(&p.params),
+        p.observation.as_deref(),
+        p.evidence
             .iter()
             .map(|(k, m, s)| (k.as_str(), m.as_str(), s.as_str())),
     ))

@@ -67,6 +67,16 @@ impl Link {
         Ok(Link {
             n: r.try_get("chain_no")?,
             prev: r.try_get("prev_hash")?,
+            hash: r.try_get("hash")?,
+            ..Link::unsealed(r)?
+        })
+    }
+
+    /// An event's own fields, before it has a place in the chain.
+    fn unsealed(r: &sqlx::any::AnyRow) -> Result<Link, AppError> {
+        Ok(Link {
+            n: 0,
+            prev: String::new(),
             id: r.try_get("id")?,
             at: r.try_get("at")?,
             actor_kind: r.try_get("actor_kind")?,
@@ -75,7 +85,7 @@ impl Link {
             subject_kind: r.try_get("subject_kind")?,
             subject_id: r.try_get("subject_id")?,
             detail: r.try_get("detail")?,
-            hash: r.try_get("hash")?,
+            hash: String::new(),
         })
     }
 }
@@ -149,15 +159,7 @@ pub async fn seal_unchained(db: &Db) -> Result<usize, AppError> {
         let mut link = Link {
             n,
             prev: std::mem::take(&mut prev),
-            id: r.try_get("id")?,
-            at: r.try_get("at")?,
-            actor_kind: r.try_get("actor_kind")?,
-            actor_id: r.try_get("actor_id")?,
-            what: r.try_get("what")?,
-            subject_kind: r.try_get("subject_kind")?,
-            subject_id: r.try_get("subject_id")?,
-            detail: r.try_get("detail")?,
-            hash: String::new(),
+            ..Link::unsealed(r)?
         };
         link.hash = link.digest();
         sqlx::query(

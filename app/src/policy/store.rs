@@ -260,18 +260,14 @@ pub async fn recent(
     capability: &str,
     now: i64,
 ) -> Result<u32, String> {
-    let n: i64 = sqlx::query(
-        "SELECT COUNT(*) AS n FROM action_requests WHERE agent_id = $1 AND capability = $2 \
-         AND created_at > $3 AND state IN ('allowed', 'pending_approval', 'approved', 'executing', 'succeeded', 'failed')",
+    last_hour(
+        conn,
+        "created_at > $3 AND state IN ('allowed', 'pending_approval', 'approved', 'executing', 'succeeded', 'failed')",
+        agent_id,
+        capability,
+        now,
     )
-    .bind(agent_id)
-    .bind(capability)
-    .bind(now - 60 * 60 * 1000)
-    .fetch_one(&mut *conn)
     .await
-    .and_then(|r| r.try_get("n"))
-    .map_err(|e| e.to_string())?;
-    u32::try_from(n).map_err(|_| format!("impossible count {n}"))
 }
 
 /// Requests for the capability that could run in the last hour, counted
@@ -283,17 +279,30 @@ pub async fn claimed_recently(
     capability: &str,
     now: i64,
 ) -> Result<u32, String> {
-    let n: i64 = sqlx::query(
-        "SELECT COUNT(*) AS n FROM action_requests WHERE agent_id = $1 AND capability = $2 \
-         AND (claimed_at > $3 OR (decision = 'allowed' AND created_at > $3))",
-    )
-    .bind(agent_id)
-    .bind(capability)
-    .bind(now - 60 * 60 * 1000)
-    .fetch_one(&mut *conn)
-    .await
-    .and_then(|r| r.try_get("n"))
-    .map_err(|e| e.to_string())?;
+    let within = "(claimed_at > $3 OR (decision = 'allowed' AND created_at > $3))";
+    last_hour(conn, within, agent_id, capability, now).await
+}
+
+/// The agent's requests for the capability that match `within` (SQL, with
+/// `$3` the start of the last hour).
+async fn last_hour(
+    conn: &mut AnyConnection,
+    within: &str,
+    agent_id: &str,
+    capability: &str,
+    now: i64,
+) -> Result<u32, String> {
+    let sql = format!(
+        "SELECT COUNT(*) AS n FROM action_requests WHERE agent_id = $1 AND capability = $2 AND {within}"
+    );
+    let n: i64 = sqlx::query(&sql)
+        .bind(agent_id)
+        .bind(capability)
+        .bind(now - 60 * 60 * 1000)
+        .fetch_one(&mut *conn)
+        .await
+        .and_then(|r| r.try_get("n"))
+        .map_err(|e| e.to_string())?;
     u32::try_from(n).map_err(|_| format!("impossible count {n}"))
 }
 
