@@ -9,7 +9,7 @@ RUST := -p app -p belay --features app/ssr
 
 ## Set up a fresh machine, build a release and serve Belay at http://127.0.0.1:3000
 run: setup
-	@printf '\033[1m==> building the release: server and front end (about 12 minutes the first time)\033[0m\n'
+	@printf '\033[1m==> building the release: server and front end (about 8 minutes the first time)\033[0m\n'
 	cargo leptos build --release
 	@printf '\033[1m==> serving Belay at http://127.0.0.1:3000 (Ctrl-C stops it)\033[0m\n'
 	./target/release/belay serve
