@@ -7,6 +7,35 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+/// Largest integer JSON carries exactly everywhere (I-JSON, RFC 7493):
+/// canonical JSON writes numbers as IEEE doubles, so bigger integers would
+/// hash alike.
+pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// Refuses a value canonical JSON cannot hash faithfully: an integer
+/// beyond ±(2^53 − 1). Such a number is sent as a string instead.
+pub fn check_exact(value: &serde_json::Value, what: &str) -> Result<(), crate::error::AppError> {
+    use serde_json::Value;
+    let exact = |n: &serde_json::Number| match (n.as_i64(), n.as_u64()) {
+        (Some(i), _) => i.unsigned_abs() <= MAX_SAFE_INTEGER,
+        (None, Some(u)) => u <= MAX_SAFE_INTEGER,
+        (None, None) => true,
+    };
+    let ok = match value {
+        Value::Number(n) => exact(n),
+        Value::Array(items) => return items.iter().try_for_each(|v| check_exact(v, what)),
+        Value::Object(map) => return map.values().try_for_each(|v| check_exact(v, what)),
+        Value::Null | Value::Bool(_) | Value::String(_) => true,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(crate::error::AppError::Validation(format!(
+            "{what} hold an integer beyond ±(2^53 − 1), which JSON does not carry exactly; send it as a string"
+        )))
+    }
+}
+
 /// The canonical text of a value.
 pub fn json<S: Serialize>(value: &S) -> String {
     // Serializing plain data (maps, strings, numbers) cannot fail; a value
@@ -49,6 +78,18 @@ mod tests {
             json(&v),
             "{\"a\":1,\"b\":1e+21,\"c\":0.000001,\"d\":\"\u{7f}é\\n\",\"\u{1f600}\":2,\"\u{fb33}\":1}"
         );
+    }
+
+    #[test]
+    fn integers_beyond_what_json_carries_exactly_are_refused() {
+        assert!(check_exact(
+            &json!({"a": [9007199254740991_i64, -9007199254740991_i64]}),
+            "x"
+        )
+        .is_ok());
+        assert!(check_exact(&json!({"a": {"b": 9007199254740992_u64}}), "x").is_err());
+        assert!(check_exact(&json!([-9007199254740992_i64]), "x").is_err());
+        assert!(check_exact(&json!({"id": "1234567890123456789", "f": 1e300}), "x").is_ok());
     }
 
     #[test]

@@ -88,7 +88,7 @@ async fn read_only(db: &app::db::Db) -> u64 {
     let mut from = 1;
     let mut read = 0;
     loop {
-        let page = chain::page(db, from, 10_000).await.unwrap();
+        let page = chain::page(db, from, i64::MAX, 10_000).await.unwrap();
         read += page.len() as u64;
         match page.last() {
             Some(last) if page.len() == 10_000 => from = last.n + 1,

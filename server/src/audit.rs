@@ -2,9 +2,17 @@
 //! whoever runs the server, and exports prove themselves anywhere.
 
 use crate::config::AuditCommand;
-use crate::startup::{open_database, StartupError};
+use crate::startup::StartupError;
 use app::audit::{chain, verify};
 use std::io::Write;
+
+/// The database as it is: reading the trail never migrates, seals or
+/// rewrites anything (a verifier needs no more than read access).
+async fn open(url: &str) -> Result<app::db::Db, StartupError> {
+    app::db::connect(url)
+        .await
+        .map_err(|e| format!("cannot open the database {}: {e}", app::db::redact_url(url)).into())
+}
 
 pub async fn run(url: &str, command: AuditCommand) -> Result<(), StartupError> {
     match command {
@@ -17,11 +25,11 @@ pub async fn run(url: &str, command: AuditCommand) -> Result<(), StartupError> {
         }
         AuditCommand::Verify { head, file: None } => {
             let kept = head.as_deref().map(verify::parse_head).transpose()?;
-            let db = open_database(url).await?;
+            let db = open(url).await?;
             report(verify::database(&db, kept).await?, "the audit trail")
         }
         AuditCommand::Head => {
-            let (n, hash) = chain::head(&open_database(url).await?).await?;
+            let (n, hash) = chain::head(&open(url).await?).await?;
             println!("{n}:{hash}");
             Ok(())
         }
@@ -30,7 +38,7 @@ pub async fn run(url: &str, command: AuditCommand) -> Result<(), StartupError> {
                 Some(raw) => Some(parse_since(&raw)?),
                 None => None,
             };
-            let db = open_database(url).await?;
+            let db = open(url).await?;
             export(&db, from).await
         }
     }
@@ -64,10 +72,11 @@ async fn export(db: &app::db::Db, since_ms: Option<i64>) -> Result<(), StartupEr
         Some(ms) => chain::first_at_or_after(db, ms).await?,
         None => Some(1),
     };
+    let (head_n, _) = chain::head(db).await?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     while let Some(from) = next {
-        let links = chain::page(db, from, PAGE).await?;
+        let links = chain::page(db, from, head_n, PAGE).await?;
         for link in &links {
             let line = serde_json::to_string(link).map_err(|e| e.to_string())?;
             writeln!(out, "{line}").map_err(|e| format!("cannot write the export: {e}"))?;

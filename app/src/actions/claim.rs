@@ -5,7 +5,7 @@
 use super::model::{ActionDetail, RequestState};
 use super::service::get_for_agent;
 use super::store::{self, load, Move};
-use super::submission::stored_payload_hash;
+use super::submission::{stored_payload_hash, StoredPayload};
 use crate::audit::{self, Actor};
 use crate::auth::agent::Principal;
 use crate::db::{now_ms, Tx};
@@ -57,13 +57,24 @@ pub async fn claim(
             action.capability
         )));
     }
-    // The approval covers what was approved, as the policy stands now.
-    // (A request no longer approved is explained by the move below.)
-    let covered = match action.state {
-        RequestState::Approved => still_covered(&mut tx, &index, &action, now).await?,
-        _ => Ok(()),
-    };
-    if let Err(why) = covered {
+    let claimed = Move::from(&[RequestState::Approved], Some(RequestState::Executing))
+        .of_agent(&agent.agent_id)
+        .stamp("claimed_at = $1")
+        .only_if("stage IN ('act_with_approval', 'scoped_autonomy') AND claim_by > $1")
+        .apply(&mut tx, id, now)
+        .await?;
+    if !claimed {
+        drop(tx);
+        return Err(store::unmoved(&state.db, id, Some(&agent.agent_id), not_claimable).await);
+    }
+    // The row is this claim's now: ask the rule book about exactly what was
+    // approved (the params as they stand, read in this transaction), as the
+    // policy stands.
+    let approved = StoredPayload::read(&mut tx, id).await?.params;
+    if let Err(why) = still_covered(&mut tx, &index, &action, &approved, now).await? {
+        // Nothing is claimed; the refusal is recorded on its own.
+        drop(tx);
+        let mut tx = state.db.begin().await?;
         audit::record(
             &mut tx,
             audit::Event {
@@ -77,16 +88,6 @@ pub async fn claim(
         .await?;
         tx.commit().await?;
         return Err(AppError::Conflict(why));
-    }
-    let claimed = Move::from(&[RequestState::Approved], Some(RequestState::Executing))
-        .of_agent(&agent.agent_id)
-        .stamp("claimed_at = $1")
-        .only_if("stage IN ('act_with_approval', 'scoped_autonomy') AND claim_by > $1")
-        .apply(&mut tx, id, now)
-        .await?;
-    if !claimed {
-        drop(tx);
-        return Err(store::unmoved(&state.db, id, Some(&agent.agent_id), not_claimable).await);
     }
     let approved = store::approved_hash(&mut tx, id).await?;
     let now_hash = stored_payload_hash(&mut tx, id, None).await?;
@@ -142,35 +143,57 @@ fn not_claimable(a: &ActionDetail) -> AppError {
 
 /// The rule book asked again, now, about what was approved: the agent's
 /// status and stage, its grant (present, unexpired, targets and bounds on
-/// the approved params, the hourly limit counted by claims), the catalog
-/// entry. Anything that would hold the action now and did not hold it when
-/// people approved it means the approval no longer covers it (a first use
-/// is what the approval was for).
+/// the approved params), the catalog entry and rating, and the hourly limit
+/// counted by claims. Anything that would hold the action now and did not
+/// hold it when people approved it (a reason, or a scope finding, they did
+/// not see) means the approval no longer covers it; a first use is what
+/// the approval was for.
 async fn still_covered(
     tx: &mut Tx<'_>,
     index: &Index,
     a: &ActionDetail,
+    approved: &serde_json::Value,
     now: i64,
 ) -> Result<Result<(), String>, AppError> {
+    if index.policy.rules.is_err() {
+        return Ok(Err(
+            "the policy cannot be read right now, so the approval cannot be checked against it; try again"
+                .into(),
+        ));
+    }
+    let cap = &a.capability;
     let agent = index.agents.get(&a.agent_id);
-    let limited = agent
-        .and_then(|g| g.grants.get(&a.capability))
-        .is_some_and(|g| matches!(g, Ok(g) if g.max_per_hour.is_some()));
-    let recent = match limited {
-        true => {
-            Some(crate::policy::store::claimed_recently(tx, &a.agent_id, &a.capability, now).await)
+    // The limit counts what ran (claims and outright allows), whatever
+    // held the request: approvals banked earlier cannot all run at once.
+    let limit = agent
+        .and_then(|g| g.grants.get(cap))
+        .and_then(|g| g.as_ref().ok())
+        .and_then(|g| g.max_per_hour);
+    if let Some(max) = limit {
+        match crate::policy::store::claimed_recently(tx, &a.agent_id, cap, &a.id, now).await {
+            Ok(n) if n < max => {}
+            Ok(n) => {
+                return Ok(Err(format!(
+                    "over the hourly limit at claim time: {n} {cap} requests ran in the last hour; the grant allows {max}"
+                )))
+            }
+            Err(why) => {
+                return Ok(Err(format!(
+                    "could not count the {cap} requests that ran in the last hour ({why})"
+                )))
+            }
         }
-        false => None,
-    };
+    }
     let req = Request {
-        capability: &a.capability,
+        capability: cap,
         target: &a.target,
-        params: a.approved_params(),
+        params: approved,
     };
     let facts = Facts {
         now_ms: now,
         used_before: Ok(true),
-        recent,
+        // Checked above, by claims.
+        recent: Some(Ok(0)),
     };
     let d = decide(&index.policy, agent, &req, &facts);
     if d.outcome == Outcome::Denied {
@@ -179,26 +202,26 @@ async fn still_covered(
             d.reasons.join("; ")
         )));
     }
-    let new: Vec<&str> = d
+    let mut changed: Vec<String> = d
         .held_for
         .iter()
-        .filter(|k| **k != RuleKey::FirstUse && !a.held_for.contains(k))
-        .map(|k| k.as_str())
+        .filter(|k| !matches!(k, RuleKey::FirstUse | RuleKey::OutOfScope))
+        .filter(|k| !a.held_for.contains(k))
+        .map(|k| format!("now also held for {}", k.as_str()))
         .collect();
-    if new.is_empty() {
+    // Every scope finding is under one key; the findings themselves say
+    // what people saw (an edit never adds one: see `review::check_edit`).
+    changed.extend(
+        d.reasons
+            .iter()
+            .filter(|r| r.starts_with("out of scope:") && !a.reasons.contains(r))
+            .cloned(),
+    );
+    if changed.is_empty() {
         return Ok(Ok(()));
     }
-    // The notes say what changed; the "paused" line and rule names do not.
-    let notes: Vec<&str> = d
-        .reasons
-        .iter()
-        .skip(1)
-        .filter(|r| !r.starts_with("rule '"))
-        .map(String::as_str)
-        .collect();
     Ok(Err(format!(
-        "the approval no longer covers this action (now also {}): {}",
-        new.join(", "),
-        notes.join("; ")
+        "the approval no longer covers this action: {}",
+        changed.join("; ")
     )))
 }

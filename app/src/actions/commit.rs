@@ -258,6 +258,8 @@ async fn commit(
         .collect();
     crate::trust::rollup::add_submitted(&mut tx, &decided).await?;
     idempotency::remember(&mut tx, &new_keys, now).await?;
+    // Audit last: the chain's head is the last lock any transaction takes.
+    audit_batch(&mut tx, &prepared).await?;
     tx.commit().await?;
     let details: Vec<ActionDetail> = prepared.into_iter().map(|p| p.detail).collect();
     let mut answers = Vec::with_capacity(slots.len());
@@ -311,7 +313,7 @@ struct Prepared<'a> {
     submission: &'a Submission,
 }
 
-/// Writes the requests, their evidence and their audit rows.
+/// Writes the requests and their evidence.
 async fn write(
     tx: &mut Tx<'_>,
     items: &[Prepared<'_>],
@@ -327,7 +329,11 @@ async fn write(
             spot_check: crate::trust::spot::sampled(&item.detail.id, spot_check_pct),
         })
         .collect();
-    store::insert(tx, &rows).await?;
+    store::insert(tx, &rows).await
+}
+
+/// The batch's audit rows.
+async fn audit_batch(tx: &mut Tx<'_>, items: &[Prepared<'_>]) -> Result<(), AppError> {
     let actors: Vec<Actor> = items
         .iter()
         .map(|i| Actor::Agent(i.detail.agent_id.clone()))

@@ -1,19 +1,19 @@
 //! Reviewers deciding a pending request: approve (as is or with edits) or
 //! reject. An approval binds to the exact payload the reviewer saw.
 
+use super::correction::{check_params, correction_of};
 use super::model::{ActionDetail, RequestState};
 use super::service::{already_final, expire_if_due};
 use super::store::{self, load, Hash, Move};
 use super::submission::stored_payload_hash;
-use super::submission::MAX_PARAMS_BYTES;
 use crate::audit::{self, Actor};
 use crate::auth::UserView;
 use crate::db::{known_id, now_ms, Tx};
 use crate::error::{stored, AppError};
-use crate::policy::{Index, RuleKey};
+use crate::policy::{Index, RuleKey, Stage};
 use crate::state::AppState;
 use crate::trust::rollup::{self, Counts};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sqlx::Row;
 
 /// Why the sponsor may not approve.
@@ -97,7 +97,8 @@ pub async fn decide_request(
     // bar on reaches requests already waiting.
     let index = state.policy.current(&mut tx).await?;
     let approving = matches!(verdict, Verdict::Approve { .. });
-    if approving && req.sponsor_id == reviewer.id && !sponsor_may_approve(&index, &req.held_for) {
+    let sponsor_counts = sponsor_may_approve(&index, &req.held_for);
+    if approving && req.sponsor_id == reviewer.id && !sponsor_counts {
         return Err(AppError::Forbidden(SPONSOR_BARRED.into()));
     }
     let (next, what, count, correction) = match verdict {
@@ -112,7 +113,11 @@ pub async fn decide_request(
                 store::record_edit(&mut tx, id, &new, &diff, &hash).await?;
                 correction = Some(diff);
             }
-            let count = approve_once(&mut tx, id, reviewer, &hash, req.required, now).await?;
+            // A sponsor's approval given while the rules allowed it stops
+            // counting once they bar the sponsor.
+            let barred = (!sponsor_counts).then_some(req.sponsor_id.as_str());
+            let count =
+                approve_once(&mut tx, id, reviewer, &hash, barred, req.required, now).await?;
             if count >= req.required {
                 store::set_hash(&mut tx, id, Hash::Approved, &hash).await?;
                 (
@@ -129,19 +134,21 @@ pub async fn decide_request(
     };
     if next != RequestState::PendingApproval {
         // The row is locked by this transaction since the first move.
-        // An approval stays good for the shortest window of the rules that
-        // held the request; unclaimed by then, it expires.
-        let claim_secs = match &index.policy.rules {
-            Ok(rules) => rules.claim_secs(&req.held_for),
-            Err(_) => crate::policy::Rule::FALLBACK.claim_secs,
-        };
-        Move::from(&[RequestState::PendingApproval], Some(next))
+        let mut decided = Move::from(&[RequestState::PendingApproval], Some(next))
             .stamp("decided_at = $1")
-            .set_int("claim_by", now + claim_secs * 1000)
             .set("decided_by", Some(reviewer.id.clone()))
-            .set("decision_note", note.clone())
-            .apply(&mut tx, id, now)
-            .await?;
+            .set("decision_note", note.clone());
+        // An approval the agent carries out stays good for the shortest
+        // window of the rules that held it; unclaimed by then, it expires.
+        // (At propose a person carries it out, and nothing is claimed.)
+        if next == RequestState::Approved && req.stage >= Stage::ActWithApproval {
+            let claim_secs = match &index.policy.rules {
+                Ok(rules) => rules.claim_secs(&req.held_for),
+                Err(_) => crate::policy::Rule::FALLBACK.claim_secs,
+            };
+            decided = decided.set_int("claim_by", now + claim_secs * 1000);
+        }
+        decided.apply(&mut tx, id, now).await?;
     }
     if next == RequestState::Approved {
         crate::policy::store::record_use(&mut tx, &req.agent_id, &req.capability, now).await?;
@@ -205,12 +212,13 @@ pub async fn decide_request(
 }
 
 /// Records this reviewer's approval of `hash` and answers how many distinct
-/// reviewers have approved it.
+/// reviewers' approvals of it count (`barred`: the sponsor's does not).
 async fn approve_once(
     tx: &mut Tx<'_>,
     id: &str,
     reviewer: &UserView,
     hash: &str,
+    barred: Option<&str>,
     required: i64,
     now: i64,
 ) -> Result<i64, AppError> {
@@ -237,10 +245,12 @@ async fn approve_once(
     .execute(&mut **tx)
     .await?;
     let n: i64 = sqlx::query(
-        "SELECT COUNT(*) AS n FROM approvals WHERE action_id = $1 AND payload_hash = $2",
+        "SELECT COUNT(*) AS n FROM approvals WHERE action_id = $1 AND payload_hash = $2 \
+         AND ($3 IS NULL OR user_id <> $3)",
     )
     .bind(id)
     .bind(hash)
+    .bind(barred)
     .fetch_one(&mut **tx)
     .await?
     .try_get("n")?;
@@ -259,13 +269,15 @@ struct Open {
     payload_hash: String,
     required: i64,
     held_for: Vec<RuleKey>,
+    /// The stage it was decided at.
+    stage: Stage,
 }
 
 impl Open {
     async fn read(tx: &mut Tx<'_>, id: &str) -> Result<Open, AppError> {
         let r = sqlx::query(
             "SELECT r.agent_id, r.created_at, a.sponsor_id, r.capability, r.target, r.params, \
-                    r.edited_params, r.payload_hash, r.approvals_required, r.rules, r.held_for \
+                    r.edited_params, r.payload_hash, r.approvals_required, r.held_for, r.stage \
              FROM action_requests r JOIN agents a ON a.id = r.agent_id WHERE r.id = $1",
         )
         .bind(id)
@@ -285,6 +297,7 @@ impl Open {
             payload_hash: r.try_get("payload_hash")?,
             required: r.try_get("approvals_required")?,
             held_for: store::held_for(&r.try_get::<String, _>("held_for")?)?,
+            stage: stored(Stage::parse(&r.try_get::<String, _>("stage")?))?,
         })
     }
 
@@ -327,70 +340,5 @@ impl Open {
             }
         }
         Ok(())
-    }
-}
-
-/// Edited params must still be a JSON object of bounded size.
-fn check_params(v: Value) -> Result<Value, AppError> {
-    if !v.is_object() {
-        return Err(AppError::validation(
-            "the edited params must be a JSON object",
-        ));
-    }
-    if v.to_string().len() > MAX_PARAMS_BYTES {
-        return Err(AppError::PayloadTooLarge(format!(
-            "the edited params are larger than {MAX_PARAMS_BYTES} bytes"
-        )));
-    }
-    Ok(v)
-}
-
-/// What changed, per top-level param: `{"amount": {"before": 900, "after": 500}}`
-/// (a param added has `before: null`, one removed `after: null`).
-pub fn correction_of(before: &Value, after: &Value) -> Value {
-    let empty = Map::new();
-    let (b, a) = (
-        before.as_object().unwrap_or(&empty),
-        after.as_object().unwrap_or(&empty),
-    );
-    let mut out = Map::new();
-    for key in b.keys().chain(a.keys()) {
-        let (old, new) = (b.get(key), a.get(key));
-        if old != new && !out.contains_key(key) {
-            out.insert(
-                key.clone(),
-                serde_json::json!({ "before": old, "after": new }),
-            );
-        }
-    }
-    Value::Object(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn a_correction_names_each_changed_param() {
-        let c = correction_of(
-            &json!({"amount": 900, "to": "a@b.c", "cc": "x"}),
-            &json!({"amount": 500, "to": "a@b.c", "note": "capped"}),
-        );
-        assert_eq!(
-            c,
-            json!({
-                "amount": {"before": 900, "after": 500},
-                "cc": {"before": "x", "after": null},
-                "note": {"before": null, "after": "capped"},
-            })
-        );
-        assert_eq!(correction_of(&json!({"a": 1}), &json!({"a": 1})), json!({}));
-    }
-
-    #[test]
-    fn edited_params_must_be_an_object() {
-        assert!(check_params(json!([1])).is_err());
-        assert!(check_params(json!({"a": 1})).is_ok());
     }
 }

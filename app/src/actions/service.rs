@@ -142,14 +142,19 @@ pub async fn expire_due(state: &AppState) -> Result<usize, AppError> {
     expire_where(state, None).await
 }
 
+/// An approval the agent was to claim, past its window (one without a
+/// window, from a replica that predates them, counts as past: fail closed).
+const STALE: &str = "stage IN ('act_with_approval', 'scoped_autonomy') \
+     AND (claim_by IS NULL OR claim_by <= $1)";
+
 /// Approvals not claimed within their window expire: an approval given
 /// days ago is not an approval of today's action.
 async fn expire_stale_approvals(state: &AppState, only: Option<&str>) -> Result<usize, AppError> {
     let now = now_ms();
-    let due: Vec<String> = sqlx::query(
-        "SELECT id FROM action_requests \
-         WHERE state = 'approved' AND claim_by <= $1 AND ($2 IS NULL OR id = $2) LIMIT 500",
-    )
+    let due: Vec<String> = sqlx::query(&format!(
+        "SELECT id FROM action_requests WHERE state = 'approved' AND {STALE} \
+         AND ($2 IS NULL OR id = $2) LIMIT 500"
+    ))
     .bind(now)
     .bind(only)
     .fetch_all(&state.db)
@@ -161,7 +166,7 @@ async fn expire_stale_approvals(state: &AppState, only: Option<&str>) -> Result<
     for id in due {
         let mut tx = state.db.begin().await?;
         let moved = Move::from(&[RequestState::Approved], Some(RequestState::Expired))
-            .only_if("claim_by <= $1")
+            .only_if(STALE)
             .apply(&mut tx, &id, now)
             .await?;
         if moved {

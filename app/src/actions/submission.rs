@@ -66,6 +66,7 @@ impl Submission {
                 "params are larger than {MAX_PARAMS_BYTES} bytes"
             )));
         }
+        crate::canonical::check_exact(&params, "params")?;
         let evidence = parse_list(req.evidence)?;
         Ok(Submission {
             capability: parse_capability(&req.capability)?,

@@ -190,13 +190,15 @@ pub async fn head(db: &Db) -> Result<(i64, String), AppError> {
     Ok((r.try_get("chain_no")?, r.try_get("hash")?))
 }
 
-/// Events `from_n` onwards, in chain order, a page at a time.
-pub async fn page(db: &Db, from_n: i64, limit: i64) -> Result<Vec<Link>, AppError> {
+/// Events `from_n` to `upto_n`, in chain order, a page at a time.
+pub async fn page(db: &Db, from_n: i64, upto_n: i64, limit: i64) -> Result<Vec<Link>, AppError> {
     sqlx::query(
         "SELECT chain_no, prev_hash, id, at, actor_kind, actor_id, what, subject_kind, subject_id, \
-                detail, hash FROM audit_events WHERE chain_no >= $1 ORDER BY chain_no LIMIT $2",
+                detail, hash FROM audit_events WHERE chain_no >= $1 AND chain_no <= $2 \
+         ORDER BY chain_no LIMIT $3",
     )
     .bind(from_n)
+    .bind(upto_n)
     .bind(limit)
     .fetch_all(db)
     .await?

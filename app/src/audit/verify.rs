@@ -99,16 +99,21 @@ pub type Verdict = Result<u64, String>;
 /// head and, if given, a head kept elsewhere.
 pub async fn database(db: &Db, kept: Option<(i64, String)>) -> Result<Verdict, AppError> {
     const PAGE: i64 = 10_000;
-    let outside: i64 = sqlx::query("SELECT COUNT(*) AS n FROM audit_events WHERE chain_no IS NULL")
-        .fetch_one(db)
-        .await?
-        .try_get("n")?;
+    // The head first: events appended while the walk runs are not its
+    // business, and do not make a live trail look cut.
+    let (head_n, head_hash) = chain::head(db).await?;
+    let outside: i64 = sqlx::query(
+        "SELECT COUNT(*) AS n FROM audit_events WHERE chain_no IS NULL OR chain_no < 1",
+    )
+    .fetch_one(db)
+    .await?
+    .try_get("n")?;
     let mut walk = Walk::from_genesis();
     let mut kept_seen = kept.as_ref().is_some_and(|(n, _)| *n == 0);
     // Reading the next page overlaps with checking this one.
     let fetch = |from: i64| {
         let db = db.clone();
-        tokio::spawn(async move { chain::page(&db, from, PAGE).await })
+        tokio::spawn(async move { chain::page(&db, from, head_n, PAGE).await })
     };
     let mut next = Some(fetch(1));
     while let Some(page) = next.take() {
@@ -138,7 +143,6 @@ pub async fn database(db: &Db, kept: Option<(i64, String)>) -> Result<Verdict, A
         )));
     }
     let (end_n, end_hash) = walk.end();
-    let (head_n, head_hash) = chain::head(db).await?;
     if end_n != head_n || end_hash != head_hash {
         return Ok(Err(format!(
             "the chain ends at event {end_n} but its head says {head_n}: events at its end were removed or added behind Belay's back"

@@ -263,42 +263,44 @@ pub async fn recent(
     last_hour(
         conn,
         "created_at > $3 AND state IN ('allowed', 'pending_approval', 'approved', 'executing', 'succeeded', 'failed')",
-        agent_id,
-        capability,
+        (agent_id, capability, ""),
         now,
     )
     .await
 }
 
-/// Requests for the capability that could run in the last hour, counted
-/// when they were claimed (or allowed outright): the hourly limit as a
-/// claim checks it, so approvals banked earlier cannot run together.
+/// Requests for the capability that ran in the last hour, other than
+/// `claiming`, counted when they were claimed (or allowed outright): the
+/// hourly limit as a claim checks it, so approvals banked earlier cannot
+/// all run together.
 pub async fn claimed_recently(
     conn: &mut AnyConnection,
     agent_id: &str,
     capability: &str,
+    claiming: &str,
     now: i64,
 ) -> Result<u32, String> {
     let within = "(claimed_at > $3 OR (decision = 'allowed' AND created_at > $3))";
-    last_hour(conn, within, agent_id, capability, now).await
+    last_hour(conn, within, (agent_id, capability, claiming), now).await
 }
 
-/// The agent's requests for the capability that match `within` (SQL, with
-/// `$3` the start of the last hour).
+/// The agent's requests for the capability, but `except`, that match
+/// `within` (SQL, with `$3` the start of the last hour).
 async fn last_hour(
     conn: &mut AnyConnection,
     within: &str,
-    agent_id: &str,
-    capability: &str,
+    (agent_id, capability, except): (&str, &str, &str),
     now: i64,
 ) -> Result<u32, String> {
     let sql = format!(
-        "SELECT COUNT(*) AS n FROM action_requests WHERE agent_id = $1 AND capability = $2 AND {within}"
+        "SELECT COUNT(*) AS n FROM action_requests \
+         WHERE agent_id = $1 AND capability = $2 AND id <> $4 AND {within}"
     );
     let n: i64 = sqlx::query(&sql)
         .bind(agent_id)
         .bind(capability)
         .bind(now - 60 * 60 * 1000)
+        .bind(except)
         .fetch_one(&mut *conn)
         .await
         .and_then(|r| r.try_get("n"))

@@ -24,7 +24,7 @@ pub async fn page(db: &Db, f: &TrailFilter, before: Option<i64>) -> Result<Trail
          FROM audit_events e \
          LEFT JOIN users u ON e.actor_kind = 'user' AND u.id = e.actor_id \
          LEFT JOIN agents a ON e.actor_kind = 'agent' AND a.id = e.actor_id \
-         WHERE e.chain_no IS NOT NULL AND ($1 IS NULL OR e.chain_no < $1) \
+         WHERE e.chain_no >= 1 AND ($1 IS NULL OR e.chain_no < $1) \
            AND ($2 IS NULL OR u.username = $2 OR a.name = $2) \
            AND ($3 IS NULL OR e.actor_id = (SELECT id FROM agents WHERE name = $3) \
                 OR (e.subject_kind = 'agent' AND e.subject_id = (SELECT id FROM agents WHERE name = $3)) \

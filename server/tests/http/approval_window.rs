@@ -135,7 +135,7 @@ async fn a_claim_is_refused_when_the_approval_no_longer_covers_the_action() {
     .await;
     let why = refused(approved[0].clone()).await;
     assert!(
-        why.contains("out_of_scope") && why.contains("amount"),
+        why.contains("out of scope") && why.contains("amount"),
         "{why}"
     );
     app.grant(&agent_id, "email.send", |g| {
@@ -171,7 +171,7 @@ async fn a_claim_is_refused_when_the_approval_no_longer_covers_the_action() {
     .await;
     assert_eq!(claim(&app, &key, &approved[2]).await.status(), 200);
     let why = refused(approved[3].clone()).await;
-    assert!(why.contains("over the limit"), "{why}");
+    assert!(why.contains("over the hourly limit"), "{why}");
 
     // The grant removed.
     let remove = [
@@ -242,4 +242,85 @@ async fn open_requests_move_to_canonical_payload_hashes_unless_tampered_with() {
             .unwrap(),
         0
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proposals_are_never_claimed_so_never_go_stale_and_a_barred_sponsors_vote_stops_counting() {
+    let app = TestApp::spawn().await;
+    app.user("rita", Role::Reviewer).await;
+    app.user("sam", Role::Reviewer).await;
+    let rita = app.browser("rita").await;
+    // At propose a person carries the action out: no window, no expiry.
+    let (_, proposer) = mailer(&app, "proposer", Stage::Propose).await;
+    let proposal = id_of(&send(&app, &proposer, json!({"amount": 5})).await);
+    assert_eq!(rita.approve(&proposal).await.status(), 200);
+    app.count(&format!(
+        "UPDATE action_requests SET decided_at = 1 WHERE id = '{proposal}' RETURNING 1"
+    ))
+    .await;
+    let now = state_of(&app, &proposer, &proposal).await;
+    assert_eq!(now["state"], "approved");
+    assert!(now["claim_by"].is_null());
+
+    // The sponsor approves while every rule allows it (1 of 2); then the
+    // sponsor is barred, and that approval no longer counts.
+    let (_, key) = mailer(&app, "mailer", Stage::ActWithApproval).await;
+    let set = |may: bool| {
+        move |rules: &mut app::policy::Rules| {
+            for k in [RuleKey::ExternalSend, RuleKey::CustomerVisible] {
+                let mut r = rules.get(k);
+                r.sponsor_may_approve = may;
+                r.approvals = 2;
+                rules.set(k, r).unwrap();
+            }
+        }
+    };
+    app.edit_rules(set(true)).await;
+    let id = id_of(&send(&app, &key, json!({"amount": 5})).await);
+    let sponsor = app.browser("sponsor").await;
+    assert_eq!(sponsor.approve(&id).await.status(), 200);
+    app.edit_rules(set(false)).await;
+    assert_eq!(rita.approve(&id).await.status(), 200);
+    assert_eq!(state_of(&app, &key, &id).await["state"], "pending_approval");
+    assert_eq!(app.browser("sam").await.approve(&id).await.status(), 200);
+    assert_eq!(state_of(&app, &key, &id).await["state"], "approved");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hourly_limit_holds_at_claim_time_even_for_approvals_that_were_out_of_scope() {
+    let app = TestApp::spawn().await;
+    app.user("rita", Role::Reviewer).await;
+    let (agent_id, key) = mailer(&app, "mailer", Stage::ActWithApproval).await;
+    // Sent outside the grant's targets: held for out_of_scope, approved anyway.
+    app.grant(&agent_id, "email.send", |g| g.targets = "partner-*".into())
+        .await;
+    let rita = app.browser("rita").await;
+    let mut banked = vec![];
+    for _ in 0..2 {
+        let sent = send(&app, &key, json!({"amount": 5})).await;
+        assert!(
+            sent["held_for"].to_string().contains("out_of_scope"),
+            "{sent}"
+        );
+        assert_eq!(rita.approve(&id_of(&sent)).await.status(), 200);
+        banked.push(id_of(&sent));
+    }
+    app.grant(&agent_id, "email.send", |g| {
+        g.targets = "partner-*".into();
+        g.max_per_hour = "1".into();
+    })
+    .await;
+    assert_eq!(claim(&app, &key, &banked[0]).await.status(), 200);
+    let why = assert_problem(claim(&app, &key, &banked[1]).await, 409).await;
+    assert!(why.contains("over the hourly limit"), "{why}");
+
+    // Integers JSON cannot carry exactly are refused, not hashed alike.
+    let res = app
+        .submit(
+            &key,
+            json!({"capability": "email.send", "target": "partner-1", "summary": "s",
+                   "params": {"account": 9_007_199_254_740_993_u64}}),
+        )
+        .await;
+    assert_eq!(res.status(), 422);
 }

@@ -62,6 +62,14 @@ async fn an_untouched_trail_holds_and_each_kind_of_tampering_is_named() {
     )
     .await;
     assert!(broken(&app, None).await.contains("outside the chain"));
+    let app = trail().await;
+    sql(
+        &app,
+        "INSERT INTO audit_events (chain_no, id, at, actor_kind, what, subject_kind, subject_id, detail) \
+         VALUES (-1, 'forged', 1, 'system', 'agent.promoted', 'agent', 'x', '{}')",
+    )
+    .await;
+    assert!(broken(&app, None).await.contains("outside the chain"));
 
     // Two rows swapped.
     let app = trail().await;

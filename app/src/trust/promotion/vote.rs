@@ -110,11 +110,13 @@ pub async fn vote(
     let closing = if !approve {
         Some("rejected")
     } else if approvals >= review.needed {
-        apply(&mut tx, &review, &agent, id, user, now).await?;
         Some("approved")
     } else {
         None
     };
+    // The review row first, then the change and its audit: every audit
+    // write comes last in its transaction (the chain's head is the last
+    // lock taken, so no two transactions wait on each other for it).
     if let Some(to) = closing {
         let done = sqlx::query(
             "UPDATE promotion_reviews SET state = $1, closed_at = $2 WHERE id = $3 AND state = 'open'",
@@ -129,6 +131,9 @@ pub async fn vote(
                 "this review was decided meanwhile".into(),
             ));
         }
+    }
+    if closing == Some("approved") {
+        apply(&mut tx, &review, &agent, id, user, now).await?;
     }
     audit::record(
         &mut tx,
