@@ -44,8 +44,8 @@ pub async fn run(url: &str, command: AuditCommand) -> Result<(), StartupError> {
     }
 }
 
-fn report(verdict: verify::Verdict, what: &str) -> Result<(), StartupError> {
-    match verdict {
+fn report(finding: verify::Finding, what: &str) -> Result<(), StartupError> {
+    match finding {
         Ok(n) => {
             println!("{what} holds: {n} events, each linked to the one before.");
             Ok(())

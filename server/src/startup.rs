@@ -61,7 +61,7 @@ pub async fn open_database(url: &str) -> Result<db::Db, StartupError> {
     if sealed > 0 {
         tracing::info!(sealed, "earlier audit events sealed into the hash chain");
     }
-    let rehashed = app::actions::rehash::canonical_payload_hashes(&pool)
+    let rehashed = app::actions::rehash::once(&pool)
         .await
         .map_err(|e| format!("cannot move payload hashes to canonical JSON: {e}"))?;
     if rehashed > 0 {

@@ -4,12 +4,37 @@
 //! waiting or approved request whose stored hash is exactly the old hash of
 //! what is stored moves to the new one, with its approvals; one whose
 //! stored hash matches neither is left alone, so a payload changed behind
-//! Belay's back still fails its claim. Idempotent: runs at every start.
+//! Belay's back still fails its claim. Runs once, at the first start of a
+//! release that has it; only requests from before it can need it.
 
-use super::submission::{stored_payload_hash, StoredPayload};
-use crate::db::Db;
+use super::submission::StoredPayload;
+use crate::db::{now_ms, Db};
 use crate::error::AppError;
 use sqlx::Row;
+
+/// The upgrade's name in `data_upgrades`.
+const NAME: &str = "canonical_payload_hashes";
+
+/// Runs the upgrade unless it ran before; answers how many requests moved.
+pub async fn once(db: &Db) -> Result<usize, AppError> {
+    let done = sqlx::query("SELECT 1 AS one FROM data_upgrades WHERE name = $1")
+        .bind(NAME)
+        .fetch_optional(db)
+        .await?
+        .is_some();
+    if done {
+        return Ok(0);
+    }
+    let moved = canonical_payload_hashes(db).await?;
+    sqlx::query(
+        "INSERT INTO data_upgrades (name, done_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(NAME)
+    .bind(now_ms())
+    .execute(db)
+    .await?;
+    Ok(moved)
+}
 
 /// Rewrites what needs it; answers how many requests moved.
 pub async fn canonical_payload_hashes(db: &Db) -> Result<usize, AppError> {
@@ -24,8 +49,9 @@ pub async fn canonical_payload_hashes(db: &Db) -> Result<usize, AppError> {
     let mut moved = 0;
     for (id, old) in open {
         let mut tx = db.begin().await?;
-        let new = stored_payload_hash(&mut tx, &id, None).await?;
-        if new == old || legacy_hash(&mut tx, &id).await? != old {
+        let payload = StoredPayload::read(&mut tx, &id).await?;
+        let new = payload.hash(None);
+        if new == old || legacy_hash(payload) != old {
             continue;
         }
         for sql in [
@@ -48,8 +74,7 @@ pub async fn canonical_payload_hashes(db: &Db) -> Result<usize, AppError> {
 
 /// The hash as earlier releases computed it: the same value, as
 /// serde_json's compact text (sorted keys, its own number format).
-async fn legacy_hash(tx: &mut crate::db::Tx<'_>, id: &str) -> Result<String, AppError> {
-    let mut p = StoredPayload::read(tx, id).await?;
+fn legacy_hash(mut p: StoredPayload) -> String {
     p.evidence.sort_unstable();
     let text = serde_json::json!({
         "capability": p.capability,
@@ -60,5 +85,5 @@ async fn legacy_hash(tx: &mut crate::db::Tx<'_>, id: &str) -> Result<String, App
         "evidence": p.evidence,
     })
     .to_string();
-    Ok(crate::evidence::parse::sha256_hex(text.as_bytes()))
+    crate::evidence::parse::sha256_hex(text.as_bytes())
 }

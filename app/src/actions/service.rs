@@ -147,58 +147,20 @@ pub async fn expire_due(state: &AppState) -> Result<usize, AppError> {
 const STALE: &str = "stage IN ('act_with_approval', 'scoped_autonomy') \
      AND (claim_by IS NULL OR claim_by <= $1)";
 
-/// Approvals not claimed within their window expire: an approval given
-/// days ago is not an approval of today's action.
-async fn expire_stale_approvals(state: &AppState, only: Option<&str>) -> Result<usize, AppError> {
+/// A wait for approval that ran out.
+const WAITED_OUT: &str = "expires_at <= $1";
+
+/// Expires what is overdue, in one query for both kinds: a wait for
+/// approval that ran out (expiry means no; it counts in the record), and an
+/// approval not claimed in its window (an approval given days ago is not an
+/// approval of today's action).
+async fn expire_where(state: &AppState, only: Option<&str>) -> Result<usize, AppError> {
     let now = now_ms();
-    let due: Vec<String> = sqlx::query(&format!(
-        "SELECT id FROM action_requests WHERE state = 'approved' AND {STALE} \
+    let due: Vec<(String, String, String, String, i64)> = sqlx::query(&format!(
+        "SELECT id, state, agent_id, capability, created_at FROM action_requests \
+         WHERE ((state = 'pending_approval' AND {WAITED_OUT}) OR (state = 'approved' AND {STALE})) \
          AND ($2 IS NULL OR id = $2) LIMIT 500"
     ))
-    .bind(now)
-    .bind(only)
-    .fetch_all(&state.db)
-    .await?
-    .iter()
-    .map(|r| r.try_get("id"))
-    .collect::<Result<_, sqlx::Error>>()?;
-    let mut expired = 0;
-    for id in due {
-        let mut tx = state.db.begin().await?;
-        let moved = Move::from(&[RequestState::Approved], Some(RequestState::Expired))
-            .only_if(STALE)
-            .apply(&mut tx, &id, now)
-            .await?;
-        if moved {
-            audit::record(
-                &mut tx,
-                audit::Event {
-                    actor: &Actor::System,
-                    what: "action.approval_expired",
-                    subject_kind: "action",
-                    subject_id: &id,
-                    detail: serde_json::json!({
-                        "before": { "state": RequestState::Approved },
-                        "after": { "state": RequestState::Expired, "why": "not claimed within the approval's window" },
-                    }),
-                },
-            )
-            .await?;
-            tx.commit().await?;
-            state.notify_changed(&id);
-            expired += 1;
-        }
-    }
-    Ok(expired)
-}
-
-async fn expire_where(state: &AppState, only: Option<&str>) -> Result<usize, AppError> {
-    let stale = expire_stale_approvals(state, only).await?;
-    let now = now_ms();
-    let due: Vec<(String, String, String, i64)> = sqlx::query(
-        "SELECT id, agent_id, capability, created_at FROM action_requests \
-         WHERE state = 'pending_approval' AND expires_at <= $1 AND ($2 IS NULL OR id = $2) LIMIT 500",
-    )
     .bind(now)
     .bind(only)
     .fetch_all(&state.db)
@@ -207,6 +169,7 @@ async fn expire_where(state: &AppState, only: Option<&str>) -> Result<usize, App
     .map(|r| {
         Ok((
             r.try_get("id")?,
+            r.try_get("state")?,
             r.try_get("agent_id")?,
             r.try_get("capability")?,
             r.try_get("created_at")?,
@@ -214,40 +177,53 @@ async fn expire_where(state: &AppState, only: Option<&str>) -> Result<usize, App
     })
     .collect::<Result<_, sqlx::Error>>()?;
     let mut expired = 0;
-    for (id, agent_id, capability, created_at) in due {
+    for (id, from, agent_id, capability, created_at) in due {
+        let waited = from == RequestState::PendingApproval.as_str();
+        let (from, only_if, stamp, what) = if waited {
+            let at = "decided_at = $1";
+            (
+                RequestState::PendingApproval,
+                WAITED_OUT,
+                at,
+                "action.expired",
+            )
+        } else {
+            (RequestState::Approved, STALE, "", "action.approval_expired")
+        };
         let mut tx = state.db.begin().await?;
-        let moved = Move::from(
-            &[RequestState::PendingApproval],
-            Some(RequestState::Expired),
-        )
-        .stamp("decided_at = $1")
-        .only_if("expires_at <= $1")
-        .apply(&mut tx, &id, now)
-        .await?;
-        if moved {
+        let moved = Move::from(&[from], Some(RequestState::Expired))
+            .stamp(stamp)
+            .only_if(only_if)
+            .apply(&mut tx, &id, now)
+            .await?;
+        if !moved {
+            continue;
+        }
+        if waited {
             let counts = crate::trust::rollup::Counts {
                 expired: 1,
                 ..Default::default()
             };
             crate::trust::rollup::add(&mut tx, &agent_id, &capability, created_at, &counts).await?;
-            audit::record(
-                &mut tx,
-                audit::Event {
-                    actor: &Actor::System,
-                    what: "action.expired",
-                    subject_kind: "action",
-                    subject_id: &id,
-                    detail: serde_json::json!({
-                        "before": { "state": RequestState::PendingApproval },
-                        "after": { "state": RequestState::Expired },
-                    }),
-                },
-            )
-            .await?;
-            tx.commit().await?;
-            state.notify_changed(&id);
-            expired += 1;
         }
+        let mut after = serde_json::json!({ "state": RequestState::Expired });
+        if !waited {
+            after["why"] = "not claimed within the approval's window".into();
+        }
+        audit::record(
+            &mut tx,
+            audit::Event {
+                actor: &Actor::System,
+                what,
+                subject_kind: "action",
+                subject_id: &id,
+                detail: serde_json::json!({ "before": { "state": from }, "after": after }),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        state.notify_changed(&id);
+        expired += 1;
     }
-    Ok(expired + stale)
+    Ok(expired)
 }

@@ -214,6 +214,22 @@ impl StoredPayload {
     }
 }
 
+impl StoredPayload {
+    /// Its payload hash (with `params` in place of its params, if given).
+    pub fn hash(&self, params: Option<&serde_json::Value>) -> String {
+        payload_hash(
+            &self.capability,
+            &self.target,
+            &self.summary,
+            params.unwrap_or(&self.params),
+            self.observation.as_deref(),
+            self.evidence
+                .iter()
+                .map(|(k, m, s)| (k.as_str(), m.as_str(), s.as_str())),
+        )
+    }
+}
+
 /// The payload hash of a stored request, recomputed from what is stored
 /// (or with `params` in place of its params).
 pub async fn stored_payload_hash(
@@ -221,17 +237,7 @@ pub async fn stored_payload_hash(
     id: &str,
     params: Option<&serde_json::Value>,
 ) -> Result<String, AppError> {
-    let p = StoredPayload::read(tx, id).await?;
-    Ok(payload_hash(
-        &p.capability,
-        &p.target,
-        &p.summary,
-        params.unwrap_or(&p.params),
-        p.observation.as_deref(),
-        p.evidence
-            .iter()
-            .map(|(k, m, s)| (k.as_str(), m.as_str(), s.as_str())),
-    ))
+    Ok(StoredPayload::read(tx, id).await?.hash(params))
 }
 
 #[cfg(test)]

@@ -93,11 +93,11 @@ pub fn parse_head(raw: &str) -> Result<(i64, String), String> {
 }
 
 /// What a verification found: how many events held, or the first break.
-pub type Verdict = Result<u64, String>;
+pub type Finding = Result<u64, String>;
 
 /// Verifies the database's chain from its first event, against its own
 /// head and, if given, a head kept elsewhere.
-pub async fn database(db: &Db, kept: Option<(i64, String)>) -> Result<Verdict, AppError> {
+pub async fn database(db: &Db, kept: Option<(i64, String)>) -> Result<Finding, AppError> {
     const PAGE: i64 = 10_000;
     // The head first: events appended while the walk runs are not its
     // business, and do not make a live trail look cut.
@@ -159,7 +159,7 @@ pub async fn database(db: &Db, kept: Option<(i64, String)>) -> Result<Verdict, A
 }
 
 /// Verifies an export (JSON Lines of links) on its own.
-pub fn lines(text: &str) -> Verdict {
+pub fn lines(text: &str) -> Finding {
     let mut walk: Option<Walk> = None;
     for (i, line) in text
         .lines()
@@ -201,7 +201,7 @@ mod tests {
             .collect()
     }
 
-    fn walk(links: &[Link]) -> Verdict {
+    fn walk(links: &[Link]) -> Finding {
         let mut w = Walk::from_genesis();
         for l in links {
             w.check(l)?;

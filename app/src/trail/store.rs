@@ -67,20 +67,34 @@ pub async fn page(db: &Db, f: &TrailFilter, before: Option<i64>) -> Result<Trail
     Ok(TrailPage {
         events,
         older,
-        kinds: distinct(db, "what").await?,
-        subjects: distinct(db, "subject_kind").await?,
+        kinds: choices(db, "what", &f.what).await?,
+        subjects: choices(db, "subject_kind", &f.subject_kind).await?,
     })
 }
 
-/// The values one column takes, for a filter's choices.
-async fn distinct(db: &Db, column: &'static str) -> Result<Vec<String>, AppError> {
-    let sql = format!("SELECT DISTINCT {column} AS v FROM audit_events ORDER BY v LIMIT 500");
-    sqlx::query(&sql)
+/// Events a filter's choices are read from: the latest ones, by chain
+/// position, so a page view costs the same however long the trail grows.
+const CHOICES_FROM: i64 = 5_000;
+
+/// The values one column takes in the latest events, and the one chosen.
+async fn choices(db: &Db, column: &'static str, chosen: &str) -> Result<Vec<String>, AppError> {
+    let sql = format!(
+        "SELECT DISTINCT {column} AS v FROM audit_events \
+         WHERE chain_no > (SELECT chain_no FROM audit_head WHERE id = 1) - $1 ORDER BY v"
+    );
+    let mut values: Vec<String> = sqlx::query(&sql)
+        .bind(CHOICES_FROM)
         .fetch_all(db)
         .await?
         .iter()
-        .map(|r| Ok(r.try_get("v")?))
-        .collect()
+        .map(|r| r.try_get("v"))
+        .collect::<Result<_, _>>()?;
+    let chosen = chosen.trim();
+    if !chosen.is_empty() && !values.iter().any(|v| v == chosen) {
+        values.push(chosen.to_string());
+        values.sort();
+    }
+    Ok(values)
 }
 
 type Changes = Vec<(String, String, String)>;

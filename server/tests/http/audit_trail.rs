@@ -134,6 +134,33 @@ async fn an_untouched_trail_holds_and_each_kind_of_tampering_is_named() {
     sql(&app, "UPDATE audit_head SET hash = 'x'").await;
     let why = broken(&app, Some(kept)).await;
     assert!(why.contains("was changed"), "{why}");
+
+    // Rewritten with care (the last event changed, its hash and the head
+    // recomputed): the chain holds on its own; only the kept head shows it.
+    let app = trail().await;
+    let kept = chain::head(&app.db).await.unwrap();
+    let mut last = chain::page(&app.db, kept.0, kept.0, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    last.detail = r#"{"after":{"forged":true}}"#.into();
+    last.hash = last.digest();
+    sql(
+        &app,
+        &format!(
+            "UPDATE audit_events SET detail = '{}', hash = '{}' WHERE chain_no = {}",
+            last.detail, last.hash, last.n
+        ),
+    )
+    .await;
+    sql(
+        &app,
+        &format!("UPDATE audit_head SET hash = '{}'", last.hash),
+    )
+    .await;
+    assert!(verify::database(&app.db, None).await.unwrap().is_ok());
+    let why = broken(&app, Some(kept)).await;
+    assert!(why.contains("no longer has the kept head's hash"), "{why}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
