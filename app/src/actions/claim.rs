@@ -5,7 +5,7 @@
 use super::model::{ActionDetail, RequestState};
 use super::service::get_for_agent;
 use super::store::{self, load, Move};
-use super::submission::{stored_payload_hash, StoredPayload};
+use super::submission::StoredPayload;
 use crate::audit::{self, Actor};
 use crate::auth::agent::Principal;
 use crate::db::{now_ms, Tx};
@@ -70,8 +70,8 @@ pub async fn claim(
     // The row is this claim's now: ask the rule book about exactly what was
     // approved (the params as they stand, read in this transaction), as the
     // policy stands.
-    let approved = StoredPayload::read(&mut tx, id).await?.params;
-    if let Err(why) = still_covered(&mut tx, &index, &action, &approved, now).await? {
+    let payload = StoredPayload::read(&mut tx, id).await?;
+    if let Err(why) = still_covered(&mut tx, &index, &action, &payload.params, now).await? {
         // Nothing is claimed; the refusal is recorded on its own.
         drop(tx);
         let mut tx = state.db.begin().await?;
@@ -90,7 +90,7 @@ pub async fn claim(
         return Err(AppError::Conflict(why));
     }
     let approved = store::approved_hash(&mut tx, id).await?;
-    let now_hash = stored_payload_hash(&mut tx, id, None).await?;
+    let now_hash = payload.hash(None);
     if approved.as_deref() != Some(now_hash.as_str()) {
         tracing::error!(action_id = %id, "stored payload differs from the approved one; claim refused");
         return Err(AppError::Conflict(

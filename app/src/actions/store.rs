@@ -173,9 +173,10 @@ pub struct Move<'a> {
     to: Option<RequestState>,
     agent_id: Option<&'a str>,
     /// Further assignments that take `now`, such as `decided_at = $1`.
-    stamps: &'a str,
+    /// (`'static`: SQL written in the source, never made from input.)
+    stamps: &'static str,
     /// A further condition, such as `expires_at <= $1`.
-    only_if: &'a str,
+    only_if: &'static str,
     values: Vec<(&'static str, Value)>,
 }
 
@@ -205,12 +206,12 @@ impl<'a> Move<'a> {
         self
     }
 
-    pub fn stamp(mut self, assignments: &'a str) -> Self {
+    pub fn stamp(mut self, assignments: &'static str) -> Self {
         self.stamps = assignments;
         self
     }
 
-    pub fn only_if(mut self, condition: &'a str) -> Self {
+    pub fn only_if(mut self, condition: &'static str) -> Self {
         self.only_if = condition;
         self
     }
