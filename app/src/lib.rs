@@ -49,9 +49,11 @@ pub mod actions;
 pub mod agents;
 pub mod auth;
 pub mod catalog;
+pub mod change;
 pub mod clock;
 pub mod error;
 pub mod evidence;
+pub mod governance;
 pub mod policy;
 pub mod rules;
 pub mod scope;
@@ -108,6 +110,7 @@ pub fn App() -> impl IntoView {
         <Title text="Belay"/>
         <Router>
             <Nav/>
+            <governance::OnePersonBanner/>
             <main>
                 <Routes fallback=|| view! { <h1>"Page not found"</h1> }>
                     <Route path=path!("/") view=trust::DashboardPage/>
@@ -119,8 +122,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/capabilities") view=catalog::CatalogPage/>
                     <Route path=path!("/policy") view=rules::PolicyPage/>
                     <Route path=path!("/simulate") view=rules::SimulatePage/>
-                    <Route path=path!("/reviews") view=trust::ReviewsPage/>
-                    <Route path=path!("/reviews/:id") view=trust::ReviewPage/>
+                    <Route path=path!("/reviews") view=governance::ReviewsPage/>
+                    <Route path=path!("/reviews/:id") view=governance::ReviewPage/>
+                    <Route path=path!("/changes/:id") view=governance::ChangePage/>
                     <Route path=path!("/readiness") view=trust::ReadinessPage/>
                     <Route path=path!("/spot-checks") view=trust::SpotChecksPage/>
                     <Route path=path!("/audit") view=trail::AuditPage/>

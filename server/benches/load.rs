@@ -312,9 +312,32 @@ async fn start_belay(dir: &std::path::Path) -> Target {
         capability: "docs.summarize".into(),
         ..Default::default()
     };
-    app::scope::store::save(&db, &lead, &agent.id, &form)
+    let saved = app::scope::store::save(&db, &lead, &agent.id, &form, "the benchmark")
         .await
         .unwrap();
+    // A new grant waits for a second lead, as in production.
+    if let Some(p) = saved.proposed() {
+        users::create(
+            &db,
+            &Actor::System,
+            "second",
+            Role::Lead,
+            "bench password 123".into(),
+        )
+        .await
+        .unwrap();
+        let second = users::find_by_username(&db, "second")
+            .await
+            .unwrap()
+            .unwrap();
+        let ballot = app::governance::decide::Ballot::Approve {
+            reason: "benchmark".into(),
+            override_reason: None,
+        };
+        app::governance::decide::vote(app.state(), &second, &p.change_id, ballot)
+            .await
+            .unwrap();
+    }
     let mut tx = db.begin().await.unwrap();
     app::policy::store::record_use(&mut tx, &agent.id, "docs.summarize", 0)
         .await

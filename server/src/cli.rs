@@ -26,7 +26,8 @@ pub async fn user(db: &Db, command: UserCommand) -> Result<(), StartupError> {
             } else {
                 (password::generate(), true)
             };
-            let user = users::create(db, &Actor::System, &username, role, password.clone()).await?;
+            let operator = Actor::Operator(format!("operator:{}", operator()));
+            let user = users::create(db, &operator, &username, role, password.clone()).await?;
             println!(
                 "Created {} {:?} (id {}).",
                 user.role, user.username, user.id
@@ -48,9 +49,18 @@ pub async fn agent(db: &Db, command: AgentCommand) -> Result<(), StartupError> {
             purpose,
         } => {
             let stage = Stage::parse(&stage)?;
+            if stage > app::agents::stage::ALONE_UP_TO {
+                // In the browser this takes a second lead; here it is the
+                // operator's break-glass, and the audit trail says so.
+                println!(
+                    "Break-glass: registering above {} without a second lead's approval, as the operator {:?}; the audit trail records it.",
+                    app::agents::stage::ALONE_UP_TO,
+                    operator()
+                );
+            }
             let (agent, key) = store::create_with_key(
                 db,
-                &Actor::System,
+                &Actor::Operator(format!("operator:{}", operator())),
                 store::NewAgent {
                     name: &name,
                     purpose: &purpose,
@@ -68,4 +78,11 @@ pub async fn agent(db: &Db, command: AgentCommand) -> Result<(), StartupError> {
             Ok(())
         }
     }
+}
+
+/// Who runs this command, as the audit trail names the operator.
+fn operator() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into())
 }

@@ -2,6 +2,8 @@
 
 mod pages;
 #[cfg(feature = "ssr")]
+pub mod stage;
+#[cfg(feature = "ssr")]
 pub mod store;
 
 pub use pages::{AgentPage, AgentsPage};
@@ -108,21 +110,23 @@ pub async fn create_agent(
     purpose: String,
     sponsor: String,
     stage: String,
-) -> Result<AgentRow, AppError> {
+    #[server(default)] reason: String,
+) -> Result<(AgentRow, Option<crate::change::Proposed>), AppError> {
     crate::error::respond(async move {
         let (state, user) =
             crate::auth::session::guard(crate::auth::Role::can_manage_agents, "manage agents")
                 .await?;
         let stage = Stage::parse(&stage).map_err(AppError::Validation)?;
-        store::create(
+        stage::create(
             &state.db,
-            &crate::audit::Actor::User(user.id),
+            &user,
             store::NewAgent {
                 name: &name,
                 purpose: &purpose,
                 sponsor: &sponsor,
                 stage,
             },
+            &reason,
         )
         .await
     })

@@ -1,5 +1,6 @@
 use super::*;
 use crate::actions::StateBadge;
+use crate::change::{ProposedNote, ReasonField};
 use crate::scope::GrantsPanel;
 use crate::trust::{DemoteAgent, SuspendAgent};
 use crate::ui::{ErrorNote, StageBadge};
@@ -79,11 +80,12 @@ fn AgentTable(agents: Vec<AgentRow>) -> impl IntoView {
 #[component]
 fn RegisterAgent(action: ServerAction<CreateAgent>, sponsors: Vec<String>) -> impl IntoView {
     let result = move || match action.value().get() {
-        Some(Ok(agent)) => view! {
+        Some(Ok((agent, proposed))) => view! {
             <p class="success" role="status">
                 "Registered " <a href=format!("/agents/{}", agent.id)>{agent.name.clone()}</a>
-                ". Open it to issue its first API key."
+                {format!(" at {}. Open it to issue its first API key.", agent.stage)}
             </p>
+            {proposed.map(|p| view! { <ProposedNote proposed=p/> })}
         }
         .into_any(),
         Some(Err(e)) => view! { <ErrorNote error=e/> }.into_any(),
@@ -123,6 +125,8 @@ fn RegisterAgent(action: ServerAction<CreateAgent>, sponsors: Vec<String>) -> im
                             .collect_view()}
                     </select>
                 </label>
+                <p class="muted small">"Above propose, the agent starts at propose until another lead approves the stage."</p>
+                <ReasonField/>
                 <button type="submit" disabled=move || action.pending().get()>
                     {move || if action.pending().get() { "Registering…" } else { "Register agent" }}
                 </button>

@@ -27,16 +27,6 @@ pub struct NewAgent<'a> {
     pub stage: Stage,
 }
 
-#[tracing::instrument(skip(db, new), fields(agent = %new.name))]
-pub async fn create(db: &Db, actor: &Actor, new: NewAgent<'_>) -> Result<AgentRow, AppError> {
-    let mut tx = db.begin().await?;
-    // Agents and keys are part of what the decision reads.
-    crate::policy::store::bump_epoch(&mut tx).await?;
-    let agent = insert_agent(db, &mut tx, actor, new).await?;
-    tx.commit().await?;
-    Ok(agent)
-}
-
 /// Registers an agent and its first key in one transaction: either both
 /// exist afterwards or neither does.
 #[tracing::instrument(skip(db, new), fields(agent = %new.name))]
@@ -48,18 +38,21 @@ pub async fn create_with_key(
     let mut tx = db.begin().await?;
     // Agents and keys are part of what the decision reads.
     crate::policy::store::bump_epoch(&mut tx).await?;
-    let mut agent = insert_agent(db, &mut tx, actor, new).await?;
+    // The operator's break-glass: any stage, said so in the audit trail.
+    let how = serde_json::json!({ "break_glass": matches!(actor, Actor::Operator(_)) });
+    let mut agent = insert_agent(db, &mut tx, actor, new, how).await?;
     let key = insert_key(&mut tx, actor, &agent.id, None).await?;
     tx.commit().await?;
     agent.active_keys = 1;
     Ok((agent, key))
 }
 
-async fn insert_agent(
+pub(super) async fn insert_agent(
     db: &Db,
     tx: &mut Tx<'_>,
     actor: &Actor,
     new: NewAgent<'_>,
+    how: serde_json::Value,
 ) -> Result<AgentRow, AppError> {
     let name = parse_name(new.name)?;
     let purpose = parse_purpose(new.purpose)?;
@@ -107,7 +100,7 @@ async fn insert_agent(
             subject_id: &id,
             detail: serde_json::json!({ "after": {
                 "name": name, "purpose": purpose, "sponsor": sponsor.username, "stage": new.stage,
-            }}),
+            }, "how": how }),
         },
     )
     .await?;

@@ -16,6 +16,9 @@ pub enum Actor {
     User(String),
     Agent(String),
     System,
+    /// Whoever runs the `belay` command on the server (who can reach the
+    /// database anyway): recorded as `operator:<login>`, a system act.
+    Operator(String),
 }
 
 impl Actor {
@@ -23,7 +26,7 @@ impl Actor {
         match self {
             Actor::User(_) => "user",
             Actor::Agent(_) => "agent",
-            Actor::System => "system",
+            Actor::System | Actor::Operator(_) => "system",
         }
     }
 
@@ -31,13 +34,13 @@ impl Actor {
     pub fn user_id(&self) -> Option<&str> {
         match self {
             Actor::User(id) => Some(id),
-            Actor::Agent(_) | Actor::System => None,
+            Actor::Agent(_) | Actor::System | Actor::Operator(_) => None,
         }
     }
 
     fn id(&self) -> Option<&str> {
         match self {
-            Actor::User(id) | Actor::Agent(id) => Some(id),
+            Actor::User(id) | Actor::Agent(id) | Actor::Operator(id) => Some(id),
             Actor::System => None,
         }
     }

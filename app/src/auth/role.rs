@@ -45,6 +45,11 @@ impl Role {
         matches!(self, Role::Admin | Role::Lead | Role::Reviewer)
     }
 
+    /// Admins change how Belay itself is governed (one-person changes).
+    pub fn can_administer(self) -> bool {
+        matches!(self, Role::Admin)
+    }
+
     /// Leads and admins register agents and manage their keys.
     pub fn can_manage_agents(self) -> bool {
         matches!(self, Role::Admin | Role::Lead)

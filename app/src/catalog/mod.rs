@@ -40,7 +40,8 @@ pub async fn save_capability(
     name: String,
     description: String,
     checked: Option<std::collections::HashMap<String, String>>,
-) -> Result<CapabilityRow, AppError> {
+    #[server(default)] reason: String,
+) -> Result<crate::change::Saved<CapabilityRow>, AppError> {
     crate::error::respond(async move {
         let (state, user) = crate::auth::session::guard(
             crate::auth::Role::can_manage_agents,
@@ -67,6 +68,7 @@ pub async fn save_capability(
                 triggers,
                 reversible,
             },
+            &reason,
         )
         .await
     })

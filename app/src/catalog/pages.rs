@@ -1,6 +1,7 @@
 //! `/capabilities`: the catalog, and forms for leads to add or change entries.
 
 use super::{list_capabilities, CapabilityRow, SaveCapability};
+use crate::change::{ProposedNote, ReasonField, Saved};
 use crate::policy::Trigger;
 use crate::ui::{ErrorNote, TriggerList};
 use leptos::prelude::*;
@@ -16,7 +17,8 @@ pub fn CatalogPage() -> impl IntoView {
             "missing from the catalog is treated as high risk, never as safe."
         </p>
         {move || match save.value().get() {
-            Some(Ok(c)) => view! { <p class="success" role="status">{format!("Saved {}.", c.name)}</p> }.into_any(),
+            Some(Ok(Saved::Applied(c))) => view! { <p class="success" role="status">{format!("Saved {}.", c.name)}</p> }.into_any(),
+            Some(Ok(Saved::Proposed(p))) => view! { <ProposedNote proposed=p/> }.into_any(),
             Some(Err(e)) => view! { <ErrorNote error=e/> }.into_any(),
             None => ().into_any(),
         }}
@@ -128,6 +130,7 @@ fn CapabilityForm(
                 <input type="checkbox" name="checked[reversible]" value="on" checked=entry.reversible/>
                 "Reversible"
             </label>
+            <ReasonField/>
             <button type="submit" disabled=move || save.pending().get()>
                 {move || if save.pending().get() { "Saving…" } else if editing { "Save changes" } else { "Add capability" }}
             </button>

@@ -5,8 +5,11 @@ use super::CapabilityRow;
 use crate::actions::submission::parse_capability;
 use crate::audit::{self, Actor};
 use crate::auth::UserView;
-use crate::db::Db;
-use crate::error::AppError;
+use crate::change;
+use crate::change::model::{Kind, Saved};
+use crate::change::store::Stored;
+use crate::db::{Db, Tx};
+use crate::error::{stored, AppError};
 use crate::policy::store::bump_epoch;
 use crate::policy::Trigger;
 use sqlx::Row;
@@ -49,12 +52,36 @@ fn json(c: &CapabilityRow) -> serde_json::Value {
     })
 }
 
-#[tracing::instrument(skip(db, user, new), fields(user = %user.username, capability = %new.name))]
+/// How the entry after an edit holds less than before: a trigger removed,
+/// or a new capability with none (so nothing about it ever holds).
+fn rises(before: Option<&CapabilityRow>, after: &CapabilityRow) -> Vec<String> {
+    match before {
+        None if after.triggers.is_empty() => {
+            vec![format!("adds {} without risk triggers", after.name)]
+        }
+        None => vec![],
+        // An unreadable entry is treated as high risk: any readable one is less.
+        Some(b) if b.unreadable.is_some() => {
+            vec!["replaces an unreadable entry (treated as high risk)".into()]
+        }
+        Some(b) => b
+            .triggers
+            .iter()
+            .filter(|t| !after.triggers.contains(t))
+            .map(|t| format!("removes the {} trigger", t.as_str()))
+            .collect(),
+    }
+}
+
+/// Adds a capability or changes one. An edit that holds less waits for
+/// another lead as a change request.
+#[tracing::instrument(skip(db, user, new, reason), fields(user = %user.username, capability = %new.name))]
 pub async fn save(
     db: &Db,
     user: &UserView,
     new: NewCapability<'_>,
-) -> Result<CapabilityRow, AppError> {
+    reason: &str,
+) -> Result<Saved<CapabilityRow>, AppError> {
     let name = parse_capability(new.name)?;
     let description = crate::text::field("the description", new.description, 500)?;
     let after = CapabilityRow {
@@ -67,27 +94,88 @@ pub async fn save(
     let mut tx = db.begin().await?;
     // First, so this edit and the decision writer serialize on the epoch.
     bump_epoch(&mut tx).await?;
-    let before = sqlx::query(
-        "SELECT name, description, triggers, reversible FROM capabilities WHERE name = $1",
-    )
-    .bind(&name)
-    .fetch_optional(&mut *tx)
-    .await?
-    .map(|r| row(&r))
-    .transpose()?;
+    let before = current(&mut tx, &name).await?;
+    let rises = rises(before.as_ref(), &after);
+    let one_person = !rises.is_empty() && change::store::one_person(&mut tx).await?;
+    if !rises.is_empty() && !one_person {
+        let reason = change::store::reason(reason)?;
+        let proposed = change::store::open(
+            &mut tx,
+            user,
+            change::store::Open {
+                kind: Kind::Capability,
+                agent_id: None,
+                subject: &name,
+                before: before.as_ref().map(json),
+                after: json(&after),
+                rises,
+                reason: &reason,
+                detail: None,
+                needed: 1,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(Saved::Proposed(proposed));
+    }
+    let how = serde_json::json!({ "one_person": one_person, "rises": rises });
+    write(&mut tx, user, &after, before, how).await?;
+    tx.commit().await?;
+    Ok(Saved::Applied(after))
+}
+
+/// Applies an approved change request, if the entry is still exactly what
+/// it was proposed against.
+pub async fn apply_change(
+    tx: &mut Tx<'_>,
+    c: &Stored,
+    approver: &UserView,
+) -> Result<(), AppError> {
+    let before = current(tx, &c.subject).await?;
+    c.still(
+        before.as_ref().map(json).as_ref(),
+        &format!("the catalog entry {}", c.subject),
+    )?;
+    let after = CapabilityRow {
+        name: c.subject.clone(),
+        description: stored(serde_json::from_value(c.after["description"].clone()))?,
+        triggers: stored(serde_json::from_value(c.after["triggers"].clone()))?,
+        reversible: stored(serde_json::from_value(c.after["reversible"].clone()))?,
+        unreadable: None,
+    };
+    let how = serde_json::json!({ "change_id": c.id, "rises": c.rises });
+    write(tx, approver, &after, before, how).await
+}
+
+async fn current(tx: &mut Tx<'_>, name: &str) -> Result<Option<CapabilityRow>, AppError> {
+    sqlx::query("SELECT name, description, triggers, reversible FROM capabilities WHERE name = $1")
+        .bind(name)
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|r| row(&r))
+        .transpose()
+}
+
+async fn write(
+    tx: &mut Tx<'_>,
+    user: &UserView,
+    after: &CapabilityRow,
+    before: Option<CapabilityRow>,
+    how: serde_json::Value,
+) -> Result<(), AppError> {
     sqlx::query(
         "INSERT INTO capabilities (name, description, triggers, reversible) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (name) DO UPDATE SET description = excluded.description, triggers = excluded.triggers, \
            reversible = excluded.reversible",
     )
-    .bind(&name)
+    .bind(&after.name)
     .bind(&after.description)
     .bind(Trigger::join(&after.triggers))
     .bind(i64::from(after.reversible))
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     audit::record(
-        &mut tx,
+        tx,
         audit::Event {
             actor: &Actor::User(user.id.clone()),
             what: if before.is_some() {
@@ -96,14 +184,13 @@ pub async fn save(
                 "capability.added"
             },
             subject_kind: "capability",
-            subject_id: &name,
+            subject_id: &after.name,
             detail: serde_json::json!({
                 "before": before.as_ref().map(json),
-                "after": json(&after),
+                "after": json(after),
+                "how": how,
             }),
         },
     )
-    .await?;
-    tx.commit().await?;
-    Ok(after)
+    .await
 }

@@ -6,6 +6,7 @@
 mod decide;
 mod grant;
 mod index;
+mod relax;
 mod rule_key;
 pub mod ruleset;
 mod stage;
@@ -19,6 +20,7 @@ mod tests;
 pub use decide::{decide, AppliedRule, Decision, Facts, Outcome, Request};
 pub use grant::{Bound, Grant, Op, TargetRule};
 pub use index::{AgentPolicy, AgentStatus, CatalogEntry, Index, KeyEntry, Policy};
+pub use relax::{grant_rises, rules_rises};
 pub use rule_key::RuleKey;
 pub use ruleset::{Rule, Rules};
 pub use stage::Stage;

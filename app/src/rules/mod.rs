@@ -58,14 +58,15 @@ pub async fn current_policy() -> Result<PolicyView, AppError> {
 
 /// Saves the edited rules as a new version. `base_version` is the version
 /// the form showed: if someone saved since, this answers 409 rather than
-/// silently overwriting their change. `fields` holds `approvals-<key>`,
+/// silently overwriting their change. Rules that hold less wait for another
+/// lead (the note is the reason they read). `fields` holds `approvals-<key>`,
 /// `wait-<key>` and (checked boxes only) `always-<key>` and `sponsor-<key>`.
 #[server(prefix = "/rpc", endpoint = "policy/save")]
 pub async fn save_policy(
     base_version: i64,
     note: String,
     fields: HashMap<String, String>,
-) -> Result<i64, AppError> {
+) -> Result<crate::change::Saved<i64>, AppError> {
     crate::error::respond(async move {
         let (state, user) =
             crate::auth::session::guard(crate::auth::Role::can_manage_agents, "change the policy")

@@ -2,6 +2,7 @@
 //! `/simulate` (what Belay would decide, and why, recording nothing).
 
 use super::{current_policy, simulate_choices, PolicyView, SavePolicy, Simulate, Simulation};
+use crate::change::{ProposedNote, Saved};
 use crate::policy::Outcome;
 use crate::ui::{ErrorNote, StageBadge};
 use leptos::prelude::*;
@@ -21,7 +22,8 @@ pub fn PolicyPage() -> impl IntoView {
             "decision records the version that made it."
         </p>
         {move || match save.value().get() {
-            Some(Ok(v)) => view! { <p class="success" role="status">{format!("Saved as policy v{v}.")}</p> }.into_any(),
+            Some(Ok(Saved::Applied(v))) => view! { <p class="success" role="status">{format!("Saved as policy v{v}.")}</p> }.into_any(),
+            Some(Ok(Saved::Proposed(p))) => view! { <ProposedNote proposed=p/> }.into_any(),
             Some(Err(e)) => view! { <ErrorNote error=e/> }.into_any(),
             None => ().into_any(),
         }}
@@ -95,7 +97,7 @@ fn PolicyEditor(policy: PolicyView, save: ServerAction<SavePolicy>) -> impl Into
                     <tbody>{rows}</tbody>
                 </table>
                 {edit.then(|| view! {
-                    <label>"What changed and why" <input name="note" placeholder="external sends need a second reviewer"/></label>
+                    <label>"What changed and why (another lead reads it when the rules hold less)" <input name="note" placeholder="external sends need a second reviewer"/></label>
                     <button type="submit" disabled=move || save.pending().get()>
                         {move || if save.pending().get() { "Saving…" } else { "Save as a new version" }}
                     </button>

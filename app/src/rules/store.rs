@@ -3,12 +3,15 @@
 use super::{PolicyView, RuleRow, Simulation, VersionRow};
 use crate::audit::{self, Actor};
 use crate::auth::UserView;
+use crate::change;
+use crate::change::model::{Kind, Saved};
+use crate::change::store::Stored;
 use crate::clock::display;
-use crate::db::{known_id, now_ms, Db};
-use crate::error::AppError;
+use crate::db::{known_id, now_ms, Db, Tx};
+use crate::error::{stored, AppError};
 use crate::policy::ruleset::{duration, parse_duration};
 use crate::policy::store::{bump_epoch, decide_now};
-use crate::policy::{Request, Rule, RuleKey, Rules};
+use crate::policy::{rules_rises, Request, Rule, RuleKey, Rules};
 use crate::state::AppState;
 use sqlx::Row;
 use std::collections::HashMap;
@@ -98,7 +101,8 @@ pub fn parse_fields(fields: &HashMap<String, String>) -> Result<Rules, AppError>
 }
 
 /// Stores `rules` as version `base_version + 1`. Two leads saving at once
-/// both aim at the same number; the second gets 409.
+/// both aim at the same number; the second gets 409. Rules that hold less
+/// than the current ones wait for another lead as a change request.
 #[tracing::instrument(skip(db, user, rules), fields(user = %user.username))]
 pub async fn save(
     db: &Db,
@@ -106,7 +110,7 @@ pub async fn save(
     base_version: i64,
     note: &str,
     rules: &Rules,
-) -> Result<i64, AppError> {
+) -> Result<Saved<i64>, AppError> {
     let note = match note.trim() {
         "" => "edited in the browser".to_string(),
         n => crate::text::field("the note", n, 500)?,
@@ -114,32 +118,117 @@ pub async fn save(
     let mut tx = db.begin().await?;
     // First, so this edit and the decision writer serialize on the epoch.
     bump_epoch(&mut tx).await?;
+    let before = at_version(&mut tx, base_version).await?;
+    let rises = match Rules::from_json(&before) {
+        Ok(old) => rules_rises(&old, rules),
+        // Unreadable rules hold everything (the decision fails closed).
+        Err(_) => vec!["replaces rules that could not be read".to_string()],
+    };
+    let after = json_value(&rules.to_json());
+    let one_person = !rises.is_empty() && change::store::one_person(&mut tx).await?;
+    if !rises.is_empty() && !one_person {
+        let reason = change::store::reason(if note == "edited in the browser" {
+            ""
+        } else {
+            &note
+        })?;
+        let proposed = change::store::open(
+            &mut tx,
+            user,
+            change::store::Open {
+                kind: Kind::Policy,
+                agent_id: None,
+                subject: "policy",
+                before: Some(
+                    serde_json::json!({ "version": base_version, "rules": json_value(&before) }),
+                ),
+                after: serde_json::json!({ "rules": after }),
+                rises,
+                reason: &reason,
+                detail: None,
+                needed: 1,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(Saved::Proposed(proposed));
+    }
+    let how = serde_json::json!({ "one_person": one_person, "rises": rises });
+    let version = write(&mut tx, user, base_version, &note, &before, rules, how).await?;
+    tx.commit().await?;
+    Ok(Saved::Applied(version))
+}
+
+/// Applies an approved change request, if no version was saved since it
+/// was proposed.
+pub async fn apply_change(
+    tx: &mut Tx<'_>,
+    c: &Stored,
+    approver: &UserView,
+) -> Result<(), AppError> {
+    let base: i64 = stored(serde_json::from_value(
+        c.before.as_ref().ok_or(AppError::Internal)?["version"].clone(),
+    ))?;
+    let before = at_version(tx, base)
+        .await
+        .map_err(|_| c.moved("the policy"))?;
+    let rules = stored(Rules::from_json(&c.after["rules"].to_string()))?;
+    let reason: String = sqlx::query("SELECT reason FROM change_requests WHERE id = $1")
+        .bind(&c.id)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get("reason")?;
+    let note: String = reason.chars().take(500).collect();
+    let how = serde_json::json!({ "change_id": c.id, "rises": c.rises });
+    write(tx, approver, base, &note, &before, &rules, how)
+        .await
+        .map(|_| ())
+}
+
+fn json_value(s: &str) -> serde_json::Value {
+    serde_json::from_str(s).unwrap_or(serde_json::Value::Null)
+}
+
+/// The stored rules of `base_version`, if it is still the latest; 409 if not.
+async fn at_version(tx: &mut Tx<'_>, base_version: i64) -> Result<String, AppError> {
     let latest: Option<i64> = sqlx::query("SELECT MAX(version) AS v FROM policy_versions")
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await?
         .try_get("v")?;
     let before = sqlx::query("SELECT rules FROM policy_versions WHERE version = $1")
         .bind(base_version)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?
         .map(|r| r.try_get::<String, _>("rules"))
         .transpose()?;
-    if latest != Some(base_version) || before.is_none() {
-        return Err(AppError::Conflict(format!(
+    match before {
+        Some(rules) if latest == Some(base_version) => Ok(rules),
+        _ => Err(AppError::Conflict(format!(
             "the policy changed while you were editing (now v{}); reload to see the current rules",
             latest.unwrap_or(0)
-        )));
+        ))),
     }
+}
+
+async fn write(
+    tx: &mut Tx<'_>,
+    user: &UserView,
+    base_version: i64,
+    note: &str,
+    before: &str,
+    rules: &Rules,
+    how: serde_json::Value,
+) -> Result<i64, AppError> {
     let version = base_version + 1;
     let inserted = sqlx::query(
         "INSERT INTO policy_versions (version, rules, note, created_by, created_at) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(version)
     .bind(rules.to_json())
-    .bind(&note)
+    .bind(note)
     .bind(&user.id)
     .bind(now_ms())
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await;
     crate::db::first_of_its_kind(inserted, || {
         AppError::Conflict(format!(
@@ -147,7 +236,7 @@ pub async fn save(
         ))
     })?;
     audit::record(
-        &mut tx,
+        tx,
         audit::Event {
             actor: &Actor::User(user.id.clone()),
             what: "policy.changed",
@@ -155,14 +244,14 @@ pub async fn save(
             subject_id: &version.to_string(),
             detail: serde_json::json!({
                 "note": note,
-                "before": before.and_then(|b| serde_json::from_str::<serde_json::Value>(&b).ok()),
-                "after": serde_json::from_str::<serde_json::Value>(&rules.to_json()).ok(),
+                "before": json_value(before),
+                "after": json_value(&rules.to_json()),
                 "policy_version": version,
+                "how": how,
             }),
         },
     )
     .await?;
-    tx.commit().await?;
     Ok(version)
 }
 

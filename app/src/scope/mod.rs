@@ -1,6 +1,9 @@
 //! Scope grants: the capabilities an agent may use, each with optional
 //! limits and a per-capability stage. Leads manage them on the agent's page.
 
+// Server functions take one argument per form field; the grant form has eight.
+#![allow(clippy::too_many_arguments)]
+
 #[cfg(feature = "ssr")]
 pub mod form;
 #[cfg(feature = "ssr")]
@@ -31,8 +34,10 @@ pub struct GrantView {
     pub expired: bool,
 }
 
-/// The form's fields, as typed. Parsed by `store::parse_form`.
+/// The form's fields, as typed. Parsed by `store::parse_form`. A change
+/// request stores it without the capability (its subject).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct GrantForm {
     pub capability: String,
     /// Blank: the agent's own stage.
@@ -57,7 +62,8 @@ pub async fn list_grants(agent_id: String) -> Result<Vec<GrantView>, AppError> {
     .await
 }
 
-/// Creates or replaces the agent's grant for one capability.
+/// Creates or replaces the agent's grant for one capability. One that
+/// widens the agent's scope waits for another lead (`Saved::Proposed`).
 #[server(prefix = "/rpc", endpoint = "scope/save")]
 pub async fn save_grant(
     agent_id: String,
@@ -67,7 +73,8 @@ pub async fn save_grant(
     bounds: String,
     targets: String,
     expires_on: String,
-) -> Result<GrantView, AppError> {
+    #[server(default)] reason: String,
+) -> Result<crate::change::Saved<GrantView>, AppError> {
     crate::error::respond(async move {
         let form = GrantForm {
             capability,
@@ -80,7 +87,7 @@ pub async fn save_grant(
         let (state, user) =
             crate::auth::session::guard(crate::auth::Role::can_manage_agents, "grant scope")
                 .await?;
-        store::save(&state.db, &user, &agent_id, &form).await
+        store::save(&state.db, &user, &agent_id, &form, &reason).await
     })
     .await
 }

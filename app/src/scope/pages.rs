@@ -1,6 +1,7 @@
 //! The grants section of an agent's page.
 
 use super::{list_grants, GrantView, RemoveGrant, SaveGrant};
+use crate::change::{ProposedNote, ReasonField, Saved};
 use crate::policy::Stage;
 use crate::ui::ErrorNote;
 use leptos::prelude::*;
@@ -124,10 +125,11 @@ fn GrantEditor(
     save: ServerAction<SaveGrant>,
 ) -> impl IntoView {
     let result = move || match save.value().get() {
-        Some(Ok(g)) => view! {
+        Some(Ok(Saved::Applied(g))) => view! {
             <p class="success" role="status">{format!("Saved the grant for {}.", g.capability)}</p>
         }
         .into_any(),
+        Some(Ok(Saved::Proposed(p))) => view! { <ProposedNote proposed=p/> }.into_any(),
         Some(Err(e)) => view! { <ErrorNote error=e/> }.into_any(),
         None => ().into_any(),
     };
@@ -169,6 +171,7 @@ fn GrantEditor(
                     <textarea name="targets" rows="2"></textarea>
                 </label>
                 <label>"Expires on (blank: never)" <input name="expires_on" type="date"/></label>
+                <ReasonField/>
                 <button type="submit" disabled=move || save.pending().get()>
                     {move || if save.pending().get() { "Saving…" } else { "Save grant" }}
                 </button>

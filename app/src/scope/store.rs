@@ -5,10 +5,13 @@ use super::form::{parse_form, view};
 use super::{GrantForm, GrantView};
 use crate::audit::{self, Actor};
 use crate::auth::UserView;
-use crate::db::{known_id, new_id, now_ms, Db};
-use crate::error::AppError;
+use crate::change;
+use crate::change::model::{Kind, Saved};
+use crate::change::store::Stored;
+use crate::db::{known_id, new_id, now_ms, Db, Tx};
+use crate::error::{stored, AppError};
 use crate::policy::store::{bump_epoch, grant_from_row};
-use crate::policy::{Grant, Stage};
+use crate::policy::{grant_rises, Grant, Stage};
 use sqlx::{AnyConnection, Row};
 
 pub async fn list(db: &Db, agent_id: &str) -> Result<Vec<GrantView>, AppError> {
@@ -45,7 +48,7 @@ fn to_json(g: &Grant) -> serde_json::Value {
 }
 
 async fn existing(
-    db_tx: &mut crate::db::Tx<'_>,
+    db_tx: &mut Tx<'_>,
     agent_id: &str,
     capability: &str,
 ) -> Result<Option<Grant>, AppError> {
@@ -66,7 +69,7 @@ async fn existing(
 /// (so removing and re-granting cannot undo one). `None`: no ceiling beyond
 /// the agent's own stage.
 async fn ceiling(
-    tx: &mut crate::db::Tx<'_>,
+    tx: &mut Tx<'_>,
     agent_id: &str,
     capability: &str,
 ) -> Result<Option<Stage>, AppError> {
@@ -112,13 +115,17 @@ async fn require_agent(conn: &mut AnyConnection, agent_id: &str) -> Result<Stage
     crate::error::stored(Stage::parse(&row.try_get::<String, _>("stage")?))
 }
 
-#[tracing::instrument(skip(db, user, form), fields(user = %user.username, capability = %form.capability))]
+/// Saves a grant. One that widens the agent's scope is not applied: it
+/// becomes a change request that another lead approves (unless an admin
+/// allows one-person changes, which the audit event then records).
+#[tracing::instrument(skip(db, user, form, reason), fields(user = %user.username, capability = %form.capability))]
 pub async fn save(
     db: &Db,
     user: &UserView,
     agent_id: &str,
     form: &GrantForm,
-) -> Result<GrantView, AppError> {
+    reason: &str,
+) -> Result<Saved<GrantView>, AppError> {
     let now = now_ms();
     let grant = parse_form(form, now)?;
     let known = sqlx::query("SELECT name FROM capabilities WHERE name = $1")
@@ -131,20 +138,100 @@ pub async fn save(
             grant.capability
         )));
     }
-    let stored = to_json(&grant);
     let mut tx = db.begin().await?;
     // First: takes the write lock (SQLite) / the epoch row (PostgreSQL) that
     // the decision writer also takes, so edits and decisions never interleave.
     bump_epoch(&mut tx).await?;
-    // Read under the lock: trust checked here cannot change before commit.
-    let agent_stage = require_agent(&mut tx, agent_id).await?;
+    let before = checked(&mut tx, agent_id, &grant).await?;
+    let rises = grant_rises(before.as_ref(), &grant);
+    let one_person = !rises.is_empty() && change::store::one_person(&mut tx).await?;
+    if !rises.is_empty() && !one_person {
+        let reason = change::store::reason(reason)?;
+        let proposed = change::store::open(
+            &mut tx,
+            user,
+            change::store::Open {
+                kind: Kind::Grant,
+                agent_id: Some(agent_id),
+                subject: &grant.capability,
+                before: before.as_ref().map(|g| shown(g, now)),
+                after: shown(&grant, now),
+                rises,
+                reason: &reason,
+                detail: None,
+                needed: 1,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(Saved::Proposed(proposed));
+    }
+    let how = serde_json::json!({ "one_person": one_person, "rises": rises });
+    write(&mut tx, user, agent_id, &grant, before, how).await?;
+    tx.commit().await?;
+    Ok(Saved::Applied(view(&grant, now)))
+}
+
+/// Applies an approved change request, if the grant is still exactly what
+/// it was proposed against; re-checked against the agent's trust now.
+pub async fn apply_change(
+    tx: &mut Tx<'_>,
+    c: &Stored,
+    approver: &UserView,
+) -> Result<(), AppError> {
+    let agent_id = c.agent_id.as_deref().ok_or(AppError::Internal)?;
+    let now = now_ms();
+    let form: GrantForm = stored(serde_json::from_value(c.after.clone()))?;
+    let grant = parse_form(
+        &GrantForm {
+            capability: c.subject.clone(),
+            ..form
+        },
+        now,
+    )?;
+    let before = checked(tx, agent_id, &grant).await?;
+    c.still(
+        before.as_ref().map(|g| shown(g, now)).as_ref(),
+        &format!("the grant for {}", c.subject),
+    )?;
+    let how = serde_json::json!({ "change_id": c.id, "rises": c.rises });
+    write(tx, approver, agent_id, &grant, before, how).await
+}
+
+/// A grant as the change request shows and compares it: the form's fields.
+fn shown(g: &Grant, now: i64) -> serde_json::Value {
+    let v = view(g, now);
+    serde_json::to_value(GrantForm {
+        capability: String::new(),
+        stage: v.stage.map(|s| s.to_string()).unwrap_or_default(),
+        max_per_hour: v.max_per_hour.map(|n| n.to_string()).unwrap_or_default(),
+        bounds: v.bounds.join("\n"),
+        targets: v.targets.join("\n"),
+        expires_on: v.expires_on.unwrap_or_default(),
+    })
+    .map(|mut j| {
+        if let Some(o) = j.as_object_mut() {
+            o.remove("capability");
+        }
+        j
+    })
+    .unwrap_or_default()
+}
+
+/// The checks every write of a grant passes, under the epoch lock; answers
+/// the grant as it stands.
+async fn checked(
+    tx: &mut Tx<'_>,
+    agent_id: &str,
+    grant: &Grant,
+) -> Result<Option<Grant>, AppError> {
+    let agent_stage = require_agent(tx, agent_id).await?;
     if let Some(stage) = grant.stage.filter(|s| *s > agent_stage) {
         return Err(AppError::Validation(format!(
             "a grant can only lower trust: the agent is at {agent_stage}, so {stage} for one capability needs a promotion review"
         )));
     }
-    let before = existing(&mut tx, agent_id, &grant.capability).await?;
-    if let Some(ceiling) = ceiling(&mut tx, agent_id, &grant.capability).await? {
+    if let Some(ceiling) = ceiling(tx, agent_id, &grant.capability).await? {
         let wanted = grant.stage_for(agent_stage);
         if wanted > ceiling.min(agent_stage) {
             return Err(AppError::Validation(format!(
@@ -154,6 +241,18 @@ pub async fn save(
             )));
         }
     }
+    existing(tx, agent_id, &grant.capability).await
+}
+
+async fn write(
+    tx: &mut Tx<'_>,
+    user: &UserView,
+    agent_id: &str,
+    grant: &Grant,
+    before: Option<Grant>,
+    how: serde_json::Value,
+) -> Result<(), AppError> {
+    let stored = to_json(grant);
     sqlx::query(
         "INSERT INTO grants (id, agent_id, capability, stage, max_per_hour, bounds, targets, expires_at, created_by, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
@@ -170,11 +269,11 @@ pub async fn save(
     .bind(stored["targets"].to_string())
     .bind(grant.expires_at_ms)
     .bind(&user.id)
-    .bind(now)
-    .execute(&mut *tx)
+    .bind(now_ms())
+    .execute(&mut **tx)
     .await?;
     audit::record(
-        &mut tx,
+        tx,
         audit::Event {
             actor: &Actor::User(user.id.clone()),
             what: if before.is_some() {
@@ -188,12 +287,11 @@ pub async fn save(
                 "capability": grant.capability,
                 "before": before.as_ref().map(to_json),
                 "after": stored,
+                "how": how,
             }),
         },
     )
-    .await?;
-    tx.commit().await?;
-    Ok(view(&grant, now))
+    .await
 }
 
 #[tracing::instrument(skip(db, user), fields(user = %user.username))]

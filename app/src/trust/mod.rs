@@ -33,7 +33,8 @@ pub mod suggest;
 pub mod whatif;
 
 pub use pages::{
-    AgentRecord, DashboardPage, ReadinessPage, ReviewPage, ReviewsPage, SpotChecksPage,
+    scope, what_if_text, AgentRecord, CheckList, DashboardPage, ReadinessPage, ReviewTable,
+    SpotChecksPage,
 };
 
 use crate::error::AppError;
@@ -171,47 +172,6 @@ pub async fn get_review(id: String) -> Result<ReviewDetail, AppError> {
     .await
 }
 
-/// `verdict` is `approve` or `reject`; an override reason is needed to
-/// approve against unmet criteria or across stages.
-#[server(prefix = "/rpc", endpoint = "trust/decide")]
-pub async fn decide_review(
-    id: String,
-    verdict: String,
-    reason: String,
-    #[server(default)] override_reason: String,
-) -> Result<(), AppError> {
-    crate::error::respond(async move {
-        let (state, user) = crate::auth::session::guard(
-            crate::auth::Role::can_manage_agents,
-            "decide promotion reviews",
-        )
-        .await?;
-        let verdict = match verdict.as_str() {
-            "approve" => promotion::Ballot::Approve {
-                reason,
-                override_reason: Some(override_reason),
-            },
-            "reject" => promotion::Ballot::Reject { reason },
-            _ => return Err(AppError::validation("the verdict is approve or reject")),
-        };
-        promotion::vote(&state, &user, &id, verdict).await
-    })
-    .await
-}
-
-#[server(prefix = "/rpc", endpoint = "trust/withdraw")]
-pub async fn withdraw_review(id: String) -> Result<(), AppError> {
-    crate::error::respond(async move {
-        let (state, user) = crate::auth::session::guard(
-            crate::auth::Role::can_manage_agents,
-            "withdraw promotion reviews",
-        )
-        .await?;
-        promotion::withdraw(&state, &user, &id).await
-    })
-    .await
-}
-
 #[server(prefix = "/rpc", endpoint = "trust/criteria")]
 pub async fn get_criteria() -> Result<(Vec<Criteria>, TrustSettings, bool), AppError> {
     crate::error::respond(async move {
@@ -236,7 +196,8 @@ pub async fn save_criteria(
     min_reviewers: String,
     min_days_at_stage: String,
     approvals_needed: String,
-) -> Result<(), AppError> {
+    #[server(default)] reason: String,
+) -> Result<crate::change::Saved<()>, AppError> {
     crate::error::respond(async move {
         let (state, user) = crate::auth::session::guard(
             crate::auth::Role::can_manage_agents,
@@ -253,7 +214,7 @@ pub async fn save_criteria(
             min_days_at_stage: parse_count("days at stage", &min_days_at_stage)?,
             approvals_needed: parse_count("approvals needed", &approvals_needed)?,
         };
-        settings::save_criteria(&state.db, &user, c).await
+        settings::save_criteria(&state.db, &user, c, &reason).await
     })
     .await
 }

@@ -5,7 +5,10 @@
 use super::model::Criteria;
 use super::views::TrustSettings;
 use crate::audit::{self, Actor};
-use crate::db::{now_ms, Db};
+use crate::change;
+use crate::change::model::{Kind, Saved};
+use crate::change::store::Stored;
+use crate::db::{now_ms, Db, Tx};
 use crate::error::{stored, AppError};
 use crate::policy::Stage;
 use sqlx::Row;
@@ -32,18 +35,7 @@ pub async fn criteria(db: &Db) -> Result<Vec<Criteria>, AppError> {
     .await?;
     let mut all = rows
         .iter()
-        .map(|r| {
-            Ok(Criteria {
-                stage: stored(Stage::parse(&r.try_get::<String, _>("stage")?))?,
-                min_decisions: r.try_get("min_decisions")?,
-                min_approved_pct: r.try_get("min_approved_pct")?,
-                max_corrected_pct: r.try_get("max_corrected_pct")?,
-                max_incidents: r.try_get("max_incidents")?,
-                min_reviewers: r.try_get("min_reviewers")?,
-                min_days_at_stage: r.try_get("min_days_at_stage")?,
-                approvals_needed: r.try_get("approvals_needed")?,
-            })
-        })
+        .map(criteria_row)
         .collect::<Result<Vec<_>, AppError>>()?;
     all.sort_by_key(|c| c.stage);
     Ok(all)
@@ -51,6 +43,19 @@ pub async fn criteria(db: &Db) -> Result<Vec<Criteria>, AppError> {
 
 /// The criteria for promotion to `stage`; a stage without a row (observe)
 /// cannot be promoted to.
+fn criteria_row(r: &sqlx::any::AnyRow) -> Result<Criteria, AppError> {
+    Ok(Criteria {
+        stage: stored(Stage::parse(&r.try_get::<String, _>("stage")?))?,
+        min_decisions: r.try_get("min_decisions")?,
+        min_approved_pct: r.try_get("min_approved_pct")?,
+        max_corrected_pct: r.try_get("max_corrected_pct")?,
+        max_incidents: r.try_get("max_incidents")?,
+        min_reviewers: r.try_get("min_reviewers")?,
+        min_days_at_stage: r.try_get("min_days_at_stage")?,
+        approvals_needed: r.try_get("approvals_needed")?,
+    })
+}
+
 pub async fn criteria_for(db: &Db, stage: Stage) -> Result<Criteria, AppError> {
     criteria(db)
         .await?
@@ -69,11 +74,53 @@ fn bounded(name: &str, v: i64, max: i64) -> Result<i64, AppError> {
     }
 }
 
+/// How `after` asks less of an agent than `before`, criterion by criterion.
+fn lowered(b: &Criteria, a: &Criteria) -> Vec<String> {
+    let pairs = [
+        ("minimum decisions", b.min_decisions, a.min_decisions, true),
+        ("approved %", b.min_approved_pct, a.min_approved_pct, true),
+        (
+            "corrected % allowed",
+            b.max_corrected_pct,
+            a.max_corrected_pct,
+            false,
+        ),
+        ("incidents allowed", b.max_incidents, a.max_incidents, false),
+        ("distinct reviewers", b.min_reviewers, a.min_reviewers, true),
+        (
+            "days at stage",
+            b.min_days_at_stage,
+            a.min_days_at_stage,
+            true,
+        ),
+        (
+            "approvals needed",
+            b.approvals_needed,
+            a.approvals_needed,
+            true,
+        ),
+    ];
+    pairs
+        .into_iter()
+        .filter(|(_, before, after, minimum)| {
+            if *minimum {
+                after < before
+            } else {
+                after > before
+            }
+        })
+        .map(|(name, before, after, _)| format!("{name} from {before} to {after}"))
+        .collect()
+}
+
+/// Saves the criteria for one stage; criteria that ask less wait for
+/// another lead as a change request.
 pub async fn save_criteria(
     db: &Db,
     user: &crate::auth::UserView,
     c: Criteria,
-) -> Result<(), AppError> {
+    reason: &str,
+) -> Result<Saved<()>, AppError> {
     bounded("minimum decisions", c.min_decisions, 1_000_000)?;
     bounded("approved %", c.min_approved_pct, 100)?;
     bounded("corrected %", c.max_corrected_pct, 100)?;
@@ -85,8 +132,80 @@ pub async fn save_criteria(
             "approvals needed must be from 1 to 10 (one other lead at least)",
         ));
     }
-    let before = criteria_for(db, c.stage).await?;
     let mut tx = db.begin().await?;
+    // Serializes with other edits and with approvals of this change.
+    crate::policy::store::bump_epoch(&mut tx).await?;
+    let before = criteria_in(&mut tx, c.stage).await?;
+    let rises = lowered(&before, &c);
+    let one_person = !rises.is_empty() && change::store::one_person(&mut tx).await?;
+    if !rises.is_empty() && !one_person {
+        let reason = change::store::reason(reason)?;
+        let proposed = change::store::open(
+            &mut tx,
+            user,
+            change::store::Open {
+                kind: Kind::Readiness,
+                agent_id: None,
+                subject: c.stage.as_str(),
+                before: Some(to_value(&before)?),
+                after: to_value(&c)?,
+                rises,
+                reason: &reason,
+                detail: None,
+                needed: 1,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(Saved::Proposed(proposed));
+    }
+    let how = serde_json::json!({ "one_person": one_person, "rises": rises });
+    write_criteria(&mut tx, user, &before, &c, how).await?;
+    tx.commit().await?;
+    Ok(Saved::Applied(()))
+}
+
+fn to_value(c: &Criteria) -> Result<serde_json::Value, AppError> {
+    serde_json::to_value(c).map_err(|_| AppError::Internal)
+}
+
+/// Applies an approved change request, if the stage's criteria are still
+/// what it was proposed against.
+pub async fn apply_change(
+    tx: &mut Tx<'_>,
+    c: &Stored,
+    approver: &crate::auth::UserView,
+) -> Result<(), AppError> {
+    let stage = stored(Stage::parse(&c.subject))?;
+    let before = criteria_in(tx, stage).await?;
+    c.still(
+        Some(&to_value(&before)?),
+        &format!("the readiness criteria for {stage}"),
+    )?;
+    let after: Criteria = stored(serde_json::from_value(c.after.clone()))?;
+    let how = serde_json::json!({ "change_id": c.id, "rises": c.rises });
+    write_criteria(tx, approver, &before, &after, how).await
+}
+
+async fn criteria_in(tx: &mut Tx<'_>, stage: Stage) -> Result<Criteria, AppError> {
+    let r = sqlx::query(
+        "SELECT stage, min_decisions, min_approved_pct, max_corrected_pct, max_incidents, min_reviewers, \
+                min_days_at_stage, approvals_needed FROM readiness_criteria WHERE stage = $1",
+    )
+    .bind(stage.as_str())
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| AppError::validation(format!("nothing is promoted to {stage}")))?;
+    criteria_row(&r)
+}
+
+async fn write_criteria(
+    tx: &mut Tx<'_>,
+    user: &crate::auth::UserView,
+    before: &Criteria,
+    c: &Criteria,
+    how: serde_json::Value,
+) -> Result<(), AppError> {
     sqlx::query(
         "UPDATE readiness_criteria SET min_decisions = $1, min_approved_pct = $2, max_corrected_pct = $3, \
            max_incidents = $4, min_reviewers = $5, min_days_at_stage = $6, approvals_needed = $7, \
@@ -102,21 +221,19 @@ pub async fn save_criteria(
     .bind(&user.id)
     .bind(now_ms())
     .bind(c.stage.as_str())
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     audit::record(
-        &mut tx,
+        tx,
         audit::Event {
             actor: &Actor::User(user.id.clone()),
             what: "readiness.changed",
             subject_kind: "stage",
             subject_id: c.stage.as_str(),
-            detail: serde_json::json!({ "before": before, "after": c }),
+            detail: serde_json::json!({ "before": before, "after": c, "how": how }),
         },
     )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    .await
 }
 
 pub async fn save(db: &Db, user: &crate::auth::UserView, s: TrustSettings) -> Result<(), AppError> {

@@ -25,7 +25,7 @@ pub async fn suggestions(db: &Db) -> Result<Suggestions, AppError> {
     let criteria = settings::criteria(db).await?;
     let agents = sqlx::query(
         "SELECT id, name, stage FROM agents WHERE status = 'active' AND stage <> 'scoped_autonomy' \
-         AND NOT EXISTS (SELECT 1 FROM promotion_reviews p WHERE p.agent_id = agents.id AND p.state = 'open') \
+         AND NOT EXISTS (SELECT 1 FROM change_requests p WHERE p.agent_id = agents.id AND p.kind = 'promotion' AND p.state = 'open') \
          ORDER BY name",
     )
     .fetch_all(db)

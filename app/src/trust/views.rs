@@ -28,14 +28,7 @@ pub struct Snapshot {
     pub what_if: WhatIf,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Vote {
-    pub by: String,
-    pub verdict: String,
-    pub reason: String,
-    pub override_reason: Option<String>,
-    pub at: String,
-}
+pub use crate::change::Vote;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReviewRow {

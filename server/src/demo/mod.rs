@@ -54,6 +54,7 @@ pub async fn run(db: Db) -> Result<(), StartupError> {
     let demo = Demo {
         state,
         writer,
+        admin: people[0].clone(),
         lena: people[1].clone(),
         rita: people[2].clone(),
         sam: people[3].clone(),
@@ -78,6 +79,7 @@ pub(crate) struct Demo {
     lena: UserView,
     rita: UserView,
     sam: UserView,
+    admin: UserView,
 }
 
 /// A registered demo agent.
@@ -122,8 +124,26 @@ impl Demo {
             targets: targets.into(),
             ..Default::default()
         };
-        app::scope::store::save(&self.state.db, &self.lena, &agent.principal.agent_id, &form)
-            .await?;
+        let reason = format!(
+            "{} needs {capability} for its purpose",
+            agent.principal.name
+        );
+        let saved = app::scope::store::save(
+            &self.state.db,
+            &self.lena,
+            &agent.principal.agent_id,
+            &form,
+            &reason,
+        )
+        .await?;
+        // A new grant widens scope: the admin, a second lead, approves it.
+        if let Some(p) = saved.proposed() {
+            let ballot = app::governance::decide::Ballot::Approve {
+                reason: "within the agent's purpose".into(),
+                override_reason: None,
+            };
+            app::governance::decide::vote(&self.state, &self.admin, &p.change_id, ballot).await?;
+        }
         Ok(())
     }
 

@@ -93,13 +93,13 @@ async fn a_lead_registers_an_agent_whose_key_works_until_revoked() {
                 ("name", "invoice-bot"),
                 ("purpose", "Reconcile invoices"),
                 ("sponsor", "lena"),
-                ("stage", "act_with_approval"),
+                ("stage", "propose"),
             ],
         )
         .await;
     assert_eq!(res.status(), 200);
-    let agent: Value = res.json().await.unwrap();
-    let agent_id = agent["id"].as_str().unwrap();
+    let made: Value = res.json().await.unwrap();
+    let agent_id = made[0]["id"].as_str().unwrap();
 
     let res = lena
         .rpc(

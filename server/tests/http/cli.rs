@@ -236,7 +236,8 @@ async fn demo_fills_a_fresh_database_with_every_evidence_type_and_a_history() {
         assert_eq!(count(state).await, n, "{state}");
     }
     assert_eq!(
-        count("SELECT COUNT(*) FROM promotion_reviews WHERE state = 'open'").await,
+        count("SELECT COUNT(*) FROM change_requests WHERE kind = 'promotion' AND state = 'open'")
+            .await,
         1,
         "a promotion review waits for a second lead"
     );

@@ -19,6 +19,7 @@ pub const PASSWORD: &str = "correct horse battery staple";
 pub struct TestApp {
     pub base: String,
     pub db: Db,
+    pub state: app::state::AppState,
     pub http: reqwest::Client,
     _dir: tempfile::TempDir,
     _stop: tokio::sync::oneshot::Sender<()>,
@@ -44,6 +45,7 @@ impl TestApp {
         let app = Application::build(config).await.expect("server builds");
         let base = format!("http://127.0.0.1:{}", app.port());
         let db = app.state().db.clone();
+        let state = app.state().clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(app.run_until_stopped(async {
             let _ = stopped.await;
@@ -51,6 +53,7 @@ impl TestApp {
         TestApp {
             base,
             db,
+            state,
             http: client(reqwest::Client::builder()),
             _dir: dir,
             _stop: stop,
@@ -196,9 +199,10 @@ impl TestApp {
         };
         tweak(&mut form);
         let lead = self.lead().await;
-        app::scope::store::save(&self.db, &lead, agent_id, &form)
+        let saved = app::scope::store::save(&self.db, &lead, agent_id, &form, "the test needs it")
             .await
             .expect("grant saved");
+        self.second_lead_approves(saved.proposed()).await;
     }
 
     /// Grants the capability and marks it used, past the first-use checkpoint.
@@ -211,32 +215,20 @@ impl TestApp {
         tx.commit().await.unwrap();
     }
 
-    /// Saves a new policy version with `edit` applied to the current rules.
+    /// Saves a new policy version with `edit` applied to the current rules;
+    /// if that relaxes them, a second lead approves it.
     pub async fn edit_rules(&self, edit: impl FnOnce(&mut Rules)) -> i64 {
-        let current = app::rules::store::current(&self.db).await.unwrap();
-        let mut rules = Rules::defaults();
-        for r in &current.rules {
-            rules
-                .set(
-                    r.key,
-                    app::policy::Rule {
-                        approvals: r.approvals,
-                        ttl_secs: app::policy::ruleset::parse_duration(&r.wait).unwrap(),
-                        always_approve: r.always_approve,
-                        sponsor_may_approve: r.sponsor_may_approve,
-                        claim_secs: app::policy::ruleset::parse_duration(&r.claim).unwrap(),
-                    },
-                )
-                .unwrap();
-        }
+        let (version, mut rules) = self.current_rules().await;
         edit(&mut rules);
         let lead = self.lead().await;
-        app::rules::store::save(&self.db, &lead, current.version, "test", &rules)
+        let saved = app::rules::store::save(&self.db, &lead, version, "test", &rules)
             .await
-            .expect("policy saved")
+            .expect("policy saved");
+        self.second_lead_approves(saved.proposed()).await;
+        app::rules::store::current(&self.db).await.unwrap().version
     }
 
-    async fn lead(&self) -> UserView {
+    pub async fn lead(&self) -> UserView {
         if users::find_by_username(&self.db, "sponsor")
             .await
             .unwrap()
@@ -247,6 +239,16 @@ impl TestApp {
         users::find_by_username(&self.db, "sponsor")
             .await
             .unwrap()
+            .unwrap()
+    }
+
+    pub async fn count_text(&self, sql: &str) -> String {
+        use sqlx::Row;
+        sqlx::query(sql)
+            .fetch_one(&self.db)
+            .await
+            .unwrap()
+            .try_get(0)
             .unwrap()
     }
 

@@ -17,6 +17,8 @@ mod races;
 mod review;
 mod review_queue;
 mod scope;
+mod second_lead;
 mod spot_checks;
 mod trust;
 mod trust_metrics;
+mod two_person;

@@ -127,6 +127,7 @@ async fn an_edited_rule_is_a_new_version_and_needs_distinct_approvers() {
         form.push((format!("fields[claim-{key}]"), "1h".into()));
     }
     form.push(("fields[always-destructive]".into(), "on".into()));
+    form.push(("fields[always-purchase]".into(), "on".into()));
     let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let res = lena.rpc("policy/save", &pairs).await;
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
@@ -211,8 +212,10 @@ async fn leads_manage_the_catalog_and_the_decision_follows_at_once() {
         ("name", "payments.payout"),
         ("description", "Pay out to a vendor"),
         ("checked[destructive]", "on"),
+        ("reason", "payouts cannot be undone"),
     ];
-    assert_eq!(lena.rpc("catalog/save", &change).await.status(), 200);
+    // It also drops external_send, which holds less: a second lead approves.
+    app.applied(lena.rpc("catalog/save", &change).await).await;
     let body = decide(&app, &key, "payments.payout", "t", json!({})).await;
     assert_eq!(body["decision"], "pending_approval");
     assert_eq!(body["held_for"], json!(["destructive"]));

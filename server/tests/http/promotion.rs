@@ -61,7 +61,7 @@ async fn open(
 
 pub(crate) async fn vote(lead: &Browser, id: &str, verdict: &str, over: &str) -> reqwest::Response {
     lead.rpc(
-        "trust/decide",
+        "changes/decide",
         &[
             ("id", id),
             ("verdict", verdict),
@@ -84,6 +84,7 @@ pub(crate) async fn criteria(lead: &Browser, stage: &str, values: [&str; 7]) -> 
     ];
     let mut form = vec![("stage", stage)];
     form.extend(names.iter().copied().zip(values));
+    form.push(("reason", "the test's criteria"));
     lead.rpc("trust/save_criteria", &form).await
 }
 
@@ -135,12 +136,14 @@ async fn other_leads_promote_against_frozen_criteria_and_the_stage_changes_at_on
         .status(),
         422
     );
-    ok(criteria(
-        &lena,
-        "act_with_approval",
-        ["3", "60", "50", "0", "3", "0", "2"],
+    app.applied(
+        criteria(
+            &lena,
+            "act_with_approval",
+            ["3", "60", "50", "0", "3", "0", "2"],
+        )
+        .await,
     )
-    .await)
     .await;
 
     // No record yet: the criteria are not met, and approving needs an override.
@@ -162,11 +165,13 @@ async fn other_leads_promote_against_frozen_criteria_and_the_stage_changes_at_on
         "one open review per agent"
     );
     assert_eq!(
-        lars.rpc("trust/withdraw", &[("id", &early)]).await.status(),
+        lars.rpc("changes/withdraw", &[("id", &early)])
+            .await
+            .status(),
         409,
         "only the opener"
     );
-    ok(lena.rpc("trust/withdraw", &[("id", &early)]).await).await;
+    ok(lena.rpc("changes/withdraw", &[("id", &early)]).await).await;
 
     // A record: three approvals by three reviewers.
     for name in ["rita", "ravi", "rosa"] {

@@ -140,6 +140,7 @@ async fn grants_are_managed_by_leads_with_clear_errors() {
             ("bounds", bounds.to_string()),
             ("targets", String::new()),
             ("expires_on", "2099-12-31".to_string()),
+            ("reason", "the test needs it".to_string()),
         ]
     };
     let send = |b: &crate::common::Browser, f: Vec<(&'static str, String)>| {
@@ -155,19 +156,12 @@ async fn grants_are_managed_by_leads_with_clear_errors() {
                 .unwrap()
         }
     };
-    assert_eq!(
-        send(&lena, form("crm.update_record", "fields <= 3"))
-            .await
-            .status(),
-        200
-    );
+    // A new grant, then a looser bound: each waits for a second lead.
+    app.applied(send(&lena, form("crm.update_record", "fields <= 3")).await)
+        .await;
     assert_eq!(app.audit_count("scope.granted", &id).await, 1);
-    assert_eq!(
-        send(&lena, form("crm.update_record", "fields <= 4"))
-            .await
-            .status(),
-        200
-    );
+    app.applied(send(&lena, form("crm.update_record", "fields <= 4")).await)
+        .await;
     assert_eq!(app.audit_count("scope.changed", &id).await, 1);
     let unknown = send(&lena, form("rockets.launch", "")).await;
     assert_eq!(unknown.status(), 422);

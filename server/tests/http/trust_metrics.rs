@@ -206,12 +206,14 @@ async fn the_dashboard_suggests_and_the_what_if_replays_the_month() {
         ok(rita.approve(&id).await).await;
     }
     // Ready: criteria for scoped autonomy a one-reviewer team can meet.
-    ok(criteria(
-        &lena,
-        "scoped_autonomy",
-        ["20", "95", "5", "0", "1", "0", "1"],
+    app.applied(
+        criteria(
+            &lena,
+            "scoped_autonomy",
+            ["20", "95", "5", "0", "1", "0", "1"],
+        )
+        .await,
     )
-    .await)
     .await;
     let board = ok(lena.rpc("trust/dashboard", &[]).await).await;
     let relax = &board["suggestions"]["relax"][0];

@@ -178,7 +178,11 @@ pub fn ReadinessPage() -> impl IntoView {
             "What a promotion review checks, per target stage, over the agent's last 30 days; and how many other leads must approve. "
             "Approving against unmet criteria needs a written override."
         </p>
-        {move || save.value().get().and_then(Result::err).map(|e| view! { <ErrorNote error=e/> })}
+        {move || match save.value().get() {
+            Some(Err(e)) => view! { <ErrorNote error=e/> }.into_any(),
+            Some(Ok(crate::change::Saved::Proposed(p))) => view! { <crate::change::ProposedNote proposed=p/> }.into_any(),
+            _ => ().into_any(),
+        }}
         {move || save_settings.value().get().and_then(Result::err).map(|e| view! { <ErrorNote error=e/> })}
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -227,7 +231,10 @@ fn CriteriaTable(
                                     {field("min_reviewers", c.min_reviewers)}
                                     {field("min_days_at_stage", c.min_days_at_stage)}
                                     {field("approvals_needed", c.approvals_needed)}
-                                    {can_edit.then(|| view! { <button type="submit">"Save"</button> })}
+                                    {can_edit.then(|| view! {
+                                        <input name="reason" size="18" placeholder="reason, if it asks less" aria-label="reason"/>
+                                        <button type="submit">"Save"</button>
+                                    })}
                                 </ActionForm>
                             </td>
                         </tr>

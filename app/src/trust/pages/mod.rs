@@ -1,4 +1,4 @@
-//! The trust pages: the agent's record, promotion reviews, the dashboard,
+//! The trust pages: the agent's record, the reviews table, the dashboard,
 //! spot checks and readiness settings.
 
 mod charts;
@@ -8,14 +8,14 @@ mod reviews;
 
 pub use dashboard::{DashboardPage, ReadinessPage, SpotChecksPage};
 pub use record::AgentRecord;
-pub use reviews::{ReviewPage, ReviewsPage};
+pub use reviews::{scope, ReviewTable};
 
 use super::model::Check;
 use leptos::prelude::*;
 
 /// Readiness criteria, each met or not with its figure.
 #[component]
-fn CheckList(checks: Vec<Check>) -> impl IntoView {
+pub fn CheckList(checks: Vec<Check>) -> impl IntoView {
     view! {
         <table class="table checks" data-testid="checks">
             <thead><tr><th>"Criterion"</th><th>"Needed"</th><th>"Actual"</th><th>""</th></tr></thead>
@@ -34,7 +34,7 @@ fn CheckList(checks: Vec<Check>) -> impl IntoView {
 }
 
 /// "Would have auto-allowed 212 actions, of which humans rejected 3."
-fn what_if_text(w: &super::model::WhatIf) -> String {
+pub fn what_if_text(w: &super::model::WhatIf) -> String {
     let stage = w.stage.map(|s| s.as_str()).unwrap_or("the target stage");
     let mut s = format!(
         "Of its {} requests in the past 30 days, at {stage} it would have had {} auto-allowed, of which humans rejected {}, corrected {}, and {} failed; {} would still have waited for a person.",

@@ -1,4 +1,4 @@
-//! The agent's trust as a review finds it: its stage, status and sponsor,
+//! The agent's trust as a review finds it: its stage and status,
 //! and the stage each capability runs at.
 
 use crate::db::Tx;
@@ -10,11 +10,10 @@ use sqlx::{AnyConnection, Row};
 pub struct AgentNow {
     pub stage: Stage,
     pub suspended: bool,
-    pub(super) sponsor_id: String,
 }
 
 pub async fn agent_now(conn: &mut AnyConnection, agent_id: &str) -> Result<AgentNow, AppError> {
-    let r = sqlx::query("SELECT stage, status, sponsor_id FROM agents WHERE id = $1")
+    let r = sqlx::query("SELECT stage, status FROM agents WHERE id = $1")
         .bind(agent_id)
         .fetch_optional(&mut *conn)
         .await?
@@ -22,7 +21,6 @@ pub async fn agent_now(conn: &mut AnyConnection, agent_id: &str) -> Result<Agent
     Ok(AgentNow {
         stage: stored(Stage::parse(&r.try_get::<String, _>("stage")?))?,
         suspended: r.try_get::<String, _>("status")? == "suspended",
-        sponsor_id: r.try_get("sponsor_id")?,
     })
 }
 

@@ -1,9 +1,9 @@
 //! Opening a review: the proposal checked, the metrics, criteria and
 //! what-if frozen into it.
 
-use crate::audit::{self, Actor};
 use crate::auth::UserView;
-use crate::db::{known_id, new_id, now_ms};
+use crate::change::{self, Kind};
+use crate::db::{known_id, now_ms};
 use crate::error::AppError;
 use crate::policy::Stage;
 use crate::state::AppState;
@@ -68,12 +68,6 @@ fn starting_point(
     Ok((from, false))
 }
 
-fn already_open() -> AppError {
-    AppError::Conflict(
-        "this agent already has an open promotion review: decide or withdraw it first".into(),
-    )
-}
-
 #[tracing::instrument(skip(state, lead, p), fields(lead = %lead.username, agent = %p.agent_id))]
 pub async fn open(state: &AppState, lead: &UserView, p: Proposal) -> Result<String, AppError> {
     known_id(&p.agent_id, "agent")?;
@@ -101,13 +95,16 @@ pub async fn open(state: &AppState, lead: &UserView, p: Proposal) -> Result<Stri
     let agent = agent_now(&mut tx, &p.agent_id).await?;
     let cap_stages = capability_stages(&mut tx, &p.agent_id, agent.stage, &caps).await?;
     let (from, reinstate) = starting_point(&agent, p.to, &caps, &cap_stages)?;
-    let open_already =
-        sqlx::query("SELECT id FROM promotion_reviews WHERE agent_id = $1 AND state = 'open'")
+    let open_already = sqlx::query(
+        "SELECT id FROM change_requests WHERE agent_id = $1 AND kind = 'promotion' AND state = 'open'",
+    )
             .bind(&p.agent_id)
             .fetch_optional(&mut *tx)
             .await?;
     if open_already.is_some() {
-        return Err(already_open());
+        return Err(AppError::Conflict(
+            "this agent already has an open promotion review: decide or withdraw it first".into(),
+        ));
     }
     drop(tx);
 
@@ -139,46 +136,41 @@ pub async fn open(state: &AppState, lead: &UserView, p: Proposal) -> Result<Stri
         what_if,
     };
 
-    let id = new_id();
+    let spec = super::Spec {
+        capabilities: caps.clone(),
+        from,
+        to: p.to,
+        reinstate,
+        max_per_hour: p.max_per_hour,
+    };
+    let frozen = super::Frozen {
+        snapshot: serde_json::to_value(&snapshot).map_err(|_| AppError::Internal)?,
+        criteria_met,
+        skips_stages: skips,
+    };
+    let rise = format!(
+        "{}{from} → {}",
+        if reinstate { "reinstate: " } else { "" },
+        p.to
+    );
     let mut tx = state.db.begin().await?;
-    let inserted = sqlx::query(
-        "INSERT INTO promotion_reviews (id, agent_id, capabilities, from_stage, to_stage, reinstate, max_per_hour, \
-           case_text, snapshot, criteria_met, skips_stages, approvals_needed, state, opened_by, opened_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'open', $13, $14)",
-    )
-    .bind(&id)
-    .bind(&p.agent_id)
-    .bind(serde_json::to_string(&caps).map_err(|_| AppError::Internal)?)
-    .bind(from.as_str())
-    .bind(p.to.as_str())
-    .bind(i64::from(reinstate))
-    .bind(p.max_per_hour)
-    .bind(&case_text)
-    .bind(serde_json::to_string(&snapshot).map_err(|_| AppError::Internal)?)
-    .bind(i64::from(criteria_met))
-    .bind(i64::from(skips))
-    .bind(criteria.approvals_needed)
-    .bind(&lead.id)
-    .bind(now)
-    .execute(&mut *tx)
-    .await;
-    crate::db::first_of_its_kind(inserted, already_open)?;
-    audit::record(
+    let proposed = change::store::open(
         &mut tx,
-        audit::Event {
-            actor: &Actor::User(lead.id.clone()),
-            what: "promotion.opened",
-            subject_kind: "promotion_review",
-            subject_id: &id,
-            detail: serde_json::json!({
-                "agent_id": p.agent_id, "capabilities": caps, "from": from, "to": p.to,
-                "reinstate": reinstate, "criteria_met": criteria_met, "skips_stages": skips,
-                "case": case_text,
-            }),
+        lead,
+        change::store::Open {
+            kind: Kind::Promotion,
+            agent_id: Some(&p.agent_id),
+            subject: "",
+            before: Some(serde_json::json!({ "stage": from, "suspended": reinstate })),
+            after: serde_json::to_value(&spec).map_err(|_| AppError::Internal)?,
+            rises: vec![rise],
+            reason: &case_text,
+            detail: Some(serde_json::to_value(&frozen).map_err(|_| AppError::Internal)?),
+            needed: criteria.approvals_needed,
         },
     )
     .await?;
     tx.commit().await?;
-    tracing::info!(review_id = %id, criteria_met, "promotion review opened");
-    Ok(id)
+    tracing::info!(review_id = %proposed.change_id, criteria_met, "promotion review opened");
+    Ok(proposed.change_id)
 }
