@@ -24,6 +24,12 @@ pub enum AppError {
     UnsupportedMediaType(String),
     #[error("{0}")]
     Validation(String),
+    /// Too many attempts; retry after this many seconds.
+    #[error("{0}")]
+    TooManyRequests(String, u64),
+    /// Overloaded for a moment; retry after this many seconds.
+    #[error("{0}")]
+    Busy(String, u64),
     /// The cause was logged where it happened; callers only learn that it failed.
     #[error("something went wrong on our side; the cause has been logged")]
     Internal,
@@ -44,6 +50,8 @@ impl AppError {
             AppError::PayloadTooLarge(_) => 413,
             AppError::UnsupportedMediaType(_) => 415,
             AppError::Validation(_) => 422,
+            AppError::TooManyRequests(..) => 429,
+            AppError::Busy(..) => 503,
             AppError::Internal | AppError::Transport(_) => 500,
         }
     }
@@ -60,6 +68,8 @@ impl AppError {
             AppError::PayloadTooLarge(_) => "Payload too large",
             AppError::UnsupportedMediaType(_) => "Unsupported media type",
             AppError::Validation(_) => "Unprocessable content",
+            AppError::TooManyRequests(..) => "Too many requests",
+            AppError::Busy(..) => "Service unavailable",
             AppError::Internal | AppError::Transport(_) => "Internal error",
         }
     }
@@ -76,7 +86,17 @@ impl AppError {
             AppError::PayloadTooLarge(_) => "payload-too-large",
             AppError::UnsupportedMediaType(_) => "unsupported-media-type",
             AppError::Validation(_) => "validation",
+            AppError::TooManyRequests(..) => "too-many-requests",
+            AppError::Busy(..) => "busy",
             AppError::Internal | AppError::Transport(_) => "internal",
+        }
+    }
+
+    /// When to try again, for `Retry-After`.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            AppError::TooManyRequests(_, secs) | AppError::Busy(_, secs) => Some(*secs),
+            _ => None,
         }
     }
 
@@ -144,6 +164,10 @@ mod ssr {
                 body.to_string(),
             )
                 .into_response();
+            if let Some(secs) = self.retry_after() {
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+            }
             if status == StatusCode::UNAUTHORIZED {
                 res.headers_mut().insert(
                     header::WWW_AUTHENTICATE,
@@ -182,6 +206,12 @@ fn set_status(err: &AppError) {
             axum::http::StatusCode::from_u16(err.status())
                 .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR),
         );
+        if let Some(secs) = err.retry_after() {
+            opts.insert_header(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(secs),
+            );
+        }
     }
 }
 

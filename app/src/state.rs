@@ -18,6 +18,8 @@ pub struct AppState {
     pub changes: broadcast::Sender<String>,
     /// What the decision reads, cached until the policy epoch moves.
     pub policy: Arc<PolicyCache>,
+    /// Sign-in back-off and the bound on concurrent password hashes.
+    pub sign_in: Arc<crate::auth::throttle::SignInGuard>,
     pub leptos_options: leptos::config::LeptosOptions,
 }
 
@@ -43,6 +45,7 @@ impl AppState {
         let (changes, _) = broadcast::channel(1024);
         AppState {
             policy: Arc::new(PolicyCache::default()),
+            sign_in: Arc::new(Default::default()),
             db,
             settings: Arc::new(settings),
             changes,

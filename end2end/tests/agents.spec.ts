@@ -17,8 +17,11 @@ test('a lead registers an agent, issues a key shown once, and revokes it', async
   await page.getByLabel('Purpose').fill('Keep CRM contact records up to date');
   await page.getByLabel('Accountable sponsor').selectOption(lead);
   await page.getByLabel('Trust stage').selectOption('act_with_approval');
+  await page.getByLabel(/^Reason/).fill('It has shadowed the CRM team for a month.');
   await page.getByRole('button', { name: 'Register agent' }).click();
-  await expect(page.getByRole('status')).toContainText(`Registered ${name}`);
+  // Above propose, one lead registers it at propose and asks a second lead.
+  await expect(page.getByRole('status')).toContainText(`Registered ${name} at propose`);
+  await expect(page.getByTestId('proposed')).toContainText('registered to run at act_with_approval');
   await expect(page.getByRole('cell', { name: new RegExp(name) })).toBeVisible();
 
   await page.getByRole('status').getByRole('link', { name }).click();

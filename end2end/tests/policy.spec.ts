@@ -3,13 +3,15 @@ import { createAgent, createUser, hydrated, signInAt, submit } from './belay';
 
 const run = Date.now().toString(36);
 const lead = `lena-${run}`;
+const second = `lars-${run}`;
 const agent = `refund-bot-${run}`;
 
 test.beforeAll(() => {
   createUser(lead, 'lead');
+  createUser(second, 'lead');
 });
 
-test('a lead grants scope with a bound, tightens a rule and simulates the decision', async ({ page }) => {
+test('a lead grants scope with a bound, tightens a rule and simulates the decision', async ({ page, browser }) => {
   const key = createAgent(agent, lead, 'scoped_autonomy');
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
@@ -40,8 +42,19 @@ test('a lead grants scope with a bound, tightens a rule and simulates the decisi
   await page.getByRole('combobox', { name: 'Capability', exact: true }).selectOption('billing.refund');
   await page.getByLabel(/Parameter bounds/).fill('amount <= 500');
   await page.getByLabel(/Allowed targets/).fill('customer:*');
+  await page.getByLabel(/^Reason \(needed when/).fill('refunds are its job');
   await page.getByRole('button', { name: 'Save grant' }).click();
-  await expect(page.getByText('Saved the grant for billing.refund.')).toBeVisible();
+  // A new grant widens scope: it waits for a second lead.
+  const proposal = page.getByTestId('proposed');
+  await expect(proposal).toContainText('grants billing.refund');
+  const changePath = await proposal.getByRole('link', { name: 'the change request' }).getAttribute('href');
+  const other = await (await browser.newContext()).newPage();
+  await signInAt(other, changePath!, second);
+  await other.getByLabel('Why you approve').fill('bounded and targeted');
+  await other.getByRole('button', { name: 'Approve this change' }).click();
+  await expect(other.getByTestId('change-state')).toHaveText('approved');
+  await page.reload();
+  await hydrated(page);
   const row = page.getByTestId('grants').locator('tr[data-capability="billing.refund"]');
   await expect(row).toContainText('amount <= 500');
   await expect(row).toContainText('customer:*');

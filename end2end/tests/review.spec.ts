@@ -1,6 +1,6 @@
 import AxeBuilder from '@axe-core/playwright';
 import { expect, Page, test } from '@playwright/test';
-import { actionState, BASE_URL, createAgent, createUser, signInAt, submit } from './belay';
+import { actionState, BASE_URL, createAgent, createUser, hydrated, signInAt, submit } from './belay';
 
 // Unique per worker start (a retry runs beforeAll again on the same database).
 const run = Date.now().toString(36);
@@ -79,6 +79,7 @@ test('a reviewer filters the queue, approves with an edit, and the agent claims 
 
   // The keyboard: select the reminder with j/k and approve it with a.
   await page.goto(`/approvals?capability=email.send`);
+  await hydrated(page); // the keys listen once the page is live
   await expect(page.getByRole('link', { name: 'email.send' })).toHaveCount(1);
   await page.keyboard.press('?');
   await expect(page.getByRole('dialog', { name: 'Keyboard' })).toBeVisible();

@@ -28,9 +28,9 @@ test('lead A proposes a wider grant, lead B approves the before/after, the next 
 
   const a = await (await browser.newContext()).newPage();
   await signInAt(a, `/agents/${me.id}`, proposer);
-  await a.getByLabel('Capability').selectOption('tickets.comment');
+  await a.getByRole('combobox', { name: 'Capability', exact: true }).selectOption('tickets.comment');
   await a.getByLabel('At most this many per hour (blank: no limit)').fill('20');
-  await a.getByLabel(/^Reason/).fill('It answers the ticket queue now.');
+  await a.getByLabel(/^Reason \(needed when/).fill('It answers the ticket queue now.');
   await a.getByRole('button', { name: 'Save grant' }).click();
   const note = a.getByTestId('proposed');
   await expect(note).toContainText('grants tickets.comment');

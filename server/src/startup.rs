@@ -177,7 +177,11 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let sweeper = tokio::spawn(sweep(self.state.clone(), self.sessions.clone()));
-        let result = axum::serve(self.listener, self.router)
+        // The peer address reaches handlers (sign-in throttling keys on it).
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let result = axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
             .await;
         sweeper.abort();

@@ -81,11 +81,13 @@ fn AgentTable(agents: Vec<AgentRow>) -> impl IntoView {
 fn RegisterAgent(action: ServerAction<CreateAgent>, sponsors: Vec<String>) -> impl IntoView {
     let result = move || match action.value().get() {
         Some(Ok((agent, proposed))) => view! {
-            <p class="success" role="status">
-                "Registered " <a href=format!("/agents/{}", agent.id)>{agent.name.clone()}</a>
-                {format!(" at {}. Open it to issue its first API key.", agent.stage)}
-            </p>
-            {proposed.map(|p| view! { <ProposedNote proposed=p/> })}
+            <div role="status">
+                <p class="success">
+                    "Registered " <a href=format!("/agents/{}", agent.id)>{agent.name.clone()}</a>
+                    {format!(" at {}. Open it to issue its first API key.", agent.stage)}
+                </p>
+                {proposed.map(|p| view! { <ProposedNote proposed=p/> })}
+            </div>
         }
         .into_any(),
         Some(Err(e)) => view! { <ErrorNote error=e/> }.into_any(),

@@ -13,6 +13,8 @@ pub mod password;
 #[cfg(feature = "ssr")]
 pub mod session;
 #[cfg(feature = "ssr")]
+pub mod throttle;
+#[cfg(feature = "ssr")]
 pub mod users;
 
 use crate::error::AppError;
@@ -36,6 +38,11 @@ pub async fn login(
 ) -> Result<(), AppError> {
     crate::error::respond(async move {
         let state = crate::state::app_state()?;
+        // Back-off first: a throttled attempt costs no hash and reveals
+        // nothing (unknown usernames back off the same way).
+        let keys = throttle::keys(&username, &client_address().await);
+        state.sign_in.check(&keys)?;
+        let _slot = state.sign_in.hashing_slot().await?;
         // A malformed username cannot exist; it still costs a hash check.
         let found = match users::parse_username(&username) {
             Ok(name) => users::credentials(&state.db, &name).await?,
@@ -49,11 +56,13 @@ pub async fn login(
         let user = match (ok, user) {
             (true, Some(user)) => user,
             _ => {
+                state.sign_in.failed(&keys);
                 tracing::info!(username = %username.trim(), "sign-in refused");
                 users::audit_session(&state.db, "user.sign_in_refused", None, &username).await?;
                 return Err(AppError::Unauthorized("wrong username or password".into()));
             }
         };
+        state.sign_in.succeeded(&keys[0]);
         session::sign_in(&user).await?;
         users::audit_session(&state.db, "user.signed_in", Some(&user.id), &user.username).await?;
         tracing::info!(user = %user.username, "signed in");
@@ -61,6 +70,17 @@ pub async fn login(
         Ok(())
     })
     .await
+}
+
+/// The peer's address, as the server saw the connection; "unknown" if the
+/// server was not given it.
+#[cfg(feature = "ssr")]
+async fn client_address() -> String {
+    use axum::extract::ConnectInfo;
+    leptos_axum::extract::<ConnectInfo<std::net::SocketAddr>>()
+        .await
+        .map(|ConnectInfo(addr)| addr.ip().to_string())
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 #[server(prefix = "/rpc", endpoint = "logout")]

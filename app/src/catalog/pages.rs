@@ -18,7 +18,7 @@ pub fn CatalogPage() -> impl IntoView {
         </p>
         {move || match save.value().get() {
             Some(Ok(Saved::Applied(c))) => view! { <p class="success" role="status">{format!("Saved {}.", c.name)}</p> }.into_any(),
-            Some(Ok(Saved::Proposed(p))) => view! { <ProposedNote proposed=p/> }.into_any(),
+            Some(Ok(Saved::Proposed(p))) => view! { <div role="status"><ProposedNote proposed=p/></div> }.into_any(),
             Some(Err(e)) => view! { <ErrorNote error=e/> }.into_any(),
             None => ().into_any(),
         }}

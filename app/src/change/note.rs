@@ -3,11 +3,12 @@
 use super::model::Proposed;
 use leptos::prelude::*;
 
-/// "Sent to another lead", with the link to the change and how it raises trust.
+/// "Sent to another lead", with the link to the change and how it raises
+/// trust. Callers put it inside their `role="status"` result.
 #[component]
 pub fn ProposedNote(proposed: Proposed) -> impl IntoView {
     view! {
-        <div class="notice" role="status" data-testid="proposed">
+        <div class="notice" data-testid="proposed">
             <p>
                 "This raises trust, so it does not take effect until another lead approves it: "
                 <a href=format!("/changes/{}", proposed.change_id)>"the change request"</a> "."

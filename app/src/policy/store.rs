@@ -99,7 +99,9 @@ impl PolicyCache {
             .is_some_and(|caps| caps.contains(capability))
     }
 
-    fn cached(&self) -> Option<Arc<Index>> {
+    /// The index last loaded, however old: for cheap pre-checks that a
+    /// fresh check in the deciding transaction confirms.
+    pub fn cached(&self) -> Option<Arc<Index>> {
         self.current
             .read()
             .unwrap_or_else(|e| e.into_inner())

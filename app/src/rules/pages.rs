@@ -23,7 +23,7 @@ pub fn PolicyPage() -> impl IntoView {
         </p>
         {move || match save.value().get() {
             Some(Ok(Saved::Applied(v))) => view! { <p class="success" role="status">{format!("Saved as policy v{v}.")}</p> }.into_any(),
-            Some(Ok(Saved::Proposed(p))) => view! { <ProposedNote proposed=p/> }.into_any(),
+            Some(Ok(Saved::Proposed(p))) => view! { <div role="status"><ProposedNote proposed=p/></div> }.into_any(),
             Some(Err(e)) => view! { <ErrorNote error=e/> }.into_any(),
             None => ().into_any(),
         }}

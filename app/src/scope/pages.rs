@@ -129,7 +129,9 @@ fn GrantEditor(
             <p class="success" role="status">{format!("Saved the grant for {}.", g.capability)}</p>
         }
         .into_any(),
-        Some(Ok(Saved::Proposed(p))) => view! { <ProposedNote proposed=p/> }.into_any(),
+        Some(Ok(Saved::Proposed(p))) => {
+            view! { <div role="status"><ProposedNote proposed=p/></div> }.into_any()
+        }
         Some(Err(e)) => view! { <ErrorNote error=e/> }.into_any(),
         None => ().into_any(),
     };

@@ -3,6 +3,7 @@
 
 use app::auth::agent::{self, Principal};
 use app::auth::keys;
+use app::db::now_ms;
 use app::error::AppError;
 use app::state::AppState;
 use axum::extract::FromRequestParts;
@@ -21,21 +22,30 @@ impl FromRequestParts<AppState> for Agent {
     }
 }
 
-/// A well-formed key, not yet checked: submissions are authenticated by the
-/// decision writer, in the same transaction and against the same view of
-/// agents and keys that decides them (a revoked key or a suspended agent is
-/// refused there with 401 / 403).
+/// A key checked before the body is read, so a stranger's request costs
+/// no parsing: a key the cached index knows passes at once (the decision
+/// writer checks it again, in the transaction that decides, against the
+/// same view of agents and keys that decides it); any other key is looked
+/// up afresh and refused with 401 / 403 before a byte of the body is read.
 pub struct AgentKey(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for AgentKey {
+impl FromRequestParts<AppState> for AgentKey {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         let token = bearer(parts)?;
         if !keys::well_formed(token) {
             return Err(AppError::Unauthorized("the API key is not valid".into()));
         }
-        Ok(AgentKey(keys::hash(token)))
+        let hash = keys::hash(token);
+        let known = state
+            .policy
+            .cached()
+            .is_some_and(|index| index.authenticate(&hash, now_ms()).is_ok());
+        if !known {
+            agent::authenticate(state, token).await?;
+        }
+        Ok(AgentKey(hash))
     }
 }
 

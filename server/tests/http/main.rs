@@ -2,6 +2,7 @@
 //! rather than once per file (each link is hundreds of MB and minutes here).
 //! Every test starts the real server on a random port with a fresh database.
 
+mod abuse;
 mod agent_api;
 mod approval_window;
 mod approvals;

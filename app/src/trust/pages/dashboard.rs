@@ -180,7 +180,7 @@ pub fn ReadinessPage() -> impl IntoView {
         </p>
         {move || match save.value().get() {
             Some(Err(e)) => view! { <ErrorNote error=e/> }.into_any(),
-            Some(Ok(crate::change::Saved::Proposed(p))) => view! { <crate::change::ProposedNote proposed=p/> }.into_any(),
+            Some(Ok(crate::change::Saved::Proposed(p))) => view! { <div role="status"><crate::change::ProposedNote proposed=p/></div> }.into_any(),
             _ => ().into_any(),
         }}
         {move || save_settings.value().get().and_then(Result::err).map(|e| view! { <ErrorNote error=e/> })}

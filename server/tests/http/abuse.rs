@@ -1,0 +1,72 @@
+//! Belay stays up and honest when a guesser or a stranger misbehaves:
+//! sign-in back-off, and a request with a made-up key refused before its
+//! body is read.
+
+use crate::common::{TestApp, PASSWORD};
+use app::auth::Role;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+async fn sign_in(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
+    app.anonymous_browser()
+        .rpc(
+            "login",
+            &[("username", username), ("password", password), ("next", "")],
+        )
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guesses_back_off_per_account_and_look_the_same_for_unknown_accounts() {
+    let app = TestApp::spawn().await;
+    app.user("ada", Role::Lead).await;
+    for name in ["ada", "nobody"] {
+        for _ in 0..5 {
+            assert_eq!(
+                sign_in(&app, name, "wrong password!").await.status(),
+                401,
+                "{name}"
+            );
+        }
+        let res = sign_in(&app, name, "wrong password!").await;
+        assert_eq!(res.status(), 429, "{name}: the sixth guess waits");
+        let wait: u64 = res.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=900).contains(&wait), "{wait}");
+    }
+    // During the back-off even the right password gets the same answer.
+    assert_eq!(sign_in(&app, "ada", PASSWORD).await.status(), 429);
+    // Another account from the same address is not held up.
+    app.user("bob", Role::Reviewer).await;
+    assert_eq!(sign_in(&app, "bob", PASSWORD).await.status(), 200);
+    // Once the back-off has passed, the right password works and forgives.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(sign_in(&app, "ada", PASSWORD).await.status(), 200);
+    assert_eq!(sign_in(&app, "ada", "wrong password!").await.status(), 401);
+    assert_eq!(app.audit_count("user.sign_in_refused", "ada").await, 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_made_up_key_is_refused_before_the_body_is_read() {
+    let app = TestApp::spawn().await;
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let fake = format!("belay_{}", "A".repeat(43));
+    let head = format!(
+        "POST /api/v1/actions HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {fake}\r\n\
+         Content-Type: application/json\r\nContent-Length: 16000000\r\n\r\n{{\"capability\":"
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    // The rest of the 16 MB never comes: only an answer that did not wait
+    // for the body arrives in time.
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut answer))
+        .await
+        .expect("answered without reading the body")
+        .unwrap();
+    let text = String::from_utf8_lossy(&answer[..n]);
+    assert!(text.starts_with("HTTP/1.1 401"), "{text}");
+}
