@@ -54,6 +54,7 @@ pub async fn create(
         how,
     )
     .await?;
+    let changes = stage_changes(&mut tx, &agent.id).await?;
     let proposed = match reason {
         None => None,
         Some(reason) => Some(
@@ -64,14 +65,17 @@ pub async fn create(
                     kind: Kind::AgentStage,
                     agent_id: Some(&agent.id),
                     subject: "",
-                    before: Some(shown(start, "active")),
+                    before: Some(shown(start, "active", changes)),
                     after: serde_json::json!({ "stage": wanted }),
                     rises: vec![format!(
                         "registered to run at {wanted}, above {ALONE_UP_TO}"
                     )],
                     reason: &reason,
                     detail: None,
-                    needed: 1,
+                    // As many as a promotion to that stage would need.
+                    needed: crate::trust::settings::criteria_for(db, wanted)
+                        .await?
+                        .approvals_needed,
                 },
             )
             .await?,
@@ -81,9 +85,21 @@ pub async fn create(
     Ok((agent, proposed))
 }
 
-/// The agent's trust as the request compares it.
-pub fn shown(stage: Stage, status: &str) -> serde_json::Value {
-    serde_json::json!({ "stage": stage, "status": status })
+/// The agent's trust as the request compares it: its stage and status, and
+/// how many stage changes it has had (a demotion and a promotion back to
+/// the same stage still make the request stale).
+pub fn shown(stage: Stage, status: &str, changes: i64) -> serde_json::Value {
+    serde_json::json!({ "stage": stage, "status": status, "stage_changes": changes })
+}
+
+async fn stage_changes(tx: &mut Tx<'_>, agent_id: &str) -> Result<i64, AppError> {
+    Ok(
+        sqlx::query("SELECT COUNT(*) AS n FROM stage_changes WHERE agent_id = $1")
+            .bind(agent_id)
+            .fetch_one(&mut **tx)
+            .await?
+            .try_get("n")?,
+    )
 }
 
 /// Raises the agent to the stage it was registered for, if it is still
@@ -100,7 +116,11 @@ pub async fn apply_change(
         .await?;
     let from = stored(Stage::parse(&r.try_get::<String, _>("stage")?))?;
     let status: String = r.try_get("status")?;
-    c.still(Some(&shown(from, &status)), "the agent's stage or status")?;
+    let changes = stage_changes(tx, agent_id).await?;
+    c.still(
+        Some(&shown(from, &status, changes)),
+        "the agent's stage or status",
+    )?;
     let to: Stage = stored(serde_json::from_value(c.after["stage"].clone()))?;
     sqlx::query("UPDATE agents SET stage = $1 WHERE id = $2")
         .bind(to.as_str())
@@ -131,7 +151,8 @@ pub async fn apply_change(
             subject_kind: "agent",
             subject_id: agent_id,
             detail: serde_json::json!({
-                "before": shown(from, &status), "after": shown(to, &status), "change_id": c.id,
+                "before": { "stage": from, "status": status }, "after": { "stage": to, "status": status },
+                "change_id": c.id,
             }),
         },
     )

@@ -41,7 +41,7 @@ pub async fn login(
         // Back-off first: a throttled attempt costs no hash and reveals
         // nothing (unknown usernames back off the same way).
         let keys = throttle::keys(&username, &client_address().await);
-        state.sign_in.check(&keys)?;
+        state.sign_in.begin(&keys)?;
         let _slot = state.sign_in.hashing_slot().await?;
         // A malformed username cannot exist; it still costs a hash check.
         let found = match users::parse_username(&username) {
@@ -56,13 +56,12 @@ pub async fn login(
         let user = match (ok, user) {
             (true, Some(user)) => user,
             _ => {
-                state.sign_in.failed(&keys);
                 tracing::info!(username = %username.trim(), "sign-in refused");
                 users::audit_session(&state.db, "user.sign_in_refused", None, &username).await?;
                 return Err(AppError::Unauthorized("wrong username or password".into()));
             }
         };
-        state.sign_in.succeeded(&keys[0]);
+        state.sign_in.succeeded(&keys);
         session::sign_in(&user).await?;
         users::audit_session(&state.db, "user.signed_in", Some(&user.id), &user.username).await?;
         tracing::info!(user = %user.username, "signed in");
@@ -79,7 +78,14 @@ async fn client_address() -> String {
     use axum::extract::ConnectInfo;
     leptos_axum::extract::<ConnectInfo<std::net::SocketAddr>>()
         .await
-        .map(|ConnectInfo(addr)| addr.ip().to_string())
+        .map(|ConnectInfo(addr)| match addr.ip() {
+            // One IPv6 host holds a whole /64: throttle the network.
+            std::net::IpAddr::V6(ip) => {
+                let s = ip.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+            ip => ip.to_string(),
+        })
         .unwrap_or_else(|_| "unknown".into())
 }
 

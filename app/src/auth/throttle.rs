@@ -1,14 +1,13 @@
-//! Sign-in throttling: consecutive failures per username and per client
-//! address back off exponentially (429 with `Retry-After`), and at most one
-//! password hash per core runs at once (past a short wait, 503), so guessing
-//! is slow and a flood of bad sign-ins cannot take the cores or the memory
-//! (each argon2 hash holds 19 MiB while it runs).
+//! Sign-in throttling: failures per username and per client address back
+//! off exponentially (429 with `Retry-After`), and at most one password
+//! hash per core runs at once (past a short wait, 503), so guessing is slow
+//! and a flood of bad sign-ins cannot take the cores or the memory (each
+//! argon2 hash holds 19 MiB while it runs).
 //!
 //! Hand-written rather than `governor`: the rule is "back off after
-//! consecutive failures, forget them on success", which a rate limiter
-//! (GCRA) does not express; a rate would also slow people who sign in fine.
-//! The state is per replica (a few replicas multiply the attempts allowed,
-//! not the memory used).
+//! failures, forget them on success", which a rate limiter (GCRA) does not
+//! express; a rate would also slow people who sign in fine. The state is
+//! per replica (replicas multiply the attempts allowed, not the memory).
 
 use crate::error::AppError;
 use std::collections::HashMap;
@@ -20,12 +19,15 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 /// (an address may be a whole office behind one NAT).
 const FREE_PER_USER: u32 = 5;
 const FREE_PER_ADDRESS: u32 = 20;
-/// The longest a back-off lasts; failures older than this are forgotten.
+/// The longest one back-off lasts.
 const MAX_BACKOFF: Duration = Duration::from_secs(15 * 60);
+/// Failures are forgotten after this long without one: much longer than
+/// the longest back-off, so waiting it out does not start a fresh allowance.
+const FORGET: Duration = Duration::from_secs(24 * 60 * 60);
 /// How long a sign-in waits for a free hashing slot before 503.
 const HASH_WAIT: Duration = Duration::from_secs(2);
-/// Entries kept before old ones are swept (bounds memory under a flood of
-/// made-up usernames).
+/// Entries kept at most: past this, forgotten ones are swept, then the
+/// older half (bounds memory under a flood of made-up usernames).
 const MAX_ENTRIES: usize = 100_000;
 
 struct Failures {
@@ -47,12 +49,11 @@ impl Default for SignInGuard {
 }
 
 /// The keys one attempt counts against: the username as typed (whether or
-/// not it exists, so throttling reveals nothing) and the client address.
+/// not it exists, so throttling reveals nothing; at most 64 characters) and
+/// the client address.
 pub fn keys(username: &str, address: &str) -> [String; 2] {
-    [
-        format!("user:{}", username.trim().to_lowercase()),
-        format!("addr:{address}"),
-    ]
+    let name: String = username.trim().to_lowercase().chars().take(64).collect();
+    [format!("user:{name}"), format!("addr:{address}")]
 }
 
 impl SignInGuard {
@@ -80,54 +81,56 @@ impl SignInGuard {
         }
     }
 
-    /// 429 while any of `keys` is backing off, with when to try again.
-    pub fn check(&self, keys: &[String]) -> Result<(), AppError> {
-        let now = Instant::now();
-        let map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let wait = keys
-            .iter()
-            .filter_map(|k| {
-                map.get(k)
-                    .map(|f| (f.last + Self::backoff(k, f.count)).saturating_duration_since(now))
-            })
-            .max()
-            .unwrap_or_default();
-        if wait.is_zero() {
-            Ok(())
-        } else {
-            Err(AppError::TooManyRequests(
-                "too many failed sign-ins: wait before trying again".into(),
-                wait.as_secs().max(1),
-            ))
-        }
-    }
-
-    pub fn failed(&self, keys: &[String]) {
+    /// Starts an attempt: 429 while any of `keys` is backing off, with when
+    /// to try again; otherwise the attempt counts as a failure at once (so
+    /// a burst of parallel guesses cannot all pass before any has failed),
+    /// until `succeeded` takes it back.
+    pub fn begin(&self, keys: &[String]) -> Result<(), AppError> {
         let now = Instant::now();
         let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let wait = keys
+            .iter()
+            .filter_map(|k| map.get(k).map(|f| (k, f)))
+            .filter(|(_, f)| now.duration_since(f.last) < FORGET)
+            .map(|(k, f)| (f.last + Self::backoff(k, f.count)).saturating_duration_since(now))
+            .max()
+            .unwrap_or_default();
+        if !wait.is_zero() {
+            return Err(AppError::TooManyRequests(
+                "too many failed sign-ins: wait before trying again".into(),
+                wait.as_secs().max(1),
+            ));
+        }
         if map.len() >= MAX_ENTRIES {
-            map.retain(|_, f| now.duration_since(f.last) < MAX_BACKOFF);
+            sweep(&mut map, now);
         }
         for key in keys {
             let f = map.entry(key.clone()).or_insert(Failures {
                 count: 0,
                 last: now,
             });
-            if now.duration_since(f.last) >= MAX_BACKOFF {
+            if now.duration_since(f.last) >= FORGET {
                 f.count = 0;
             }
             f.count += 1;
             f.last = now;
         }
+        Ok(())
     }
 
-    /// A correct password clears the username's failures (not the address's:
-    /// one good account must not unlock guessing at the others).
-    pub fn succeeded(&self, user_key: &str) {
-        self.failures
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(user_key);
+    /// A correct password: the username's failures are forgotten, and this
+    /// attempt no longer counts against the address (its earlier failures
+    /// do: one good account must not unlock guessing at the others).
+    pub fn succeeded(&self, keys: &[String]) {
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(user) = keys.first() {
+            map.remove(user);
+        }
+        for key in keys.iter().skip(1) {
+            if let Some(f) = map.get_mut(key) {
+                f.count = f.count.saturating_sub(1);
+            }
+        }
     }
 
     /// A slot to hash in; 503 if none frees up soon.
@@ -142,20 +145,30 @@ impl SignInGuard {
     }
 }
 
+/// Drops forgotten entries, then, if still full, the older half.
+fn sweep(map: &mut HashMap<String, Failures>, now: Instant) {
+    map.retain(|_, f| now.duration_since(f.last) < FORGET);
+    if map.len() >= MAX_ENTRIES {
+        let mut ages: Vec<Instant> = map.values().map(|f| f.last).collect();
+        ages.sort_unstable();
+        let cutoff = ages[ages.len() / 2];
+        map.retain(|_, f| f.last > cutoff);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn failures_back_off_exponentially_per_key_and_success_forgives_the_user() {
+    fn attempts_back_off_exponentially_per_key_and_success_forgives_the_user() {
         let guard = SignInGuard::new(1);
         let k = keys(" Ada ", "10.0.0.1");
         assert_eq!(k[0], "user:ada");
         for _ in 0..FREE_PER_USER {
-            assert!(guard.check(&k).is_ok());
-            guard.failed(&k);
+            assert!(guard.begin(&k).is_ok(), "each attempt counts as it starts");
         }
-        match guard.check(&k) {
+        match guard.begin(&k) {
             Err(AppError::TooManyRequests(_, secs)) => assert_eq!(secs, 1),
             other => panic!("{other:?}"),
         }
@@ -168,13 +181,35 @@ mod tests {
             SignInGuard::backoff("addr:x", FREE_PER_USER + 3),
             Duration::ZERO
         );
-        guard.succeeded(&k[0]);
-        assert!(
-            guard.check(&k).is_ok(),
-            "the address is still under its allowance"
-        );
         let other = keys("bob", "10.0.0.2");
-        assert!(guard.check(&other).is_ok(), "other keys are untouched");
+        assert!(guard.begin(&other).is_ok(), "other keys are untouched");
+        guard.succeeded(&other);
+        let map = guard.failures.lock().unwrap();
+        assert!(!map.contains_key("user:bob"));
+        assert_eq!(map["addr:10.0.0.2"].count, 0);
+        assert_eq!(keys(&"x".repeat(1000), "a")[0].len(), "user:".len() + 64);
+    }
+
+    #[test]
+    fn a_full_map_sweeps_the_older_half() {
+        let now = Instant::now();
+        let mut map: HashMap<String, Failures> = (0..MAX_ENTRIES)
+            .map(|i| {
+                (
+                    i.to_string(),
+                    Failures {
+                        count: 1,
+                        last: now + Duration::from_millis(i as u64),
+                    },
+                )
+            })
+            .collect();
+        sweep(&mut map, now + Duration::from_secs(200));
+        assert!(map.len() <= MAX_ENTRIES / 2);
+        assert!(
+            map.contains_key(&(MAX_ENTRIES - 1).to_string()),
+            "the newest stay"
+        );
     }
 
     #[tokio::test]

@@ -45,11 +45,16 @@ pub struct NewCapability<'a> {
 }
 
 fn json(c: &CapabilityRow) -> serde_json::Value {
-    serde_json::json!({
+    let mut v = serde_json::json!({
         "description": c.description,
         "triggers": c.triggers,
         "reversible": c.reversible,
-    })
+    });
+    // An unreadable entry never compares equal to a readable one.
+    if let Some(why) = &c.unreadable {
+        v["unreadable"] = why.clone().into();
+    }
+    v
 }
 
 /// How the entry after an edit holds less than before: a trigger removed,

@@ -79,7 +79,7 @@ pub async fn detail(db: &Db, viewer: &UserView, id: &str) -> Result<ChangeDetail
     let closed: Option<i64> = more.try_get("closed_at")?;
     Ok(ChangeDetail {
         can_withdraw: row.state == "open" && c.opened_by == viewer.id,
-        diff: diff(c.before.as_ref(), &c.after),
+        diff: shown_diff(&c),
         created: c.before.is_none(),
         row,
         reason: more.try_get("reason")?,
@@ -88,6 +88,33 @@ pub async fn detail(db: &Db, viewer: &UserView, id: &str) -> Result<ChangeDetail
         cannot_vote,
         cannot_approve,
     })
+}
+
+/// The diff as the approver reads it: blank grant fields in words (blank
+/// means "any target", "no limit"…), and no bookkeeping fields.
+fn shown_diff(c: &store::Stored) -> Vec<Diff> {
+    let blank = |field: &str| match field {
+        "stage" => "the agent's stage",
+        "max_per_hour" => "no hourly limit",
+        "bounds" => "no bounds",
+        "targets" => "any target",
+        "expires_on" => "never expires",
+        _ => "(none)",
+    };
+    diff(c.before.as_ref(), &c.after)
+        .into_iter()
+        .filter(|d| !(c.kind == Kind::Policy && d.field == "version"))
+        .map(|mut d| {
+            if c.kind == Kind::Grant {
+                for side in [&mut d.before, &mut d.after] {
+                    if side.as_deref() == Some("") {
+                        *side = Some(blank(&d.field).to_string());
+                    }
+                }
+            }
+            d
+        })
+        .collect()
 }
 
 /// Every field of the two sides, by dotted path, as text.

@@ -19,16 +19,19 @@ pub enum Kind {
     Policy,
     /// Readiness criteria that ask less.
     Readiness,
+    /// Automatic demotion and spot checks that watch less.
+    Sensor,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Promotion,
         Kind::AgentStage,
         Kind::Grant,
         Kind::Capability,
         Kind::Policy,
         Kind::Readiness,
+        Kind::Sensor,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -39,6 +42,7 @@ impl Kind {
             Kind::Capability => "capability",
             Kind::Policy => "policy",
             Kind::Readiness => "readiness",
+            Kind::Sensor => "sensor",
         }
     }
 
@@ -58,6 +62,7 @@ impl Kind {
             Kind::Capability => "Fewer risk triggers",
             Kind::Policy => "Relaxed policy",
             Kind::Readiness => "Lower readiness criteria",
+            Kind::Sensor => "Less watchful sensor",
         }
     }
 }

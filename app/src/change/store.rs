@@ -181,8 +181,11 @@ pub async fn votes(conn: &mut AnyConnection, id: &str) -> Result<Vec<Vote>, AppE
     .collect()
 }
 
-/// Records one lead's vote; answers the approvals so far. A second vote by
-/// the same person is refused by the key, however the two race.
+/// Records one lead's vote; answers the approvals so far that count: not
+/// those of `not_counted` (the proposer and the sponsor, unless one-person
+/// changes are allowed now), so a vote cast while they were allowed stops
+/// counting once they are not. A second vote by the same person is refused
+/// by the key, however the two race.
 pub async fn record_vote(
     tx: &mut Tx<'_>,
     id: &str,
@@ -190,6 +193,7 @@ pub async fn record_vote(
     approve: bool,
     reason: &str,
     override_reason: Option<&str>,
+    not_counted: [&str; 2],
 ) -> Result<i64, AppError> {
     let inserted = sqlx::query(
         "INSERT INTO change_votes (change_id, user_id, verdict, reason, override_reason, at) \
@@ -207,9 +211,12 @@ pub async fn record_vote(
         AppError::Conflict("you have already decided this change".into())
     })?;
     Ok(sqlx::query(
-        "SELECT COUNT(*) AS n FROM change_votes WHERE change_id = $1 AND verdict = 'approve'",
+        "SELECT COUNT(*) AS n FROM change_votes WHERE change_id = $1 AND verdict = 'approve' \
+         AND user_id <> $2 AND user_id <> $3",
     )
     .bind(id)
+    .bind(not_counted[0])
+    .bind(not_counted[1])
     .fetch_one(&mut **tx)
     .await?
     .try_get("n")?)

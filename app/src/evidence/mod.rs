@@ -5,6 +5,9 @@
 //! text comes through `evidence/text` and is rendered escaped (Markdown is
 //! rendered on the server with raw HTML escaped).
 
+#[cfg(test)]
+mod adversarial;
+pub mod bounds;
 #[cfg(feature = "ssr")]
 mod markdown;
 #[cfg(feature = "ssr")]
@@ -35,8 +38,9 @@ pub struct EvidenceInfo {
 }
 
 /// Largest text the viewer loads at once; the rest is cut (the raw link
-/// still has it all).
-pub const MAX_TEXT: usize = 512 * 1024;
+/// still has it all). The page carries it once as data and once drawn, so
+/// this keeps a request page under a megabyte.
+pub const MAX_TEXT: usize = 200 * 1024;
 
 /// One piece of text evidence, ready to show.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

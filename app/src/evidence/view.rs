@@ -1,5 +1,6 @@
 //! The viewer: one tab per piece of evidence, each drawn for its type.
 
+use super::bounds;
 use super::shape::{self, SideBySide};
 use super::{load_evidence_text, EvidenceInfo, EvidenceText};
 use crate::ui::ErrorNote;
@@ -148,7 +149,7 @@ fn TextPiece(id: String) -> impl IntoView {
 fn Rendered(t: EvidenceText) -> impl IntoView {
     let cut = t
         .truncated
-        .then(|| view! { <p class="muted small">"Showing the first 512 KiB; the raw link has all of it."</p> });
+        .then(|| view! { <p class="muted small">"Showing the first 200 KiB; the raw link has all of it."</p> });
     let json = || serde_json::from_str::<Value>(&t.text).ok();
     let body = match t.kind.as_str() {
         "plan" | "prompt" => {
@@ -157,11 +158,11 @@ fn Rendered(t: EvidenceText) -> impl IntoView {
             view! { <div class="markdown" inner_html=html></div> }.into_any()
         }
         "request_log" => match json().as_ref().and_then(shape::request_log) {
-            Some(rows) => view! { <RequestLog rows/> }.into_any(),
+            Some(shown) => view! { <Cut cut=shown.cut/> <RequestLog rows=shown.items/> }.into_any(),
             None => view! { <JsonView text=t.text.clone()/> }.into_any(),
         },
         "events" => match json().as_ref().and_then(shape::timeline) {
-            Some(events) => view! { <Timeline events/> }.into_any(),
+            Some(shown) => view! { <Cut cut=shown.cut/> <Timeline events=shown.items/> }.into_any(),
             None => view! { <JsonView text=t.text.clone()/> }.into_any(),
         },
         "extracted_data" => view! { <JsonView text=t.text.clone()/> }.into_any(),
@@ -232,19 +233,36 @@ fn JsonView(text: String) -> impl IntoView {
         return view! { <pre class="params">{text}</pre> }.into_any();
     };
     match shape::table(&value) {
-        Some((columns, rows)) => view! {
+        Some(t) => view! {
+            <Cut cut=t.cut/>
             <table class="table" data-testid="data-table">
-                <thead><tr>{columns.into_iter().map(|c| view! { <th scope="col">{c}</th> }).collect_view()}</tr></thead>
+                <thead><tr>{t.columns.into_iter().map(|c| view! { <th scope="col">{c}</th> }).collect_view()}</tr></thead>
                 <tbody>
-                    {rows.into_iter().map(|r| view! {
+                    {t.rows.into_iter().map(|r| view! {
                         <tr>{r.into_iter().map(|c| view! { <td>{c}</td> }).collect_view()}</tr>
                     }).collect_view()}
                 </tbody>
             </table>
         }
         .into_any(),
-        None => view! { <div class="tree" data-testid="data-tree">{tree(None, &value)}</div> }.into_any(),
+        None => {
+            let (pruned, cut) = bounds::prune(&value);
+            let cut = cut.then(|| format!(
+                "Showing at most {} parts, {} levels deep.", bounds::MAX_NODES, bounds::MAX_DEPTH
+            ));
+            view! { <Cut cut/> <div class="tree" data-testid="data-tree">{tree(None, &pruned)}</div> }.into_any()
+        }
     }
+}
+
+/// What a view left out, and where the rest is.
+#[component]
+fn Cut(cut: Option<String>) -> impl IntoView {
+    cut.map(|c| {
+        view! {
+            <p class="muted small" data-testid="cut">{c} " The raw link has everything."</p>
+        }
+    })
 }
 
 fn tree(key: Option<String>, v: &Value) -> AnyView {

@@ -16,5 +16,6 @@ pub async fn apply(tx: &mut Tx<'_>, c: &Stored, approver: &UserView) -> Result<(
         Kind::Capability => crate::catalog::store::apply_change(tx, c, approver).await,
         Kind::Policy => crate::rules::store::apply_change(tx, c, approver).await,
         Kind::Readiness => crate::trust::settings::apply_change(tx, c, approver).await,
+        Kind::Sensor => crate::trust::settings::apply_sensor_change(tx, c, approver).await,
     }
 }

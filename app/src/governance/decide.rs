@@ -79,6 +79,11 @@ pub async fn vote(
             return Err(AppError::validation(why));
         }
     }
+    let not_counted = if one_person {
+        ["", ""]
+    } else {
+        [c.opened_by.as_str(), sponsor.as_deref().unwrap_or("")]
+    };
     let approvals = store::record_vote(
         &mut tx,
         id,
@@ -86,6 +91,7 @@ pub async fn vote(
         approve,
         &reason,
         override_reason.as_deref(),
+        not_counted,
     )
     .await?;
     let closing = if !approve {
@@ -101,7 +107,9 @@ pub async fn vote(
     if closing == Some("approved") {
         if let Err(e) = apply(&mut tx, &c, user).await {
             drop(tx);
-            if matches!(e, AppError::Conflict(_)) {
+            // It can never apply as reviewed (the thing moved, or no longer
+            // passes the feature's checks): it leaves the open list.
+            if matches!(e, AppError::Conflict(_) | AppError::Validation(_)) {
                 mark_stale(state, &c, user, &e).await?;
             }
             return Err(e);

@@ -224,7 +224,8 @@ pub async fn save_settings(
     spike_rejections: String,
     spike_window: String,
     spot_check_pct: String,
-) -> Result<(), AppError> {
+    #[server(default)] reason: String,
+) -> Result<crate::change::Saved<()>, AppError> {
     crate::error::respond(async move {
         let (state, user) = crate::auth::session::guard(
             crate::auth::Role::can_manage_agents,
@@ -236,7 +237,7 @@ pub async fn save_settings(
             spike_window: parse_count("spike window", &spike_window)?,
             spot_check_pct: parse_count("spot-check share", &spot_check_pct)?,
         };
-        settings::save(&state.db, &user, s).await
+        settings::save(&state.db, &user, s, &reason).await
     })
     .await
 }

@@ -236,7 +236,40 @@ async fn write_criteria(
     .await
 }
 
-pub async fn save(db: &Db, user: &crate::auth::UserView, s: TrustSettings) -> Result<(), AppError> {
+/// How the sensor's settings after an edit watch less: a demotion needs
+/// more rejections or looks at fewer decisions, or fewer actions are
+/// sampled for spot checks.
+fn watches_less(b: &TrustSettings, a: &TrustSettings) -> Vec<String> {
+    let mut out = Vec::new();
+    if a.spike_rejections > b.spike_rejections {
+        out.push(format!(
+            "a rejection spike needs {} rejections instead of {}",
+            a.spike_rejections, b.spike_rejections
+        ));
+    }
+    if a.spike_window < b.spike_window {
+        out.push(format!(
+            "the spike looks at the last {} decisions instead of {}",
+            a.spike_window, b.spike_window
+        ));
+    }
+    if a.spot_check_pct < b.spot_check_pct {
+        out.push(format!(
+            "spot checks sample {} % instead of {} %",
+            a.spot_check_pct, b.spot_check_pct
+        ));
+    }
+    out
+}
+
+/// Saves the sensor's settings; settings that watch less wait for another
+/// lead as a change request.
+pub async fn save(
+    db: &Db,
+    user: &crate::auth::UserView,
+    s: TrustSettings,
+    reason: &str,
+) -> Result<Saved<()>, AppError> {
     bounded("spike window", s.spike_window, 1000)?;
     bounded("spike rejections", s.spike_rejections, s.spike_window)?;
     if s.spike_rejections == 0 || s.spike_window == 0 {
@@ -245,10 +278,75 @@ pub async fn save(db: &Db, user: &crate::auth::UserView, s: TrustSettings) -> Re
         ));
     }
     bounded("spot-check share", s.spot_check_pct, 100)?;
-    let before = load(db).await?;
     let mut tx = db.begin().await?;
     // The writer samples spot checks from the policy index: reload it.
     crate::policy::store::bump_epoch(&mut tx).await?;
+    let before = settings_in(&mut tx).await?;
+    let rises = watches_less(&before, &s);
+    let one_person = !rises.is_empty() && change::store::one_person(&mut tx).await?;
+    if !rises.is_empty() && !one_person {
+        let reason = change::store::reason(reason)?;
+        let value = |t: &TrustSettings| serde_json::to_value(t).map_err(|_| AppError::Internal);
+        let proposed = change::store::open(
+            &mut tx,
+            user,
+            change::store::Open {
+                kind: Kind::Sensor,
+                agent_id: None,
+                subject: "sensor",
+                before: Some(value(&before)?),
+                after: value(&s)?,
+                rises,
+                reason: &reason,
+                detail: None,
+                needed: 1,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(Saved::Proposed(proposed));
+    }
+    let how = serde_json::json!({ "one_person": one_person, "rises": rises });
+    write_settings(&mut tx, user, &before, &s, how).await?;
+    tx.commit().await?;
+    Ok(Saved::Applied(()))
+}
+
+/// Applies an approved change request to the sensor's settings, if they
+/// are still what it was proposed against.
+pub async fn apply_sensor_change(
+    tx: &mut Tx<'_>,
+    c: &Stored,
+    approver: &crate::auth::UserView,
+) -> Result<(), AppError> {
+    let before = settings_in(tx).await?;
+    let now = serde_json::to_value(&before).map_err(|_| AppError::Internal)?;
+    c.still(Some(&now), "the automatic demotion and spot-check settings")?;
+    let after: TrustSettings = stored(serde_json::from_value(c.after.clone()))?;
+    let how = serde_json::json!({ "change_id": c.id, "rises": c.rises });
+    write_settings(tx, approver, &before, &after, how).await
+}
+
+async fn settings_in(tx: &mut Tx<'_>) -> Result<TrustSettings, AppError> {
+    let r = sqlx::query(
+        "SELECT spike_rejections, spike_window, spot_check_pct FROM trust_settings WHERE id = 1",
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(TrustSettings {
+        spike_rejections: r.try_get("spike_rejections")?,
+        spike_window: r.try_get("spike_window")?,
+        spot_check_pct: r.try_get("spot_check_pct")?,
+    })
+}
+
+async fn write_settings(
+    tx: &mut Tx<'_>,
+    user: &crate::auth::UserView,
+    before: &TrustSettings,
+    s: &TrustSettings,
+    how: serde_json::Value,
+) -> Result<(), AppError> {
     sqlx::query(
         "UPDATE trust_settings SET spike_rejections = $1, spike_window = $2, spot_check_pct = $3, \
            updated_by = $4, updated_at = $5 WHERE id = 1",
@@ -258,19 +356,17 @@ pub async fn save(db: &Db, user: &crate::auth::UserView, s: TrustSettings) -> Re
     .bind(s.spot_check_pct)
     .bind(&user.id)
     .bind(now_ms())
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     audit::record(
-        &mut tx,
+        tx,
         audit::Event {
             actor: &Actor::User(user.id.clone()),
             what: "trust_settings.changed",
             subject_kind: "settings",
             subject_id: "trust",
-            detail: serde_json::json!({ "before": before, "after": s }),
+            detail: serde_json::json!({ "before": before, "after": s, "how": how }),
         },
     )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    .await
 }

@@ -35,18 +35,18 @@ async fn rejections_and_spot_check_problems_drop_one_capability_and_tell_the_lea
     app.grant_used(&agent_id, "tickets.comment").await;
     let rita = app.browser("rita").await;
     let lena = app.browser("lena").await;
-    // No sampling until the spot-check part below.
-    ok(lena
-        .rpc(
-            "trust/save_settings",
-            &[
-                ("spike_rejections", "3"),
-                ("spike_window", "10"),
-                ("spot_check_pct", "0"),
-            ],
-        )
-        .await)
-    .await;
+    // No sampling until the spot-check part below (sampling less watches
+    // less: a second lead approves it).
+    let none = [
+        ("spike_rejections", "3"),
+        ("spike_window", "10"),
+        ("spot_check_pct", "0"),
+        ("reason", "the test samples later"),
+    ];
+    let v = app
+        .applied(lena.rpc("trust/save_settings", &none).await)
+        .await;
+    assert!(crate::second_lead::proposed(&v).is_some(), "{v}");
     assert_eq!(
         submit(&app, &key, "crm.update_record", json!({"fields": 2})).await["decision"],
         "allowed"

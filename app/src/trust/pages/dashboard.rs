@@ -183,7 +183,11 @@ pub fn ReadinessPage() -> impl IntoView {
             Some(Ok(crate::change::Saved::Proposed(p))) => view! { <div role="status"><crate::change::ProposedNote proposed=p/></div> }.into_any(),
             _ => ().into_any(),
         }}
-        {move || save_settings.value().get().and_then(Result::err).map(|e| view! { <ErrorNote error=e/> })}
+        {move || match save_settings.value().get() {
+            Some(Err(e)) => view! { <ErrorNote error=e/> }.into_any(),
+            Some(Ok(crate::change::Saved::Proposed(p))) => view! { <div role="status"><crate::change::ProposedNote proposed=p/></div> }.into_any(),
+            _ => ().into_any(),
+        }}
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
@@ -264,7 +268,10 @@ fn SettingsForm(
                 <label>"Share of auto-allowed actions sampled for spot checks (%)"
                     <input name="spot_check_pct" value=settings.spot_check_pct.to_string() inputmode="numeric" disabled=!can_edit/>
                 </label>
-                {can_edit.then(|| view! { <button type="submit">"Save settings"</button> })}
+                {can_edit.then(|| view! {
+                    <crate::change::ReasonField/>
+                    <button type="submit">"Save settings"</button>
+                })}
             </ActionForm>
         </section>
     }
