@@ -7,6 +7,7 @@ use crate::audit::{self, Actor};
 use crate::auth::UserView;
 use crate::change;
 use crate::change::model::{Kind, Saved};
+use crate::change::store::Gate;
 use crate::change::store::Stored;
 use crate::db::{Db, Tx};
 use crate::error::{stored, AppError};
@@ -101,29 +102,29 @@ pub async fn save(
     bump_epoch(&mut tx).await?;
     let before = current(&mut tx, &name).await?;
     let rises = rises(before.as_ref(), &after);
-    let one_person = !rises.is_empty() && change::store::one_person(&mut tx).await?;
-    if !rises.is_empty() && !one_person {
-        let reason = change::store::reason(reason)?;
-        let proposed = change::store::open(
-            &mut tx,
-            user,
-            change::store::Open {
-                kind: Kind::Capability,
-                agent_id: None,
-                subject: &name,
-                before: before.as_ref().map(json),
-                after: json(&after),
-                rises,
-                reason: &reason,
-                detail: None,
-                needed: 1,
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        return Ok(Saved::Proposed(proposed));
-    }
-    let how = serde_json::json!({ "one_person": one_person, "rises": rises });
+    let how = match change::store::gate(
+        &mut tx,
+        user,
+        change::store::Open {
+            kind: Kind::Capability,
+            agent_id: None,
+            subject: &name,
+            before: before.as_ref().map(json),
+            after: json(&after),
+            rises,
+            reason,
+            detail: None,
+            needed: 1,
+        },
+    )
+    .await?
+    {
+        Gate::Proposed(p) => {
+            tx.commit().await?;
+            return Ok(Saved::Proposed(p));
+        }
+        Gate::Apply(how) => how,
+    };
     write(&mut tx, user, &after, before, how).await?;
     tx.commit().await?;
     Ok(Saved::Applied(after))

@@ -12,7 +12,8 @@ use sqlx::{AnyConnection, Row};
 
 /// A change to propose: `before` is the exact state it is proposed
 /// against (`None`: the thing does not exist yet), `after` what approval
-/// makes of it.
+/// makes of it, `rises` how it raises trust (empty: it does not), and
+/// `reason` the proposer's words, as typed.
 pub struct Open<'a> {
     pub kind: Kind,
     pub agent_id: Option<&'a str>,
@@ -75,6 +76,42 @@ pub async fn one_person(conn: &mut AnyConnection) -> Result<bool, AppError> {
         .fetch_one(&mut *conn)
         .await?;
     Ok(r.try_get::<i64, _>("one_person_changes")? != 0)
+}
+
+/// What a save does with a change: apply it now (with what its audit event
+/// records), or wait for another lead (the request is opened).
+pub enum Gate {
+    Apply(Value),
+    Proposed(Proposed),
+}
+
+/// The two-person rule at every front door that can raise trust: a change
+/// without rises applies; with rises it applies only while one-person
+/// changes are allowed (and says so), and otherwise becomes a change
+/// request in the caller's transaction, which needs a reason.
+pub async fn gate(tx: &mut Tx<'_>, by: &UserView, o: Open<'_>) -> Result<Gate, AppError> {
+    if o.rises.is_empty() {
+        return Ok(Gate::Apply(
+            serde_json::json!({ "one_person": false, "rises": [] }),
+        ));
+    }
+    if one_person(tx).await? {
+        return Ok(Gate::Apply(
+            serde_json::json!({ "one_person": true, "rises": o.rises }),
+        ));
+    }
+    let reason = reason(o.reason)?;
+    Ok(Gate::Proposed(
+        open(
+            tx,
+            by,
+            Open {
+                reason: &reason,
+                ..o
+            },
+        )
+        .await?,
+    ))
 }
 
 /// Opens a change request in the caller's transaction and audits it.

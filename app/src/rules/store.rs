@@ -5,6 +5,7 @@ use crate::audit::{self, Actor};
 use crate::auth::UserView;
 use crate::change;
 use crate::change::model::{Kind, Saved};
+use crate::change::store::Gate;
 use crate::change::store::Stored;
 use crate::clock::display;
 use crate::db::{known_id, now_ms, Db, Tx};
@@ -125,35 +126,35 @@ pub async fn save(
         Err(_) => vec!["replaces rules that could not be read".to_string()],
     };
     let after = json_value(&rules.to_json());
-    let one_person = !rises.is_empty() && change::store::one_person(&mut tx).await?;
-    if !rises.is_empty() && !one_person {
-        let reason = change::store::reason(if note == "edited in the browser" {
-            ""
-        } else {
-            &note
-        })?;
-        let proposed = change::store::open(
-            &mut tx,
-            user,
-            change::store::Open {
-                kind: Kind::Policy,
-                agent_id: None,
-                subject: "policy",
-                before: Some(
-                    serde_json::json!({ "version": base_version, "rules": json_value(&before) }),
-                ),
-                after: serde_json::json!({ "rules": after }),
-                rises,
-                reason: &reason,
-                detail: None,
-                needed: 1,
+    let how = match change::store::gate(
+        &mut tx,
+        user,
+        change::store::Open {
+            kind: Kind::Policy,
+            agent_id: None,
+            subject: "policy",
+            before: Some(
+                serde_json::json!({ "version": base_version, "rules": json_value(&before) }),
+            ),
+            after: serde_json::json!({ "rules": after }),
+            rises,
+            reason: if note == "edited in the browser" {
+                ""
+            } else {
+                &note
             },
-        )
-        .await?;
-        tx.commit().await?;
-        return Ok(Saved::Proposed(proposed));
-    }
-    let how = serde_json::json!({ "one_person": one_person, "rises": rises });
+            detail: None,
+            needed: 1,
+        },
+    )
+    .await?
+    {
+        Gate::Proposed(p) => {
+            tx.commit().await?;
+            return Ok(Saved::Proposed(p));
+        }
+        Gate::Apply(how) => how,
+    };
     let version = write(&mut tx, user, base_version, &note, &before, rules, how).await?;
     tx.commit().await?;
     Ok(Saved::Applied(version))

@@ -7,6 +7,7 @@ use crate::audit::{self, Actor};
 use crate::auth::UserView;
 use crate::change;
 use crate::change::model::{Kind, Saved};
+use crate::change::store::Gate;
 use crate::change::store::Stored;
 use crate::db::{known_id, new_id, now_ms, Db, Tx};
 use crate::error::{stored, AppError};
@@ -144,29 +145,29 @@ pub async fn save(
     bump_epoch(&mut tx).await?;
     let before = checked(&mut tx, agent_id, &grant).await?;
     let rises = grant_rises(before.as_ref(), &grant);
-    let one_person = !rises.is_empty() && change::store::one_person(&mut tx).await?;
-    if !rises.is_empty() && !one_person {
-        let reason = change::store::reason(reason)?;
-        let proposed = change::store::open(
-            &mut tx,
-            user,
-            change::store::Open {
-                kind: Kind::Grant,
-                agent_id: Some(agent_id),
-                subject: &grant.capability,
-                before: before.as_ref().map(|g| shown(g, now)),
-                after: shown(&grant, now),
-                rises,
-                reason: &reason,
-                detail: None,
-                needed: 1,
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        return Ok(Saved::Proposed(proposed));
-    }
-    let how = serde_json::json!({ "one_person": one_person, "rises": rises });
+    let how = match change::store::gate(
+        &mut tx,
+        user,
+        change::store::Open {
+            kind: Kind::Grant,
+            agent_id: Some(agent_id),
+            subject: &grant.capability,
+            before: before.as_ref().map(|g| shown(g, now)),
+            after: shown(&grant, now),
+            rises,
+            reason,
+            detail: None,
+            needed: 1,
+        },
+    )
+    .await?
+    {
+        Gate::Proposed(p) => {
+            tx.commit().await?;
+            return Ok(Saved::Proposed(p));
+        }
+        Gate::Apply(how) => how,
+    };
     write(&mut tx, user, agent_id, &grant, before, how).await?;
     tx.commit().await?;
     Ok(Saved::Applied(view(&grant, now)))

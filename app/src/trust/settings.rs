@@ -7,6 +7,7 @@ use super::views::TrustSettings;
 use crate::audit::{self, Actor};
 use crate::change;
 use crate::change::model::{Kind, Saved};
+use crate::change::store::Gate;
 use crate::change::store::Stored;
 use crate::db::{now_ms, Db, Tx};
 use crate::error::{stored, AppError};
@@ -137,36 +138,36 @@ pub async fn save_criteria(
     crate::policy::store::bump_epoch(&mut tx).await?;
     let before = criteria_in(&mut tx, c.stage).await?;
     let rises = lowered(&before, &c);
-    let one_person = !rises.is_empty() && change::store::one_person(&mut tx).await?;
-    if !rises.is_empty() && !one_person {
-        let reason = change::store::reason(reason)?;
-        let proposed = change::store::open(
-            &mut tx,
-            user,
-            change::store::Open {
-                kind: Kind::Readiness,
-                agent_id: None,
-                subject: c.stage.as_str(),
-                before: Some(to_value(&before)?),
-                after: to_value(&c)?,
-                rises,
-                reason: &reason,
-                detail: None,
-                needed: 1,
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        return Ok(Saved::Proposed(proposed));
-    }
-    let how = serde_json::json!({ "one_person": one_person, "rises": rises });
+    let how = match change::store::gate(
+        &mut tx,
+        user,
+        change::store::Open {
+            kind: Kind::Readiness,
+            agent_id: None,
+            subject: c.stage.as_str(),
+            before: Some(to_value(&before)?),
+            after: to_value(&c)?,
+            rises,
+            reason,
+            detail: None,
+            needed: 1,
+        },
+    )
+    .await?
+    {
+        Gate::Proposed(p) => {
+            tx.commit().await?;
+            return Ok(Saved::Proposed(p));
+        }
+        Gate::Apply(how) => how,
+    };
     write_criteria(&mut tx, user, &before, &c, how).await?;
     tx.commit().await?;
     Ok(Saved::Applied(()))
 }
 
-fn to_value(c: &Criteria) -> Result<serde_json::Value, AppError> {
-    serde_json::to_value(c).map_err(|_| AppError::Internal)
+fn to_value<T: serde::Serialize>(t: &T) -> Result<serde_json::Value, AppError> {
+    serde_json::to_value(t).map_err(|_| AppError::Internal)
 }
 
 /// Applies an approved change request, if the stage's criteria are still
@@ -283,30 +284,29 @@ pub async fn save(
     crate::policy::store::bump_epoch(&mut tx).await?;
     let before = settings_in(&mut tx).await?;
     let rises = watches_less(&before, &s);
-    let one_person = !rises.is_empty() && change::store::one_person(&mut tx).await?;
-    if !rises.is_empty() && !one_person {
-        let reason = change::store::reason(reason)?;
-        let value = |t: &TrustSettings| serde_json::to_value(t).map_err(|_| AppError::Internal);
-        let proposed = change::store::open(
-            &mut tx,
-            user,
-            change::store::Open {
-                kind: Kind::Sensor,
-                agent_id: None,
-                subject: "sensor",
-                before: Some(value(&before)?),
-                after: value(&s)?,
-                rises,
-                reason: &reason,
-                detail: None,
-                needed: 1,
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        return Ok(Saved::Proposed(proposed));
-    }
-    let how = serde_json::json!({ "one_person": one_person, "rises": rises });
+    let how = match change::store::gate(
+        &mut tx,
+        user,
+        change::store::Open {
+            kind: Kind::Sensor,
+            agent_id: None,
+            subject: "sensor",
+            before: Some(to_value(&before)?),
+            after: to_value(&s)?,
+            rises,
+            reason,
+            detail: None,
+            needed: 1,
+        },
+    )
+    .await?
+    {
+        Gate::Proposed(p) => {
+            tx.commit().await?;
+            return Ok(Saved::Proposed(p));
+        }
+        Gate::Apply(how) => how,
+    };
     write_settings(&mut tx, user, &before, &s, how).await?;
     tx.commit().await?;
     Ok(Saved::Applied(()))
@@ -320,8 +320,10 @@ pub async fn apply_sensor_change(
     approver: &crate::auth::UserView,
 ) -> Result<(), AppError> {
     let before = settings_in(tx).await?;
-    let now = serde_json::to_value(&before).map_err(|_| AppError::Internal)?;
-    c.still(Some(&now), "the automatic demotion and spot-check settings")?;
+    c.still(
+        Some(&to_value(&before)?),
+        "the automatic demotion and spot-check settings",
+    )?;
     let after: TrustSettings = stored(serde_json::from_value(c.after.clone()))?;
     let how = serde_json::json!({ "change_id": c.id, "rises": c.rises });
     write_settings(tx, approver, &before, &after, how).await

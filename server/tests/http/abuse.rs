@@ -70,3 +70,42 @@ async fn a_made_up_key_is_refused_before_the_body_is_read() {
     let text = String::from_utf8_lossy(&answer[..n]);
     assert!(text.starts_with("HTTP/1.1 401"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_built_to_be_quadratic_stays_small_on_the_request_page() {
+    let app = TestApp::spawn().await;
+    app.user("rita", Role::Reviewer).await;
+    let (_, key) = app.agent("shopper", app::policy::Stage::Propose).await;
+    // Every row brings a new column: 12,000 × 12,000 cells if drawn whole.
+    let rows: Vec<serde_json::Value> = (0..12_000)
+        .map(|i| serde_json::json!({ format!("k{i}"): 0 }))
+        .collect();
+    let content = serde_json::to_string(&rows).unwrap();
+    assert!(
+        content.len() > 100_000 && content.len() < 200 * 1024,
+        "{}",
+        content.len()
+    );
+    let sent = app
+        .submit(
+            &key,
+            serde_json::json!({"capability": "email.send", "target": "t", "summary": "s",
+                "evidence": [{"type": "extracted_data", "content": content}]}),
+        )
+        .await;
+    assert_eq!(sent.status(), 201);
+    let sent: serde_json::Value = sent.json().await.unwrap();
+    let id = sent["id"].as_str().unwrap();
+    let rita = app.browser("rita").await;
+    let page = rita
+        .page(&format!("/approvals/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.len() < 1_000_000, "{} bytes", page.len());
+    assert!(
+        page.contains("Showing 200 of 12000 rows. Showing 40 of 12000 columns."),
+        "the cut is said"
+    );
+}
