@@ -53,7 +53,7 @@ pub fn prepare_sqlite_url(url: &str) -> std::io::Result<String> {
 
 /// Hides a password in a database URL, for logs and errors.
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let url = match (url.find("://"), url.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let creds = &url[scheme_end + 3..at];
             match creds.find(':') {
@@ -67,6 +67,20 @@ pub fn redact_url(url: &str) -> String {
             }
         }
         _ => url.to_string(),
+    };
+    // PostgreSQL also takes the password as a parameter: `?password=…`.
+    match url.split_once('?') {
+        None => url,
+        Some((base, query)) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|p| match p.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => p.to_string(),
+                })
+                .collect();
+            format!("{base}?{}", params.join("&"))
+        }
     }
 }
 
@@ -195,6 +209,10 @@ mod tests {
         assert_eq!(
             redact_url("sqlite://data/belay.db"),
             "sqlite://data/belay.db"
+        );
+        assert_eq!(
+            redact_url("postgres://db/belay?user=b&Password=s3cret&sslmode=require"),
+            "postgres://db/belay?user=b&Password=***&sslmode=require"
         );
     }
 

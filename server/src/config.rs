@@ -110,7 +110,8 @@ pub struct ServeArgs {
     /// Folder with the compiled site (wasm, js, css), as cargo-leptos writes it.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
-    /// Mark the session cookie Secure (set this when Belay is served over HTTPS).
+    /// Belay is served over HTTPS: the session cookie is Secure and every
+    /// response carries HSTS.
     #[arg(long, env = "BELAY_SECURE_COOKIES")]
     pub secure_cookies: bool,
 }

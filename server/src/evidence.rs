@@ -40,7 +40,8 @@ pub async fn raw(
             (header::CONTENT_SECURITY_POLICY, csp.to_string()),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
             (header::X_FRAME_OPTIONS, frame.to_string()),
-            (header::CACHE_CONTROL, "private, max-age=300".to_string()),
+            // Evidence may be sensitive: nothing keeps it after sign-out.
+            (header::CACHE_CONTROL, "no-store".to_string()),
             (header::CONTENT_DISPOSITION, "inline".to_string()),
             (header::REFERRER_POLICY, "no-referrer".to_string()),
             (

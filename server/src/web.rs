@@ -22,13 +22,23 @@ pub fn session_layer<S: SessionStore + Clone>(store: S, secure: bool) -> Session
 }
 
 /// Headers on every response: no MIME sniffing, no framing of Belay's
-/// pages by other sites, no full URLs leaked in Referer.
-pub fn with_security_headers(router: Router<AppState>) -> Router<AppState> {
-    let headers = [
+/// pages by other sites, no full URLs leaked in Referer, no powerful browser
+/// features for any page; and, when served over HTTPS (`secure`), HSTS.
+pub fn with_security_headers(router: Router<AppState>, secure: bool) -> Router<AppState> {
+    let mut headers = vec![
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::REFERRER_POLICY, "same-origin"),
+        (
+            header::HeaderName::from_static("permissions-policy"),
+            "camera=(), microphone=(), geolocation=(), payment=(), usb=(), serial=(), \
+             bluetooth=(), hid=(), midi=(), clipboard-read=(), display-capture=(), \
+             interest-cohort=()",
+        ),
     ];
+    if secure {
+        headers.push((header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"));
+    }
     headers.into_iter().fold(router, |router, (name, value)| {
         router.layer(SetResponseHeaderLayer::if_not_present(
             name,

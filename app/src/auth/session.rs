@@ -7,6 +7,10 @@ use tower_sessions::Session;
 
 /// Session key holding the signed-in user's id.
 pub const USER_ID: &str = "user_id";
+/// Session key holding when they signed in (ms since the epoch).
+const SIGNED_IN_AT: &str = "signed_in_at";
+/// However active a session stays, it ends this long after sign-in.
+pub const MAX_SESSION_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 
 async fn session() -> Result<Session, AppError> {
     leptos_axum::extract::<Session>().await.map_err(|e| {
@@ -22,10 +26,15 @@ pub async fn signed_in(state: &AppState, session: &Session) -> Result<Option<Use
         tracing::error!(error = %e, "session store failed");
         AppError::Internal
     })?;
-    match id {
-        Some(id) => users::find_active(&state.db, &id).await,
-        None => Ok(None),
+    let Some(id) = id else { return Ok(None) };
+    // Past its absolute lifetime (or from before sign-in times were kept),
+    // a session ends however recently it was used.
+    let at: Option<i64> = session.get(SIGNED_IN_AT).await.map_err(store_failed)?;
+    if at.is_none_or(|at| crate::db::now_ms() - at > MAX_SESSION_MS) {
+        session.flush().await.map_err(store_failed)?;
+        return Ok(None);
     }
+    users::find_active(&state.db, &id).await
 }
 
 pub async fn current_user(state: &AppState) -> Result<Option<UserView>, AppError> {
@@ -69,6 +78,10 @@ pub async fn sign_in(user: &UserView) -> Result<(), AppError> {
     session.cycle_id().await.map_err(store_failed)?;
     session
         .insert(USER_ID, &user.id)
+        .await
+        .map_err(store_failed)?;
+    session
+        .insert(SIGNED_IN_AT, crate::db::now_ms())
         .await
         .map_err(store_failed)?;
     Ok(())

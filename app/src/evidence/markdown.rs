@@ -44,6 +44,14 @@ pub fn to_safe_html(source: &str) -> String {
 /// vbscript:, file:) becomes an inert `#`.
 fn safe_url(url: CowStr<'_>) -> CowStr<'_> {
     let lower = url.trim().to_ascii_lowercase();
+    // `//host/x` is another site, not a path here: say so plainly. Browsers
+    // read `/\host` and `\\host` as `//host` too; those are never needed.
+    if lower.starts_with("//") {
+        return CowStr::from(format!("https:{}", url.trim()));
+    }
+    if lower.starts_with("/\\") || lower.starts_with("\\") {
+        return CowStr::Borrowed("#");
+    }
     let scheme_end = lower.find(':');
     let first_slash = lower.find(['/', '?', '#']);
     let relative = match (scheme_end, first_slash) {
@@ -84,9 +92,11 @@ mod tests {
             assert!(html.contains("&lt;"), "{html}");
         }
         let html = to_safe_html(
-            "[click](javascript:alert(1)) [ok](https://acme.example/x) [rel](/approvals)",
+            "[click](javascript:alert(1)) [ok](https://acme.example/x) [rel](/approvals) [far](//evil.example/p) [odd](/\\evil.example)",
         );
         assert!(!html.contains("javascript:"), "{html}");
+        assert!(html.contains(r#"href="https://evil.example/p""#), "{html}");
+        assert!(!html.contains("evil.example\""), "{html}");
         assert!(html.contains("href=\"https://acme.example/x\""));
         assert!(html.contains("href=\"/approvals\""));
         let html = to_safe_html(

@@ -109,3 +109,27 @@ async fn a_table_built_to_be_quadratic_stays_small_on_the_request_page() {
         "the cut is said"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_deny_powerful_features_and_https_servers_send_hsts() {
+    let app = TestApp::spawn().await;
+    let res = app.anonymous_browser().page("/login").await;
+    let policy = res.headers()["permissions-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        policy.contains("camera=()") && policy.contains("geolocation=()"),
+        "{policy}"
+    );
+    assert!(
+        res.headers().get("strict-transport-security").is_none(),
+        "not over plain HTTP"
+    );
+    let https = TestApp::spawn_with(|s| s.secure_cookies = true).await;
+    let res = https.anonymous_browser().page("/login").await;
+    assert_eq!(
+        res.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+}

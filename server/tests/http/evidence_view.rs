@@ -47,6 +47,7 @@ async fn raw_evidence_is_served_inert_and_only_to_people_signed_in() {
     );
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert_eq!(h["x-frame-options"], "SAMEORIGIN");
+    assert_eq!(h["cache-control"], "no-store");
     let body = res.text().await.unwrap();
     assert!(
         !body.to_ascii_lowercase().contains("http-equiv"),
