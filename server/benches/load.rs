@@ -280,6 +280,8 @@ async fn start_belay(dir: &std::path::Path) -> Target {
         serve: ServeArgs {
             addr: "127.0.0.1:0".parse().unwrap(),
             site_root: dir.join("site").display().to_string(),
+            // The load generator is one agent at full speed: no quota.
+            submissions_per_minute: std::num::NonZeroU32::MAX,
             ..ServeArgs::default()
         },
     };

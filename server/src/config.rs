@@ -114,6 +114,9 @@ pub struct ServeArgs {
     /// response carries HSTS.
     #[arg(long, env = "BELAY_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// Actions one agent key may submit a minute (bursts up to as many at once).
+    #[arg(long, env = "BELAY_SUBMISSIONS_PER_MINUTE", default_value = "600")]
+    pub submissions_per_minute: std::num::NonZeroU32,
 }
 
 impl Default for ServeArgs {
@@ -122,6 +125,7 @@ impl Default for ServeArgs {
             addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
             site_root: "target/site".into(),
             secure_cookies: false,
+            submissions_per_minute: std::num::NonZeroU32::new(600).expect("not zero"),
         }
     }
 }
@@ -140,6 +144,7 @@ impl fmt::Debug for Config {
             .field("addr", &self.serve.addr)
             .field("site_root", &self.serve.site_root)
             .field("secure_cookies", &self.serve.secure_cookies)
+            .field("submissions_per_minute", &self.serve.submissions_per_minute)
             .finish()
     }
 }

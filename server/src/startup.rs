@@ -149,7 +149,7 @@ impl Application {
                 web.layer(web::session_layer(s.clone(), config.serve.secure_cookies))
             }
         };
-        let router = web::with_security_headers(Router::new().nest("/api/v1", api::router(writer)).merge(web), config.serve.secure_cookies)
+        let router = web::with_security_headers(Router::new().nest("/api/v1", api::router(writer, api::quota::Quotas::new(config.serve.submissions_per_minute))).merge(web), config.serve.secure_cookies)
             .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
                 tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), agent = tracing::field::Empty)
             }))

@@ -1,6 +1,7 @@
 //! The agent's credential: `Authorization: Bearer <key>`. A missing or
 //! malformed header is refused, never treated as anonymous.
 
+use super::quota::Quotas;
 use app::auth::agent::{self, Principal};
 use app::auth::keys;
 use app::db::now_ms;
@@ -8,6 +9,7 @@ use app::error::AppError;
 use app::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts};
+use std::sync::Arc;
 
 /// An authenticated agent (checked now, against the current view of keys).
 pub struct Agent(pub Principal);
@@ -27,6 +29,7 @@ impl FromRequestParts<AppState> for Agent {
 /// writer checks it again, in the transaction that decides, against the
 /// same view of agents and keys that decides it); any other key is looked
 /// up afresh and refused with 401 / 403 before a byte of the body is read.
+/// The agent's submission quota is charged here too (429 past it).
 pub struct AgentKey(pub String);
 
 impl FromRequestParts<AppState> for AgentKey {
@@ -44,6 +47,9 @@ impl FromRequestParts<AppState> for AgentKey {
             .is_some_and(|index| index.authenticate(&hash, now_ms()).is_ok());
         if !known {
             agent::authenticate(state, token).await?;
+        }
+        if let Some(quotas) = parts.extensions.get::<Arc<Quotas>>() {
+            quotas.submission(&hash)?;
         }
         Ok(AgentKey(hash))
     }

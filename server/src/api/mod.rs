@@ -3,6 +3,7 @@
 mod actions;
 mod agent_auth;
 mod json;
+pub mod quota;
 
 use agent_auth::Agent;
 use app::actions::commit::Committer;
@@ -15,8 +16,9 @@ use axum::{Json, Router};
 /// Largest request body the API reads; bigger ones get 413.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
-/// The agent API; `writer` decides and records every submission.
-pub fn router(writer: Committer) -> Router<AppState> {
+/// The agent API; `writer` decides and records every submission, within
+/// each agent's `quotas`.
+pub fn router(writer: Committer, quotas: quota::Quotas) -> Router<AppState> {
     Router::new()
         .route("/openapi.json", get(openapi))
         .route("/me", get(me))
@@ -32,6 +34,7 @@ pub fn router(writer: Committer) -> Router<AppState> {
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::Extension(writer))
+        .layer(axum::Extension(std::sync::Arc::new(quotas)))
 }
 
 /// The machine-readable contract of what this API serves today.

@@ -133,3 +133,41 @@ async fn pages_deny_powerful_features_and_https_servers_send_hsts() {
         "max-age=31536000"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_over_its_quota_waits_while_others_are_decided() {
+    let app = TestApp::spawn_with(|s| {
+        s.submissions_per_minute = std::num::NonZeroU32::new(3).unwrap();
+    })
+    .await;
+    let (_, noisy) = app.agent("noisy", app::policy::Stage::Propose).await;
+    let (_, calm) = app.agent("calm", app::policy::Stage::Propose).await;
+    for _ in 0..3 {
+        app.submit_ok(&noisy, "docs.summarize").await;
+    }
+    let res = app
+        .submit(
+            &noisy,
+            serde_json::json!({"capability": "docs.summarize", "target": "t", "summary": "s"}),
+        )
+        .await;
+    assert_eq!(res.status(), 429);
+    assert!((1..=60).contains(
+        &res.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    ));
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("quota of 3 submissions a minute"));
+    // The other agent is decided as usual.
+    assert_eq!(
+        app.submit_ok(&calm, "docs.summarize").await["decision"],
+        "pending_approval"
+    );
+}
