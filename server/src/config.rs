@@ -117,6 +117,10 @@ pub struct ServeArgs {
     /// Actions one agent key may submit a minute (bursts up to as many at once).
     #[arg(long, env = "BELAY_SUBMISSIONS_PER_MINUTE", default_value = "600")]
     pub submissions_per_minute: std::num::NonZeroU32,
+    /// Host names Belay is reached by, comma-separated (a port is optional).
+    /// Default: on loopback, localhost, 127.0.0.1 and [::1]; elsewhere any.
+    #[arg(long, env = "BELAY_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for ServeArgs {
@@ -126,6 +130,7 @@ impl Default for ServeArgs {
             site_root: "target/site".into(),
             secure_cookies: false,
             submissions_per_minute: std::num::NonZeroU32::new(600).expect("not zero"),
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -145,6 +150,7 @@ impl fmt::Debug for Config {
             .field("site_root", &self.serve.site_root)
             .field("secure_cookies", &self.serve.secure_cookies)
             .field("submissions_per_minute", &self.serve.submissions_per_minute)
+            .field("allowed_hosts", &self.serve.allowed_hosts)
             .finish()
     }
 }

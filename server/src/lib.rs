@@ -8,5 +8,6 @@ pub mod config;
 pub mod demo;
 mod events;
 mod evidence;
+mod hosts;
 pub mod startup;
 pub mod web;

@@ -153,7 +153,15 @@ impl Application {
             .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
                 tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), agent = tracing::field::Empty)
             }))
-            .with_state(state.clone());
+            .with_state(state.clone())
+            // Outermost: a request for another host name is refused first.
+            .layer(axum::middleware::from_fn_with_state(
+                std::sync::Arc::new(crate::hosts::AllowedHosts::new(
+                    &config.serve.allowed_hosts,
+                    addr,
+                )),
+                crate::hosts::check,
+            ));
 
         Ok(Application {
             listener,

@@ -171,3 +171,26 @@ async fn an_agent_over_its_quota_waits_while_others_are_decided() {
         "pending_approval"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_loopback_server_answers_only_to_its_own_names() {
+    let app = TestApp::spawn().await;
+    // DNS rebinding: a page on evil.example points its name at 127.0.0.1.
+    let res = app
+        .http
+        .get(format!("{}/login", app.base))
+        .header("host", "evil.example:3000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 421);
+    let res = app
+        .http
+        .get(format!("{}/api/v1/openapi.json", app.base))
+        .header("host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 421);
+    assert_eq!(app.anonymous_browser().page("/login").await.status(), 200);
+}
