@@ -54,6 +54,7 @@ pub mod clock;
 pub mod error;
 pub mod evidence;
 pub mod governance;
+pub mod people;
 pub mod policy;
 pub mod rules;
 pub mod scope;
@@ -128,6 +129,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/readiness") view=trust::ReadinessPage/>
                     <Route path=path!("/spot-checks") view=trust::SpotChecksPage/>
                     <Route path=path!("/audit") view=trail::AuditPage/>
+                    <Route path=path!("/people") view=people::PeoplePage/>
+                    <Route path=path!("/account") view=people::AccountPage/>
                 </Routes>
             </main>
         </Router>
@@ -158,9 +161,10 @@ fn Nav() -> impl IntoView {
                                 <A href="/simulate">"Simulate"</A>
                                 <A href="/readiness">"Readiness"</A>
                                 {user.role.can_audit().then(|| view! { <A href="/audit">"Audit"</A> })}
+                                {user.role.can_administer().then(|| view! { <A href="/people">"People"</A> })}
                             </nav>
                             <div class="who">
-                                <span data-testid="whoami">{format!("{} ({})", user.username, user.role)}</span>
+                                <a href="/account" data-testid="whoami">{format!("{} ({})", user.username, user.role)}</a>
                                 <ActionForm action=logout attr:class="inline">
                                     <button type="submit" class="link">"Sign out"</button>
                                 </ActionForm>

@@ -37,7 +37,38 @@ pub async fn user(db: &Db, command: UserCommand) -> Result<(), StartupError> {
             }
             Ok(())
         }
+        other => people(db, other).await,
     }
+}
+
+/// The people commands an admin also has in the browser, run as the operator.
+async fn people(db: &Db, command: UserCommand) -> Result<(), StartupError> {
+    let by = Actor::Operator(format!("operator:{}", operator()));
+    match command {
+        UserCommand::Deactivate { username } => {
+            let id = app::people::store::id_of(db, &username).await?;
+            app::people::store::set_active(db, &by, &id, false).await?;
+            println!("Deactivated {username:?}; their sessions have ended.");
+        }
+        UserCommand::Reactivate { username } => {
+            let id = app::people::store::id_of(db, &username).await?;
+            app::people::store::set_active(db, &by, &id, true).await?;
+            println!("Reactivated {username:?}.");
+        }
+        UserCommand::SetRole { username, role } => {
+            let role = Role::parse(&role)?;
+            let id = app::people::store::id_of(db, &username).await?;
+            app::people::store::set_role(db, &by, &id, role).await?;
+            println!("{username:?} is now {role}.");
+        }
+        UserCommand::ResetPassword { username } => {
+            let id = app::people::store::id_of(db, &username).await?;
+            let secret = app::people::store::reset_password(db, &by, &id).await?;
+            println!("New password for {username:?} (shown once; hand it over now): {secret}");
+        }
+        UserCommand::Create { .. } => unreachable!("`user` handles create"),
+    }
+    Ok(())
 }
 
 pub async fn agent(db: &Db, command: AgentCommand) -> Result<(), StartupError> {

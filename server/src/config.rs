@@ -82,6 +82,28 @@ pub enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Deactivate a person: their sessions end at once.
+    Deactivate {
+        #[arg(long)]
+        username: String,
+    },
+    /// Let a deactivated person sign in again.
+    Reactivate {
+        #[arg(long)]
+        username: String,
+    },
+    /// Change a person's role (admin, lead, reviewer or auditor).
+    SetRole {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        role: String,
+    },
+    /// Give a person a new generated password, printed once.
+    ResetPassword {
+        #[arg(long)]
+        username: String,
+    },
 }
 
 #[derive(Subcommand)]
