@@ -78,6 +78,8 @@ use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::path;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -93,6 +95,29 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App/>
             </body>
         </html>
+    }
+}
+
+/// Every page's CSP: scripts only with this response's nonce (Leptos puts
+/// it on its hydration and streaming scripts; the wasm they load inherits
+/// trust through 'strict-dynamic'), nothing fetched or framed from other
+/// origins, and no plugins, base tags or foreign form targets.
+#[cfg(feature = "ssr")]
+fn content_security_policy() {
+    let Some(nonce) = leptos::nonce::use_nonce() else {
+        return;
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'nonce-{nonce}' 'strict-dynamic' 'wasm-unsafe-eval'; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+         frame-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; \
+         object-src 'none'"
+    );
+    if let (Some(options), Ok(value)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        axum::http::HeaderValue::from_str(&policy),
+    ) {
+        options.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, value);
     }
 }
 

@@ -16,7 +16,7 @@ test.beforeAll(() => {
 test('an auditor reads the audit trail, filters it, and sees a change before and after', async ({ page }) => {
   await signInAt(page, '/audit', auditor);
   await expect(page.getByRole('heading', { name: 'Audit trail' })).toBeVisible();
-  await expect(page.getByRole('link', { name: 'Audit' })).toBeVisible();
+  await expect(page.getByRole('link', { name: 'Audit', exact: true })).toBeVisible();
   const trail = page.getByTestId('trail');
   await expect(trail.getByRole('cell', { name: 'agent.created' }).first()).toBeVisible();
 

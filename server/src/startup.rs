@@ -126,7 +126,11 @@ impl Application {
                 routes,
                 {
                     let state = state.clone();
-                    move || provide_context(state.clone())
+                    move || {
+                        provide_context(state.clone());
+                        // A fresh nonce per page, for its CSP (see app::shell).
+                        leptos::nonce::provide_nonce();
+                    }
                 },
                 {
                     let options = leptos_options.clone();
