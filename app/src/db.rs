@@ -53,35 +53,57 @@ pub fn prepare_sqlite_url(url: &str) -> std::io::Result<String> {
 
 /// Hides a password in a database URL, for logs and errors.
 pub fn redact_url(url: &str) -> String {
-    let url = match (url.find("://"), url.rfind('@')) {
+    // The query first: an `@` in it must not be taken for the credentials'.
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let base = match (base.find("://"), base.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let creds = &url[scheme_end + 3..at];
+            let creds = &base[scheme_end + 3..at];
             match creds.find(':') {
                 Some(colon) => format!(
                     "{}{}:***{}",
-                    &url[..scheme_end + 3],
+                    &base[..scheme_end + 3],
                     &creds[..colon],
-                    &url[at..]
+                    &base[at..]
                 ),
-                None => url.to_string(),
+                None => base.to_string(),
             }
         }
-        _ => url.to_string(),
+        _ => base.to_string(),
     };
-    // PostgreSQL also takes the password as a parameter: `?password=…`.
-    match url.split_once('?') {
-        None => url,
-        Some((base, query)) => {
+    // PostgreSQL also takes the password as a parameter: `?password=…`
+    // (the name may be percent-encoded).
+    match query {
+        None => base,
+        Some(query) => {
             let params: Vec<String> = query
                 .split('&')
                 .map(|p| match p.split_once('=') {
-                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    Some((k, _)) if is_password_key(k) => format!("{k}=***"),
                     _ => p.to_string(),
                 })
                 .collect();
             format!("{base}?{}", params.join("&"))
         }
     }
+}
+
+fn is_password_key(key: &str) -> bool {
+    let mut decoded = String::new();
+    let mut bytes = key.bytes();
+    while let Some(b) = bytes.next() {
+        let hex = |b: Option<u8>| b.and_then(|b| (b as char).to_digit(16));
+        match b {
+            b'%' => match (hex(bytes.next()), hex(bytes.next())) {
+                (Some(h), Some(l)) => decoded.push(char::from((h * 16 + l) as u8)),
+                _ => return true, // malformed: hide it
+            },
+            b => decoded.push(char::from(b)),
+        }
+    }
+    decoded.eq_ignore_ascii_case("password")
 }
 
 pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
@@ -213,6 +235,14 @@ mod tests {
         assert_eq!(
             redact_url("postgres://db/belay?user=b&Password=s3cret&sslmode=require"),
             "postgres://db/belay?user=b&Password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgres://db:5432/belay?application_name=ci@runner&pass%77ord=s3cret"),
+            "postgres://db:5432/belay?application_name=ci@runner&pass%77ord=***"
+        );
+        assert_eq!(
+            redact_url("postgres://u:pw@db/b?x=1"),
+            "postgres://u:***@db/b?x=1"
         );
     }
 

@@ -104,11 +104,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// origins, and no plugins, base tags or foreign form targets.
 #[cfg(feature = "ssr")]
 fn content_security_policy() {
-    let Some(nonce) = leptos::nonce::use_nonce() else {
-        return;
+    // Without a nonce (a page rendered outside the routes), no script runs.
+    let scripts = match leptos::nonce::use_nonce() {
+        Some(nonce) => format!("'nonce-{nonce}' 'strict-dynamic' 'wasm-unsafe-eval'"),
+        None => "'none'".to_string(),
     };
     let policy = format!(
-        "default-src 'self'; script-src 'nonce-{nonce}' 'strict-dynamic' 'wasm-unsafe-eval'; \
+        "default-src 'self'; script-src {scripts}; \
          style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
          frame-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; \
          object-src 'none'"

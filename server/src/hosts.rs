@@ -13,8 +13,9 @@ use std::sync::Arc;
 pub struct AllowedHosts(Option<Vec<String>>);
 
 impl AllowedHosts {
-    /// The configured names; or, for a server on loopback, the loopback
-    /// names; or, listening on other addresses with nothing configured, any.
+    /// The configured names; or, for a server on loopback or a wildcard
+    /// address, the loopback names; or, on another address with nothing
+    /// configured, any.
     pub fn new(configured: &[String], addr: SocketAddr) -> Self {
         let names: Vec<String> = configured
             .iter()
@@ -24,7 +25,8 @@ impl AllowedHosts {
         if !names.is_empty() {
             return AllowedHosts(Some(names));
         }
-        if addr.ip().is_loopback() {
+        // A wildcard address listens on loopback too: the same default.
+        if addr.ip().is_loopback() || addr.ip().is_unspecified() {
             let loopback = ["localhost", "127.0.0.1", "[::1]"];
             return AllowedHosts(Some(loopback.iter().map(|h| h.to_string()).collect()));
         }
@@ -92,6 +94,7 @@ mod tests {
         let named = AllowedHosts::new(&["belay.example".into()], "0.0.0.0:443".parse().unwrap());
         assert!(named.allows("belay.example") && named.allows("Belay.Example:443"));
         assert!(!named.allows("127.0.0.1"));
-        assert!(AllowedHosts::new(&[], "0.0.0.0:80".parse().unwrap()).allows("anything"));
+        assert!(!AllowedHosts::new(&[], "0.0.0.0:80".parse().unwrap()).allows("evil.example"));
+        assert!(AllowedHosts::new(&[], "10.0.0.5:80".parse().unwrap()).allows("belay.lan"));
     }
 }

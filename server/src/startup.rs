@@ -137,7 +137,17 @@ impl Application {
                     move || app::shell(options.clone())
                 },
             )
-            .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            .fallback(leptos_axum::file_and_error_handler_with_context::<
+                AppState,
+                _,
+            >(
+                {
+                    let state = state.clone();
+                    move || {
+                        provide_context(state.clone());
+                        leptos::nonce::provide_nonce();
+                    }
+                },
                 app::shell,
             ))
             .layer(axum::middleware::from_fn_with_state(

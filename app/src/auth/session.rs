@@ -30,11 +30,20 @@ pub async fn signed_in(state: &AppState, session: &Session) -> Result<Option<Use
     // Past its absolute lifetime (or from before sign-in times were kept),
     // a session ends however recently it was used.
     let at: Option<i64> = session.get(SIGNED_IN_AT).await.map_err(store_failed)?;
-    if at.is_none_or(|at| crate::db::now_ms() - at > MAX_SESSION_MS) {
+    let Some(at) = at.filter(|at| crate::db::now_ms() - at <= MAX_SESSION_MS) else {
         session.flush().await.map_err(store_failed)?;
         return Ok(None);
+    };
+    // Signed in before the account's sessions were ended (a reset or
+    // changed password, a deactivation): void.
+    match users::find_for_session(&state.db, &id).await? {
+        Some((user, after)) if at >= after => Ok(Some(user)),
+        Some(_) => {
+            session.flush().await.map_err(store_failed)?;
+            Ok(None)
+        }
+        None => Ok(None),
     }
-    users::find_active(&state.db, &id).await
 }
 
 pub async fn current_user(state: &AppState) -> Result<Option<UserView>, AppError> {

@@ -91,12 +91,16 @@ pub async fn credentials(db: &Db, username: &str) -> Result<Option<Credentials>,
     .transpose()
 }
 
-pub async fn find_active(db: &Db, id: &str) -> Result<Option<UserView>, AppError> {
-    let row = sqlx::query("SELECT id, username, role FROM users WHERE id = $1 AND active = 1")
-        .bind(id)
-        .fetch_optional(db)
-        .await?;
-    row.map(|r| user_from_row(&r)).transpose()
+/// An active person and the moment before which their sessions are void.
+pub async fn find_for_session(db: &Db, id: &str) -> Result<Option<(UserView, i64)>, AppError> {
+    let row = sqlx::query(
+        "SELECT id, username, role, sessions_after FROM users WHERE id = $1 AND active = 1",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await?;
+    row.map(|r| Ok((user_from_row(&r)?, r.try_get("sessions_after")?)))
+        .transpose()
 }
 
 pub async fn find_by_username(db: &Db, username: &str) -> Result<Option<UserView>, AppError> {

@@ -218,8 +218,9 @@ pub async fn votes(conn: &mut AnyConnection, id: &str) -> Result<Vec<Vote>, AppE
     .collect()
 }
 
-/// Records one lead's vote; answers the approvals so far that count: not
-/// those of `not_counted` (the proposer and the sponsor, unless one-person
+/// Records one lead's vote; answers the approvals so far that count: only
+/// from people still active and still leads or admins, and not those of
+/// `not_counted` (the proposer and the sponsor, unless one-person
 /// changes are allowed now), so a vote cast while they were allowed stops
 /// counting once they are not. A second vote by the same person is refused
 /// by the key, however the two race.
@@ -248,8 +249,9 @@ pub async fn record_vote(
         AppError::Conflict("you have already decided this change".into())
     })?;
     Ok(sqlx::query(
-        "SELECT COUNT(*) AS n FROM change_votes WHERE change_id = $1 AND verdict = 'approve' \
-         AND user_id <> $2 AND user_id <> $3",
+        "SELECT COUNT(*) AS n FROM change_votes v JOIN users u ON u.id = v.user_id \
+         WHERE v.change_id = $1 AND v.verdict = 'approve' AND v.user_id <> $2 AND v.user_id <> $3 \
+         AND u.active = 1 AND u.role IN ('admin', 'lead')",
     )
     .bind(id)
     .bind(not_counted[0])

@@ -103,8 +103,9 @@ pub async fn set_active(db: &Db, by: &Actor, id: &str, active: bool) -> Result<(
             if active { "active" } else { "deactivated" }
         )));
     }
-    sqlx::query("UPDATE users SET active = $1 WHERE id = $2")
+    sqlx::query("UPDATE users SET active = $1, sessions_after = $2 WHERE id = $3")
         .bind(i64::from(active))
+        .bind(crate::db::now_ms())
         .bind(id)
         .execute(&mut *tx)
         .await?;
@@ -189,12 +190,15 @@ pub async fn change_own_password(
     )
     .await?;
     tx.commit().await?;
-    Ok(())
+    // This session goes on (signed in again, after the others ended).
+    crate::auth::session::sign_in(me).await
 }
 
 async fn write_hash(tx: &mut Tx<'_>, id: &str, hash: &str) -> Result<(), AppError> {
-    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+    // Every session signed in with the old password ends.
+    sqlx::query("UPDATE users SET password_hash = $1, sessions_after = $2 WHERE id = $3")
         .bind(hash)
+        .bind(crate::db::now_ms())
         .bind(id)
         .execute(&mut **tx)
         .await?;

@@ -41,15 +41,19 @@ impl FromRequestParts<AppState> for AgentKey {
             return Err(AppError::Unauthorized("the API key is not valid".into()));
         }
         let hash = keys::hash(token);
-        let known = state
-            .policy
-            .cached()
-            .is_some_and(|index| index.authenticate(&hash, now_ms()).is_ok());
-        if !known {
-            agent::authenticate(state, token).await?;
-        }
+        let known = state.policy.cached().and_then(|index| {
+            index
+                .authenticate(&hash, now_ms())
+                .ok()
+                .map(|(agent_id, _)| agent_id.to_string())
+        });
+        let agent_id = match known {
+            Some(id) => id,
+            None => agent::authenticate(state, token).await?.agent_id,
+        };
+        // Per agent, not per key: more keys (a rotation) buy no more.
         if let Some(quotas) = parts.extensions.get::<Arc<Quotas>>() {
-            quotas.submission(&hash)?;
+            quotas.submission(&agent_id)?;
         }
         Ok(AgentKey(hash))
     }

@@ -1,4 +1,4 @@
-//! Per-agent submission quotas: a key may submit at most so many actions a
+//! Per-agent submission quotas: an agent may submit at most so many actions a
 //! minute (bursting up to that many at once); beyond it, 429 with
 //! `Retry-After`, checked before the body is read. One agent flooding the
 //! queue cannot slow the decisions of the others.
@@ -21,15 +21,15 @@ impl Quotas {
         }
     }
 
-    /// One submission by the key with this hash, or 429.
-    pub fn submission(&self, key_hash: &str) -> Result<(), AppError> {
-        // Keys that stopped calling are forgotten now and then; only keys
-        // that passed authentication are ever counted.
+    /// One submission by this agent, or 429.
+    pub fn submission(&self, agent_id: &str) -> Result<(), AppError> {
+        // Agents that stopped calling are forgotten now and then; only
+        // agents whose key passed authentication are ever counted.
         if self.submissions.len() > 10_000 {
             self.submissions.retain_recent();
         }
         self.submissions
-            .check_key(&key_hash.to_string())
+            .check_key(&agent_id.to_string())
             .map_err(|not_until| {
                 let wait = not_until.wait_time_from(DefaultClock::default().now());
                 tracing::warn!(quota = self.per_minute.get(), "agent over its submission quota");

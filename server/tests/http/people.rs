@@ -59,6 +59,7 @@ async fn admins_deactivate_reactivate_change_roles_and_reset_passwords() {
         .rpc("people/set_role", &[("id", &rita_id), ("role", "lead")])
         .await)
     .await;
+    let rita = app.browser("rita").await;
     assert_eq!(ok(rita.rpc("me", &[]).await).await["role"], "lead");
     assert_eq!(app.audit_count("user.role_changed", &rita_id).await, 1);
 
@@ -75,8 +76,11 @@ async fn admins_deactivate_reactivate_change_roles_and_reset_passwords() {
         422
     );
 
-    // A reset password is shown once; the old one stops working.
+    // A reset password is shown once; the old one, and every session signed
+    // in with it, stop working.
+    let before_reset = app.browser("rita").await;
     let secret = ok(ada.rpc("people/reset_password", &[("id", &rita_id)]).await).await;
+    assert_eq!(ok(before_reset.rpc("me", &[]).await).await, Value::Null);
     let secret = secret.as_str().unwrap().to_string();
     assert_eq!(sign_in(&app, "rita", PASSWORD).await, 401);
     assert_eq!(sign_in(&app, "rita", &secret).await, 200);
@@ -108,6 +112,7 @@ async fn anyone_changes_their_own_password_knowing_the_current_one() {
             .status(),
         422
     );
+    let elsewhere = app.browser("rita").await;
     ok(rita
         .rpc(
             "account/change_password",
@@ -115,6 +120,9 @@ async fn anyone_changes_their_own_password_knowing_the_current_one() {
         )
         .await)
     .await;
+    // This session goes on; the others end with the old password.
+    assert_eq!(ok(rita.rpc("me", &[]).await).await["username"], "rita");
+    assert_eq!(ok(elsewhere.rpc("me", &[]).await).await, Value::Null);
     assert_eq!(sign_in(&app, "rita", PASSWORD).await, 401);
     assert_eq!(sign_in(&app, "rita", "a brand new secret").await, 200);
     assert_eq!(
