@@ -11,6 +11,12 @@ use app::policy::{Rule, RuleKey, Rules};
 use serde_json::Value;
 
 impl TestApp {
+    pub async fn count_text(&self, sql: &str) -> String {
+        use sqlx::Row;
+        let row = sqlx::query(sql).fetch_one(&self.db).await.unwrap();
+        row.try_get(0).unwrap()
+    }
+
     /// The current policy version and its rules.
     pub async fn current_rules(&self) -> (i64, Rules) {
         let current = app::rules::store::current(&self.db).await.unwrap();
