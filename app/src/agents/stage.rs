@@ -55,6 +55,14 @@ pub async fn create(
     )
     .await?;
     let changes = stage_changes(&mut tx, &agent.id).await?;
+    let needed = match reason {
+        Some(_) => {
+            crate::trust::settings::criteria_in(&mut tx, wanted)
+                .await?
+                .approvals_needed
+        }
+        None => 0,
+    };
     let proposed = match reason {
         None => None,
         Some(reason) => Some(
@@ -73,9 +81,7 @@ pub async fn create(
                     reason: &reason,
                     detail: None,
                     // As many as a promotion to that stage would need.
-                    needed: crate::trust::settings::criteria_for(db, wanted)
-                        .await?
-                        .approvals_needed,
+                    needed,
                 },
             )
             .await?,

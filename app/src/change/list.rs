@@ -54,10 +54,6 @@ pub async fn detail(db: &Db, viewer: &UserView, id: &str) -> Result<ChangeDetail
         .ok_or_else(|| AppError::NotFound("no such change request".into()))?;
     let row = row(&r)?;
     let c = store::read(&mut conn, id).await?;
-    let more = sqlx::query("SELECT reason, closed_at FROM change_requests WHERE id = $1")
-        .bind(id)
-        .fetch_one(&mut *conn)
-        .await?;
     let votes = store::votes(&mut conn, id).await?;
     let sponsor = match &c.agent_id {
         Some(agent) => Some(store::sponsor_of(&mut conn, agent).await?),
@@ -76,15 +72,14 @@ pub async fn detail(db: &Db, viewer: &UserView, id: &str) -> Result<ChangeDetail
         None
     };
     let cannot_approve = barred(&c, sponsor.as_deref(), viewer, one_person).map(str::to_string);
-    let closed: Option<i64> = more.try_get("closed_at")?;
     Ok(ChangeDetail {
         can_withdraw: row.state == "open" && c.opened_by == viewer.id,
         diff: shown_diff(&c),
         created: c.before.is_none(),
         row,
-        reason: more.try_get("reason")?,
+        reason: c.reason.clone(),
         votes,
-        closed_at: closed.map(crate::clock::display),
+        closed_at: c.closed_at.map(crate::clock::display),
         cannot_vote,
         cannot_approve,
     })

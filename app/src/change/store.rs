@@ -35,10 +35,13 @@ pub struct Stored {
     pub before: Option<Value>,
     pub after: Value,
     pub rises: Vec<String>,
+    /// The proposer's reason.
+    pub reason: String,
     pub detail: Option<Value>,
     pub needed: i64,
     pub state: String,
     pub opened_by: String,
+    pub closed_at: Option<i64>,
 }
 
 impl Stored {
@@ -173,8 +176,8 @@ fn parse_json(raw: Option<String>) -> Result<Option<Value>, AppError> {
 
 pub async fn read(conn: &mut AnyConnection, id: &str) -> Result<Stored, AppError> {
     let r = sqlx::query(
-        "SELECT id, kind, agent_id, subject, before_value, after_value, rises, detail, approvals_needed, \
-                state, opened_by FROM change_requests WHERE id = $1",
+        "SELECT id, kind, agent_id, subject, before_value, after_value, rises, reason, detail, \
+                approvals_needed, state, opened_by, closed_at FROM change_requests WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(&mut *conn)
@@ -190,10 +193,12 @@ pub async fn read(conn: &mut AnyConnection, id: &str) -> Result<Stored, AppError
             &r.try_get::<String, _>("after_value")?,
         ))?,
         rises: stored(serde_json::from_str(&r.try_get::<String, _>("rises")?))?,
+        reason: r.try_get("reason")?,
         detail: parse_json(r.try_get("detail")?)?,
         needed: r.try_get("approvals_needed")?,
         state: r.try_get("state")?,
         opened_by: r.try_get("opened_by")?,
+        closed_at: r.try_get("closed_at")?,
     })
 }
 

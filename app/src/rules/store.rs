@@ -174,12 +174,7 @@ pub async fn apply_change(
         .await
         .map_err(|_| c.moved("the policy"))?;
     let rules = stored(Rules::from_json(&c.after["rules"].to_string()))?;
-    let reason: String = sqlx::query("SELECT reason FROM change_requests WHERE id = $1")
-        .bind(&c.id)
-        .fetch_one(&mut **tx)
-        .await?
-        .try_get("reason")?;
-    let note: String = reason.chars().take(500).collect();
+    let note: String = c.reason.chars().take(500).collect();
     let how = serde_json::json!({ "change_id": c.id, "rises": c.rises });
     write(tx, approver, base, &note, &before, &rules, how)
         .await

@@ -12,19 +12,10 @@ use crate::change::store::Stored;
 use crate::db::{now_ms, Db, Tx};
 use crate::error::{stored, AppError};
 use crate::policy::Stage;
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 pub async fn load(db: &Db) -> Result<TrustSettings, AppError> {
-    let r = sqlx::query(
-        "SELECT spike_rejections, spike_window, spot_check_pct FROM trust_settings WHERE id = 1",
-    )
-    .fetch_one(db)
-    .await?;
-    Ok(TrustSettings {
-        spike_rejections: r.try_get("spike_rejections")?,
-        spike_window: r.try_get("spike_window")?,
-        spot_check_pct: r.try_get("spot_check_pct")?,
-    })
+    settings_in(&mut *db.acquire().await?).await
 }
 
 pub async fn criteria(db: &Db) -> Result<Vec<Criteria>, AppError> {
@@ -42,8 +33,6 @@ pub async fn criteria(db: &Db) -> Result<Vec<Criteria>, AppError> {
     Ok(all)
 }
 
-/// The criteria for promotion to `stage`; a stage without a row (observe)
-/// cannot be promoted to.
 fn criteria_row(r: &sqlx::any::AnyRow) -> Result<Criteria, AppError> {
     Ok(Criteria {
         stage: stored(Stage::parse(&r.try_get::<String, _>("stage")?))?,
@@ -57,12 +46,9 @@ fn criteria_row(r: &sqlx::any::AnyRow) -> Result<Criteria, AppError> {
     })
 }
 
+/// The criteria for promotion to `stage` (see `criteria_in`).
 pub async fn criteria_for(db: &Db, stage: Stage) -> Result<Criteria, AppError> {
-    criteria(db)
-        .await?
-        .into_iter()
-        .find(|c| c.stage == stage)
-        .ok_or_else(|| AppError::validation(format!("nothing is promoted to {stage}")))
+    criteria_in(&mut *db.acquire().await?, stage).await
 }
 
 fn bounded(name: &str, v: i64, max: i64) -> Result<i64, AppError> {
@@ -188,13 +174,16 @@ pub async fn apply_change(
     write_criteria(tx, approver, &before, &after, how).await
 }
 
-async fn criteria_in(tx: &mut Tx<'_>, stage: Stage) -> Result<Criteria, AppError> {
+/// The criteria for promotion to `stage`, read on `conn` (inside a
+/// transaction, as that transaction sees them); a stage without a row
+/// (observe) cannot be promoted to.
+pub async fn criteria_in(conn: &mut AnyConnection, stage: Stage) -> Result<Criteria, AppError> {
     let r = sqlx::query(
         "SELECT stage, min_decisions, min_approved_pct, max_corrected_pct, max_incidents, min_reviewers, \
                 min_days_at_stage, approvals_needed FROM readiness_criteria WHERE stage = $1",
     )
     .bind(stage.as_str())
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *conn)
     .await?
     .ok_or_else(|| AppError::validation(format!("nothing is promoted to {stage}")))?;
     criteria_row(&r)
@@ -329,11 +318,11 @@ pub async fn apply_sensor_change(
     write_settings(tx, approver, &before, &after, how).await
 }
 
-async fn settings_in(tx: &mut Tx<'_>) -> Result<TrustSettings, AppError> {
+async fn settings_in(conn: &mut AnyConnection) -> Result<TrustSettings, AppError> {
     let r = sqlx::query(
         "SELECT spike_rejections, spike_window, spot_check_pct FROM trust_settings WHERE id = 1",
     )
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *conn)
     .await?;
     Ok(TrustSettings {
         spike_rejections: r.try_get("spike_rejections")?,

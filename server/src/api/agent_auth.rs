@@ -52,9 +52,12 @@ impl FromRequestParts<AppState> for AgentKey {
             None => agent::authenticate(state, token).await?.agent_id,
         };
         // Per agent, not per key: more keys (a rotation) buy no more.
-        if let Some(quotas) = parts.extensions.get::<Arc<Quotas>>() {
-            quotas.submission(&agent_id)?;
-        }
+        // The router always carries the quotas; without them, refuse.
+        let quotas = parts.extensions.get::<Arc<Quotas>>().ok_or_else(|| {
+            tracing::error!("the agent API was built without its quotas");
+            AppError::Internal
+        })?;
+        quotas.submission(&agent_id)?;
         Ok(AgentKey(hash))
     }
 }
