@@ -51,6 +51,7 @@ fn world(n: usize) -> Index {
                 status: AgentStatus::Active,
                 stage: Stage::ALL[a % 5],
                 grants,
+                quotas: Default::default(),
             };
             (format!("agent-{a}"), agent)
         })

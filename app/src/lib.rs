@@ -20,7 +20,7 @@
 //! 3. `actions/commit.rs` — the one writer: batches waiting submissions;
 //!    per batch one transaction authenticates each key, decides, writes,
 //!    audits and counts, then answers everyone after the commit.
-//! 4. `policy/store.rs` — `decide_now`: the facts the rule book needs from
+//! 4. `policy/facts.rs` — `decide_now`: the facts the rule book needs from
 //!    the database (first use, the last hour's count), over the cached
 //!    index.
 //! 5. `policy/decide.rs` — `decide`: the rule book itself, a pure function.
@@ -56,6 +56,7 @@ pub mod evidence;
 pub mod governance;
 pub mod people;
 pub mod policy;
+pub mod quota;
 pub mod rules;
 pub mod scope;
 pub mod text;

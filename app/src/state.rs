@@ -20,6 +20,8 @@ pub struct AppState {
     pub policy: Arc<PolicyCache>,
     /// Sign-in back-off and the bound on concurrent password hashes.
     pub sign_in: Arc<crate::auth::throttle::SignInGuard>,
+    /// Quota refusals and open long-polls, counted on this replica.
+    pub quota: Arc<crate::quota::usage::Usage>,
     pub leptos_options: leptos::config::LeptosOptions,
 }
 
@@ -28,11 +30,19 @@ pub struct AppState {
 pub struct ServerSettings {
     /// Upper bound on `?wait=` for long-polls.
     pub max_wait_secs: u64,
+    /// Every agent's quotas, unless it has its own.
+    pub quotas: crate::quota::limits::Limits,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: crate::auth::client::TrustedProxies,
 }
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        ServerSettings { max_wait_secs: 60 }
+        ServerSettings {
+            max_wait_secs: 60,
+            quotas: Default::default(),
+            trusted_proxies: Default::default(),
+        }
     }
 }
 
@@ -46,6 +56,7 @@ impl AppState {
         AppState {
             policy: Arc::new(PolicyCache::default()),
             sign_in: Arc::new(Default::default()),
+            quota: Arc::new(Default::default()),
             db,
             settings: Arc::new(settings),
             changes,

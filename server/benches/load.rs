@@ -341,7 +341,7 @@ async fn start_belay(dir: &std::path::Path) -> Target {
             .unwrap();
     }
     let mut tx = db.begin().await.unwrap();
-    app::policy::store::record_use(&mut tx, &agent.id, "docs.summarize", 0)
+    app::policy::facts::record_use(&mut tx, &agent.id, "docs.summarize", 0)
         .await
         .unwrap();
     tx.commit().await.unwrap();

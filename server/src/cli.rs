@@ -108,6 +108,48 @@ pub async fn agent(db: &Db, command: AgentCommand) -> Result<(), StartupError> {
             println!("API key (shown once; store it now): {}", key.secret);
             Ok(())
         }
+        AgentCommand::Quota {
+            name,
+            submissions_per_minute,
+            pending,
+            evidence_mib_per_day,
+            long_polls,
+        } => {
+            use app::quota::limits::{own, parse, shown, Kind};
+            let id = store::id_of(db, &name).await?;
+            let mut conn = db.acquire().await.map_err(app::error::AppError::from)?;
+            let mut mine = app::quota::store::read(&mut conn, &id).await?;
+            drop(conn);
+            let given = [
+                (Kind::Submissions, submissions_per_minute),
+                (Kind::Pending, pending),
+                (Kind::EvidenceBytes, evidence_mib_per_day),
+                (Kind::LongPolls, long_polls),
+            ];
+            let changing = given.iter().any(|(_, v)| v.is_some());
+            for (kind, raw) in given {
+                let Some(raw) = raw else { continue };
+                let value = parse(kind, &raw)?;
+                match kind {
+                    Kind::Submissions => mine.submissions_per_minute = value,
+                    Kind::Pending => mine.pending = value,
+                    Kind::EvidenceBytes => mine.evidence_bytes_per_day = value,
+                    Kind::LongPolls => mine.long_polls = value,
+                }
+            }
+            if changing {
+                let by = Actor::Operator(format!("operator:{}", operator()));
+                app::quota::store::set(db, &by, &id, mine).await?;
+                println!("Saved {name:?}'s quotas.");
+            }
+            for kind in Kind::ALL {
+                let value = own(&mine, kind)
+                    .map(|v| shown(kind, v).to_string())
+                    .unwrap_or_else(|| "default".into());
+                println!("{}: {value}", kind.as_str());
+            }
+            Ok(())
+        }
     }
 }
 

@@ -122,6 +122,21 @@ pub enum AgentCommand {
         #[arg(long, default_value = "Registered from the command line")]
         purpose: String,
     },
+    /// Show or set one agent's own quotas; a value of "default" goes back
+    /// to the server's, an option left out stays as it is.
+    Quota {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        submissions_per_minute: Option<String>,
+        #[arg(long)]
+        pending: Option<String>,
+        /// In MiB.
+        #[arg(long)]
+        evidence_mib_per_day: Option<String>,
+        #[arg(long)]
+        long_polls: Option<String>,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -136,13 +151,28 @@ pub struct ServeArgs {
     /// response carries HSTS.
     #[arg(long, env = "BELAY_SECURE_COOKIES")]
     pub secure_cookies: bool,
-    /// Actions one agent key may submit a minute (bursts up to as many at once).
+    /// Actions one agent may submit a minute (bursts up to as many at
+    /// once), unless it has its own quota (its page, `belay agent quota`).
     #[arg(long, env = "BELAY_SUBMISSIONS_PER_MINUTE", default_value = "600")]
     pub submissions_per_minute: std::num::NonZeroU32,
+    /// Requests one agent may have waiting for approval at once.
+    #[arg(long, env = "BELAY_PENDING_PER_AGENT", default_value = "1000")]
+    pub pending_per_agent: u32,
+    /// Evidence one agent may store a day (UTC), in MiB.
+    #[arg(long, env = "BELAY_EVIDENCE_MIB_PER_DAY", default_value = "1024")]
+    pub evidence_mib_per_day: u32,
+    /// Long-polls (`?wait=`) one agent may hold open at once.
+    #[arg(long, env = "BELAY_LONG_POLLS_PER_AGENT", default_value = "16")]
+    pub long_polls_per_agent: std::num::NonZeroU32,
     /// Host names Belay is reached by, comma-separated (a port is optional).
     /// Default: on loopback, localhost, 127.0.0.1 and [::1]; elsewhere any.
     #[arg(long, env = "BELAY_ALLOWED_HOSTS", value_delimiter = ',')]
     pub allowed_hosts: Vec<String>,
+    /// Reverse proxies (addresses or networks, comma-separated) whose
+    /// `X-Forwarded-For` names the client for the sign-in back-off. Default:
+    /// none, so every client is counted by the address it connects from.
+    #[arg(long, env = "BELAY_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for ServeArgs {
@@ -152,8 +182,34 @@ impl Default for ServeArgs {
             site_root: "target/site".into(),
             secure_cookies: false,
             submissions_per_minute: std::num::NonZeroU32::new(600).expect("not zero"),
+            pending_per_agent: 1000,
+            evidence_mib_per_day: 1024,
+            long_polls_per_agent: std::num::NonZeroU32::new(16).expect("not zero"),
             allowed_hosts: Vec::new(),
+            trusted_proxies: Vec::new(),
         }
+    }
+}
+
+impl ServeArgs {
+    /// Every agent's quotas, unless it has its own.
+    pub fn quotas(&self) -> app::quota::limits::Limits {
+        use app::quota::limits::{Kind, Limits};
+        // Each flag's type keeps it within its quota's range.
+        let set = |l: Limits, k, v: u64| l.with(k, v).unwrap_or(l);
+        let l = Limits::default();
+        let l = set(
+            l,
+            Kind::Submissions,
+            self.submissions_per_minute.get().into(),
+        );
+        let l = set(l, Kind::Pending, self.pending_per_agent.into());
+        let l = set(
+            l,
+            Kind::EvidenceBytes,
+            u64::from(self.evidence_mib_per_day) << 20,
+        );
+        set(l, Kind::LongPolls, self.long_polls_per_agent.get().into())
     }
 }
 
@@ -171,8 +227,9 @@ impl fmt::Debug for Config {
             .field("addr", &self.serve.addr)
             .field("site_root", &self.serve.site_root)
             .field("secure_cookies", &self.serve.secure_cookies)
-            .field("submissions_per_minute", &self.serve.submissions_per_minute)
+            .field("quotas", &self.serve.quotas())
             .field("allowed_hosts", &self.serve.allowed_hosts)
+            .field("trusted_proxies", &self.serve.trusted_proxies)
             .finish()
     }
 }

@@ -108,15 +108,24 @@ impl Application {
             .site_pkg_dir("pkg")
             .site_addr(addr)
             .build();
-        let state = AppState::new(pool, ServerSettings::default(), leptos_options.clone());
+        let settings = ServerSettings {
+            quotas: config.serve.quotas(),
+            trusted_proxies: app::auth::client::TrustedProxies::parse(
+                &config.serve.trusted_proxies,
+            )?,
+            ..ServerSettings::default()
+        };
+        let state = AppState::new(pool, settings, leptos_options.clone());
         // The one writer that decides and group-commits submissions.
-        let writer = Committer::start(
-            state.db.clone(),
-            state.policy.clone(),
-            state.changes.clone(),
-        );
+        let writer = Committer::start(&state);
 
-        let routes = generate_route_list(app::App);
+        // Once per process: listing the routes renders the app with a
+        // process-wide flag set that leaves every resource created meanwhile
+        // loading forever, so in a process with several servers (the tests)
+        // a page served during another server's start would never finish.
+        static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+            std::sync::OnceLock::new();
+        let routes = ROUTES.get_or_init(|| generate_route_list(app::App)).clone();
         let web = Router::new()
             .route("/rpc/{*fn_name}", any(server_fn))
             .route("/approvals/events", get(crate::events::queue_events))
@@ -155,15 +164,16 @@ impl Application {
                 web::require_sign_in,
             ))
             .layer(axum::middleware::from_fn(web::csrf));
+        let secure = config.serve.secure_cookies;
         let web = match &sessions {
-            Sessions::Sqlite(s) => {
-                web.layer(web::session_layer(s.clone(), config.serve.secure_cookies))
-            }
-            Sessions::Postgres(s) => {
-                web.layer(web::session_layer(s.clone(), config.serve.secure_cookies))
-            }
+            Sessions::Sqlite(s) => web
+                .layer(axum::Extension(crate::events::Sessions::new(s.clone())))
+                .layer(web::session_layer(s.clone(), secure)),
+            Sessions::Postgres(s) => web
+                .layer(axum::Extension(crate::events::Sessions::new(s.clone())))
+                .layer(web::session_layer(s.clone(), secure)),
         };
-        let router = web::with_security_headers(Router::new().nest("/api/v1", api::router(writer, api::quota::Quotas::new(config.serve.submissions_per_minute))).merge(web), config.serve.secure_cookies)
+        let router = web::with_security_headers(Router::new().nest("/api/v1", api::router(writer)).merge(web), config.serve.secure_cookies)
             .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
                 tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), agent = tracing::field::Empty)
             }))

@@ -170,7 +170,7 @@ async fn still_covered(
         .and_then(|g| g.as_ref().ok())
         .and_then(|g| g.max_per_hour);
     if let Some(max) = limit {
-        match crate::policy::store::claimed_recently(tx, &a.agent_id, cap, &a.id, now).await {
+        match crate::policy::facts::claimed_recently(tx, &a.agent_id, cap, &a.id, now).await {
             Ok(n) if n < max => {}
             Ok(n) => {
                 return Ok(Err(format!(

@@ -14,8 +14,11 @@ use super::submission::Submission;
 use crate::audit::{self, Actor};
 use crate::db::{new_id, now_ms, Db, Tx};
 use crate::error::AppError;
-use crate::policy::store::{decide_now, PolicyCache};
+use crate::policy::facts::decide_now;
+use crate::policy::store::PolicyCache;
 use crate::policy::{Outcome, Request};
+use crate::quota::limits::Limits;
+use crate::quota::usage::Usage;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -38,10 +41,18 @@ pub struct Committer {
 
 impl Committer {
     /// Starts the writer task; it ends when the last `Committer` is dropped.
-    /// New pending requests are announced on `changes` (the live queue).
-    pub fn start(db: Db, cache: Arc<PolicyCache>, changes: broadcast::Sender<String>) -> Committer {
+    /// New pending requests are announced on the state's `changes` (the
+    /// live queue).
+    pub fn start(state: &crate::state::AppState) -> Committer {
         let (jobs, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(db, cache, changes, rx));
+        let writer = Writer {
+            db: state.db.clone(),
+            cache: state.policy.clone(),
+            changes: state.changes.clone(),
+            quotas: state.settings.quotas,
+            usage: state.quota.clone(),
+        };
+        tokio::spawn(run(writer, rx));
         Committer { jobs }
     }
 
@@ -72,43 +83,44 @@ impl Committer {
     }
 }
 
-async fn run(
+/// What the writer task holds.
+#[derive(Clone)]
+struct Writer {
     db: Db,
     cache: Arc<PolicyCache>,
     changes: broadcast::Sender<String>,
-    mut rx: mpsc::Receiver<Job>,
-) {
+    /// The default quotas; each agent's own are in the index.
+    quotas: Limits,
+    usage: Arc<Usage>,
+}
+
+async fn run(writer: Writer, mut rx: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let jobs = std::mem::take(&mut batch);
         // Each batch runs as its own task: should it panic, its callers'
         // replies are dropped (they answer 500) and the writer carries on.
-        let done = tokio::spawn(settle(db.clone(), cache.clone(), changes.clone(), jobs)).await;
+        let done = tokio::spawn(settle(writer.clone(), jobs)).await;
         if let Err(e) = done {
             tracing::error!(error = %e, "a submission batch failed; its callers were answered 500");
         }
     }
 }
 
-async fn settle(
-    db: Db,
-    cache: Arc<PolicyCache>,
-    changes: broadcast::Sender<String>,
-    mut jobs: Vec<Job>,
-) {
+async fn settle(w: Writer, mut jobs: Vec<Job>) {
     // Callers that gave up need no decision recorded.
     jobs.retain(|j| !j.reply.is_closed());
     if jobs.is_empty() {
         return;
     }
     let entries: Vec<&Entry> = jobs.iter().map(|j| &j.entry).collect();
-    match commit(&db, &cache, &entries).await {
+    match commit(&w, &entries).await {
         Ok(results) => {
             for (job, result) in jobs.into_iter().zip(results) {
                 if let Ok(done) = &result {
                     if !done.replayed && done.action.state == RequestState::PendingApproval {
                         // Nobody watching the queue is fine.
-                        let _ = changes.send(done.action.id.clone());
+                        let _ = w.changes.send(done.action.id.clone());
                     }
                 }
                 let _ = job.reply.send(result);
@@ -121,7 +133,7 @@ async fn settle(
                 if job.reply.is_closed() {
                     continue;
                 }
-                let one = retry_alone(&db, &cache, &job).await;
+                let one = retry_alone(&w, &job).await;
                 let _ = job.reply.send(one);
             }
         }
@@ -130,14 +142,14 @@ async fn settle(
 
 /// A retry that cannot record twice: if an earlier attempt did commit (the
 /// commit's answer was lost), that request is the answer.
-async fn retry_alone(db: &Db, cache: &PolicyCache, job: &Job) -> Result<Submitted, AppError> {
-    if let Some(action) = store::load(db, &job.entry.id).await? {
+async fn retry_alone(w: &Writer, job: &Job) -> Result<Submitted, AppError> {
+    if let Some(action) = store::load(&w.db, &job.entry.id).await? {
         return Ok(Submitted {
             action,
             replayed: false,
         });
     }
-    commit(db, cache, &[&job.entry]).await?.remove(0)
+    commit(w, &[&job.entry]).await?.remove(0)
 }
 
 /// One submission, as the writer receives it.
@@ -164,11 +176,8 @@ pub struct Submitted {
 /// One transaction for the batch. Per-submission refusals (a bad key, a
 /// suspended agent) are answered individually; a database error fails the
 /// batch and nothing in it is acknowledged.
-async fn commit(
-    db: &Db,
-    cache: &PolicyCache,
-    jobs: &[&Entry],
-) -> Result<Vec<Result<Submitted, AppError>>, AppError> {
+async fn commit(w: &Writer, jobs: &[&Entry]) -> Result<Vec<Result<Submitted, AppError>>, AppError> {
+    let (db, cache) = (&w.db, &*w.cache);
     let mut tx = db.begin().await?;
     // Take the lock every change to the policy also takes, first: on SQLite
     // the write lock (a read transaction may fail to upgrade later), on
@@ -184,6 +193,7 @@ async fn commit(
     let mut slots: Vec<Slot> = Vec::with_capacity(jobs.len());
     let mut prepared = Vec::with_capacity(jobs.len());
     let mut new_keys = Vec::new();
+    let mut quotas = crate::quota::store::Batch::new(w.quotas, &w.usage);
     for job in jobs {
         let (agent_id, agent) = match index.authenticate(&job.key_hash, now) {
             Ok(found) => found,
@@ -193,6 +203,9 @@ async fn commit(
             }
         };
         let s = &job.submission;
+        // A key first used now is remembered only if the submission is
+        // admitted; a replay answers even past a quota (it adds nothing).
+        let mut first_use = None;
         if let Some(key) = job.idempotency_key.as_deref() {
             let hash = s.payload_hash();
             let seen = match keys_in_batch.get(&(agent_id, key)) {
@@ -210,15 +223,7 @@ async fn commit(
                     slots.push(Slot::Refused(idempotency::reused()));
                     continue;
                 }
-                None => {
-                    keys_in_batch.insert((agent_id, key), (hash.clone(), prepared.len()));
-                    new_keys.push(idempotency::NewKey {
-                        agent_id: agent_id.to_string(),
-                        key: key.to_string(),
-                        hash,
-                        action_id: job.id.clone(),
-                    });
-                }
+                None => first_use = Some((key, hash)),
             }
         }
         let req = Request {
@@ -230,6 +235,30 @@ async fn commit(
             .entry((agent_id, s.capability.as_str()))
             .or_default();
         let decision = decide_now(&mut tx, cache, &index, agent_id, &req, *earlier).await;
+        let waits = decision.outcome == Outcome::PendingApproval;
+        let evidence: usize = s.evidence.iter().map(|e| e.content.len()).sum();
+        if let Err(refused) = quotas
+            .admit(
+                &mut tx,
+                (agent_id, &agent.quotas),
+                waits,
+                evidence as u64,
+                now,
+            )
+            .await?
+        {
+            slots.push(Slot::Refused(refused));
+            continue;
+        }
+        if let Some((key, hash)) = first_use {
+            keys_in_batch.insert((agent_id, key), (hash.clone(), prepared.len()));
+            new_keys.push(idempotency::NewKey {
+                agent_id: agent_id.to_string(),
+                key: key.to_string(),
+                hash,
+                action_id: job.id.clone(),
+            });
+        }
         if matches!(
             decision.outcome,
             Outcome::Allowed | Outcome::PendingApproval

@@ -85,6 +85,8 @@ pub async fn outcome(
         .map(String::as_str)
         .zip(&report.evidence)
         .collect();
+    let bytes = report.evidence.iter().map(|e| e.content.len()).sum();
+    crate::quota::store::charge_evidence_of(state, &mut tx, &agent.agent_id, bytes, now).await?;
     crate::evidence::store::insert(&mut tx, id, "outcome", &pieces, now).await?;
     // A spot check may have flagged it already: an incident counts once.
     let new_incident = report.incident && crate::trust::spot::flag_incident(&mut tx, id).await?;
@@ -172,14 +174,17 @@ pub async fn add_evidence(
         );
     }
     let (count, bytes) = crate::evidence::store::held(&mut tx, id).await?;
+    // The same pieces would fit another request: its state conflicts (409).
     if count + pieces.len() > MAX_EVIDENCE_ITEMS {
-        return Err(AppError::validation(format!(
+        return Err(AppError::Conflict(format!(
             "an action holds at most {MAX_EVIDENCE_ITEMS} pieces of evidence; it has {count}"
         )));
     }
     check_total(bytes, &pieces)?;
     let ids: Vec<String> = pieces.iter().map(|_| new_id()).collect();
     let stored: Vec<(&str, &Evidence)> = ids.iter().map(String::as_str).zip(&pieces).collect();
+    let bytes = pieces.iter().map(|e| e.content.len()).sum();
+    crate::quota::store::charge_evidence_of(state, &mut tx, &agent.agent_id, bytes, now).await?;
     crate::evidence::store::insert(&mut tx, id, "request", &stored, now).await?;
     let hash = stored_payload_hash(&mut tx, id, None).await?;
     store::set_hash(&mut tx, id, Hash::Payload, &hash).await?;

@@ -151,7 +151,7 @@ pub async fn decide_request(
         decided.apply(&mut tx, id, now).await?;
     }
     if next == RequestState::Approved {
-        crate::policy::store::record_use(&mut tx, &req.agent_id, &req.capability, now).await?;
+        crate::policy::facts::record_use(&mut tx, &req.agent_id, &req.capability, now).await?;
     }
     // The sensor: every reviewer's say, and the final decision, counted in
     // this transaction.

@@ -237,6 +237,7 @@ fn AgentDetailView(
         }}
         <crate::trust::AgentRecord agent_id=a.id.clone() stage=a.stage suspended=a.status == "suspended"/>
         <GrantsPanel agent_id=a.id.clone() can_manage capabilities=detail.capabilities/>
+        <crate::quota::QuotaPanel agent_id=a.id.clone()/>
         <RecentRequests rows=detail.recent/>
     }
 }

@@ -121,6 +121,17 @@ const AGENT_COLUMNS: &str =
      (SELECT COUNT(*) FROM agent_keys k WHERE k.agent_id = a.id AND k.revoked_at IS NULL \
         AND (k.expires_at IS NULL OR k.expires_at > $1)) AS active_keys";
 
+/// The id of the agent with this name; 404 if there is none.
+pub async fn id_of(db: &Db, name: &str) -> Result<String, AppError> {
+    sqlx::query("SELECT id FROM agents WHERE name = $1")
+        .bind(name)
+        .fetch_optional(db)
+        .await?
+        .map(|r| r.try_get("id"))
+        .transpose()?
+        .ok_or_else(|| AppError::NotFound(format!("no agent is named {name:?}")))
+}
+
 pub async fn list(db: &Db) -> Result<Vec<AgentRow>, AppError> {
     let rows = sqlx::query(&format!(
         "SELECT {AGENT_COLUMNS} FROM agents a JOIN users u ON u.id = a.sponsor_id ORDER BY a.name"

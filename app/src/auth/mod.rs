@@ -7,6 +7,8 @@ pub use role::Role;
 #[cfg(feature = "ssr")]
 pub mod agent;
 #[cfg(feature = "ssr")]
+pub mod client;
+#[cfg(feature = "ssr")]
 pub mod keys;
 #[cfg(feature = "ssr")]
 pub mod password;
@@ -40,7 +42,7 @@ pub async fn login(
         let state = crate::state::app_state()?;
         // Back-off first: a throttled attempt costs no hash and reveals
         // nothing (unknown usernames back off the same way).
-        let keys = throttle::keys(&username, &client_address().await);
+        let keys = throttle::keys(&username, &client_address(&state).await);
         state.sign_in.begin(&keys)?;
         let _slot = state.sign_in.hashing_slot().await?;
         // A malformed username cannot exist; it still costs a hash check.
@@ -71,22 +73,24 @@ pub async fn login(
     .await
 }
 
-/// The peer's address, as the server saw the connection; "unknown" if the
-/// server was not given it.
+/// The client's address as the back-off counts it: the peer, or behind a
+/// trusted proxy the address it forwarded; "unknown" if the server was not
+/// given the peer.
 #[cfg(feature = "ssr")]
-async fn client_address() -> String {
+async fn client_address(state: &crate::state::AppState) -> String {
     use axum::extract::ConnectInfo;
-    leptos_axum::extract::<ConnectInfo<std::net::SocketAddr>>()
-        .await
-        .map(|ConnectInfo(addr)| match addr.ip() {
-            // One IPv6 host holds a whole /64: throttle the network.
-            std::net::IpAddr::V6(ip) => {
-                let s = ip.segments();
-                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-            }
-            ip => ip.to_string(),
-        })
-        .unwrap_or_else(|_| "unknown".into())
+    let Ok(ConnectInfo(peer)) = leptos_axum::extract::<ConnectInfo<std::net::SocketAddr>>().await
+    else {
+        return "unknown".into();
+    };
+    let headers: axum::http::HeaderMap = leptos_axum::extract().await.unwrap_or_default();
+    let forwarded: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let ip = state.settings.trusted_proxies.client(peer.ip(), &forwarded);
+    client::throttle_key(ip)
 }
 
 #[server(prefix = "/rpc", endpoint = "logout")]

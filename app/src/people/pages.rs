@@ -83,10 +83,16 @@ fn PeopleTable(
                                         </button>
                                     </ActionForm>
                                 })}
-                                <ActionForm action=reset attr:class="form inline">
-                                    <input type="hidden" name="id" value=id3/>
-                                    <button type="submit" class="secondary">"Reset password"</button>
-                                </ActionForm>
+                                {if p.you {
+                                    view! { <a href="/account">"Change your password"</a> }.into_any()
+                                } else {
+                                    view! {
+                                        <ActionForm action=reset attr:class="form inline">
+                                            <input type="hidden" name="id" value=id3/>
+                                            <button type="submit" class="secondary">"Reset password"</button>
+                                        </ActionForm>
+                                    }.into_any()
+                                }}
                             </td>
                         </tr>
                     }

@@ -142,6 +142,13 @@ pub async fn set_role(db: &Db, by: &Actor, id: &str, role: Role) -> Result<(), A
 
 /// A generated password, shown once; the old one stops working at once.
 pub async fn reset_password(db: &Db, by: &Actor, id: &str) -> Result<String, AppError> {
+    // Your own password changes only after giving the current one, so a
+    // session left open cannot take over the account.
+    if by.user_id() == Some(id) {
+        return Err(AppError::validation(
+            "change your own password on your account page, giving the current one",
+        ));
+    }
     let secret = password::generate();
     let hash = password::hash(secret.clone()).await?;
     let mut tx = db.begin().await?;

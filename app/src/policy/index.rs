@@ -38,6 +38,17 @@ pub struct AgentPolicy {
     pub stage: Stage,
     /// By capability; a stored grant we cannot read counts as out of scope.
     pub grants: HashMap<String, Result<Grant, String>>,
+    /// Quotas set for this agent alone (see `quota::limits`).
+    pub quotas: QuotaOverrides,
+}
+
+/// An agent's own quotas as stored; None: the server's default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QuotaOverrides {
+    pub submissions_per_minute: Option<u64>,
+    pub pending: Option<u64>,
+    pub evidence_bytes_per_day: Option<u64>,
+    pub long_polls: Option<u64>,
 }
 
 /// One consistent view of everything the decision needs, as of `epoch`.

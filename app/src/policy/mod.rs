@@ -4,6 +4,8 @@
 //! asks the same rules.
 
 mod decide;
+#[cfg(feature = "ssr")]
+pub mod facts;
 mod grant;
 mod index;
 mod relax;
@@ -19,7 +21,7 @@ mod tests;
 
 pub use decide::{decide, AppliedRule, Decision, Facts, Outcome, Request};
 pub use grant::{Bound, Grant, Op, TargetRule};
-pub use index::{AgentPolicy, AgentStatus, CatalogEntry, Index, KeyEntry, Policy};
+pub use index::{AgentPolicy, AgentStatus, CatalogEntry, Index, KeyEntry, Policy, QuotaOverrides};
 pub use relax::{grant_rises, rules_rises};
 pub use rule_key::RuleKey;
 pub use ruleset::{Rule, Rules};

@@ -91,7 +91,7 @@ impl PolicyCache {
             .insert(capability.to_string());
     }
 
-    fn known_used(&self, agent_id: &str, capability: &str) -> bool {
+    pub(super) fn known_used(&self, agent_id: &str, capability: &str) -> bool {
         self.used
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -142,9 +142,12 @@ async fn load(conn: &mut AnyConnection, epoch: i64) -> Result<Index, AppError> {
     }
 
     let mut agents = HashMap::new();
-    for r in sqlx::query("SELECT id, name, status, stage FROM agents")
-        .fetch_all(&mut *conn)
-        .await?
+    for r in sqlx::query(
+        "SELECT id, name, status, stage, quota_submissions_per_minute, quota_pending, \
+         quota_evidence_bytes_per_day, quota_long_polls FROM agents",
+    )
+    .fetch_all(&mut *conn)
+    .await?
     {
         let id: String = r.try_get("id")?;
         let status: String = r.try_get("status")?;
@@ -162,6 +165,7 @@ async fn load(conn: &mut AnyConnection, epoch: i64) -> Result<Index, AppError> {
                 status,
                 stage,
                 grants: HashMap::new(),
+                quotas: quotas_from_row(&r)?,
             },
         );
     }
@@ -211,135 +215,18 @@ async fn load(conn: &mut AnyConnection, epoch: i64) -> Result<Index, AppError> {
     })
 }
 
-/// Has the agent used this capability before (an action allowed or approved)?
-pub async fn used_before(
-    conn: &mut AnyConnection,
-    cache: &PolicyCache,
-    agent_id: &str,
-    capability: &str,
-) -> Result<bool, String> {
-    if cache.known_used(agent_id, capability) {
-        return Ok(true);
-    }
-    let found =
-        sqlx::query("SELECT 1 AS one FROM capability_uses WHERE agent_id = $1 AND capability = $2")
-            .bind(agent_id)
-            .bind(capability)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(|e| e.to_string())?
-            .is_some();
-    if found {
-        cache.remember_use(agent_id, capability);
-    }
-    Ok(found)
-}
-
-/// Records that the agent has now used the capability (at its first approval).
-pub async fn record_use(
-    tx: &mut Tx<'_>,
-    agent_id: &str,
-    capability: &str,
-    at: i64,
-) -> Result<(), AppError> {
-    sqlx::query(
-        "INSERT INTO capability_uses (agent_id, capability, first_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (agent_id, capability) DO NOTHING",
-    )
-    .bind(agent_id)
-    .bind(capability)
-    .bind(at)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// Requests for the capability in the last hour that could execute: the
-/// count a grant's hourly limit is checked against.
-pub async fn recent(
-    conn: &mut AnyConnection,
-    agent_id: &str,
-    capability: &str,
-    now: i64,
-) -> Result<u32, String> {
-    last_hour(
-        conn,
-        "created_at > $3 AND state IN ('allowed', 'pending_approval', 'approved', 'executing', 'succeeded', 'failed')",
-        (agent_id, capability, ""),
-        now,
-    )
-    .await
-}
-
-/// Requests for the capability that ran in the last hour, other than
-/// `claiming`, counted when they were claimed (or allowed outright): the
-/// hourly limit as a claim checks it, so approvals banked earlier cannot
-/// all run together.
-pub async fn claimed_recently(
-    conn: &mut AnyConnection,
-    agent_id: &str,
-    capability: &str,
-    claiming: &str,
-    now: i64,
-) -> Result<u32, String> {
-    let within = "(claimed_at > $3 OR (decision = 'allowed' AND created_at > $3))";
-    last_hour(conn, within, (agent_id, capability, claiming), now).await
-}
-
-/// The agent's requests for the capability, but `except`, that match
-/// `within` (SQL, with `$3` the start of the last hour).
-async fn last_hour(
-    conn: &mut AnyConnection,
-    within: &str,
-    (agent_id, capability, except): (&str, &str, &str),
-    now: i64,
-) -> Result<u32, String> {
-    let sql = format!(
-        "SELECT COUNT(*) AS n FROM action_requests \
-         WHERE agent_id = $1 AND capability = $2 AND id <> $4 AND {within}"
-    );
-    let n: i64 = sqlx::query(&sql)
-        .bind(agent_id)
-        .bind(capability)
-        .bind(now - 60 * 60 * 1000)
-        .bind(except)
-        .fetch_one(&mut *conn)
-        .await
-        .and_then(|r| r.try_get("n"))
-        .map_err(|e| e.to_string())?;
-    u32::try_from(n).map_err(|_| format!("impossible count {n}"))
-}
-
-/// Gathers the facts one decision needs, then decides. Lookups that fail
-/// are passed on as errors, which the decision fails closed on.
-pub async fn decide_now(
-    conn: &mut AnyConnection,
-    cache: &PolicyCache,
-    index: &Index,
-    agent_id: &str,
-    req: &super::Request<'_>,
-    earlier_in_batch: u32,
-) -> super::Decision {
-    let now = now_ms();
-    let agent = index.agents.get(agent_id);
-    let limited = agent
-        .and_then(|a| a.grants.get(req.capability))
-        .is_some_and(|g| matches!(g, Ok(g) if g.max_per_hour.is_some()));
-    let recent = if limited {
-        Some(
-            recent(conn, agent_id, req.capability, now)
-                .await
-                .map(|n| n.saturating_add(earlier_in_batch)),
-        )
-    } else {
-        None
+/// An agent's own quotas; a negative number (written by hand) is unset.
+fn quotas_from_row(r: &sqlx::any::AnyRow) -> Result<super::QuotaOverrides, sqlx::Error> {
+    let own = |column: &str| -> Result<Option<u64>, sqlx::Error> {
+        Ok(r.try_get::<Option<i64>, _>(column)?
+            .and_then(|v| u64::try_from(v).ok()))
     };
-    let facts = super::Facts {
-        now_ms: now,
-        used_before: used_before(conn, cache, agent_id, req.capability).await,
-        recent,
-    };
-    super::decide(&index.policy, agent, req, &facts)
+    Ok(super::QuotaOverrides {
+        submissions_per_minute: own("quota_submissions_per_minute")?,
+        pending: own("quota_pending")?,
+        evidence_bytes_per_day: own("quota_evidence_bytes_per_day")?,
+        long_polls: own("quota_long_polls")?,
+    })
 }
 
 /// Grants as stored are checked again on load; one that no longer parses

@@ -5,7 +5,7 @@
 
 use crate::db::{now_ms, rfc3339};
 use crate::error::AppError;
-use crate::policy::store::{recent, used_before};
+use crate::policy::facts::{recent, used_before};
 use crate::policy::{AgentStatus, CatalogEntry, Grant, RuleKey, Stage, Trigger};
 use crate::state::AppState;
 use serde::Serialize;

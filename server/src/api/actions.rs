@@ -12,6 +12,8 @@ use app::evidence::parse::{
     self as evidence, check_total, Evidence, EvidenceRequest, MAX_EVIDENCE_BYTES,
     MAX_EVIDENCE_ITEMS,
 };
+use app::quota::limits::Kind;
+use app::quota::usage::LongPoll;
 use app::state::AppState;
 use axum::extract::multipart::{MultipartError, MultipartRejection};
 use axum::extract::rejection::{PathRejection, QueryRejection};
@@ -175,6 +177,7 @@ pub async fn get(
         None | Some(0) => service::get_for_agent(&state, &agent, &id).await?,
         Some(secs) => {
             let secs = secs.min(state.settings.max_wait_secs);
+            let _open = long_poll(&state, &agent.agent_id).await?;
             service::wait_for_agent(&state, &agent, &id, Duration::from_secs(secs)).await?
         }
     };
@@ -189,6 +192,26 @@ pub async fn cancel(
     let id = path_id(id)?;
     let action = service::cancel(&state, &agent, &id).await?;
     Ok(Json(AgentView::from(&action)))
+}
+
+/// A place for one more long-poll by the agent, or 429: each one holds a
+/// connection and a task for up to a minute.
+async fn long_poll(state: &AppState, agent_id: &str) -> Result<LongPoll, AppError> {
+    let own = match state.policy.cached() {
+        Some(index) if index.agents.contains_key(agent_id) => index.agents[agent_id].quotas,
+        _ => super::agent_auth::own_quotas(state, agent_id).await?,
+    };
+    let limit = state.settings.quotas.for_agent(&own).get(Kind::LongPolls);
+    state.quota.long_poll(agent_id, limit).ok_or_else(|| {
+        state.quota.refused(agent_id, Kind::LongPolls, limit);
+        AppError::TooManyRequests(
+            format!(
+                "this agent already holds {limit} long-polls open, its quota; \
+                 wait for one to answer, or poll without ?wait="
+            ),
+            1,
+        )
+    })
 }
 
 fn path_id(id: Result<Path<String>, PathRejection>) -> Result<String, AppError> {

@@ -6,6 +6,7 @@ use app::auth::agent::{self, Principal};
 use app::auth::keys;
 use app::db::now_ms;
 use app::error::AppError;
+use app::quota::limits::{Kind, Overrides};
 use app::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts};
@@ -41,15 +42,17 @@ impl FromRequestParts<AppState> for AgentKey {
             return Err(AppError::Unauthorized("the API key is not valid".into()));
         }
         let hash = keys::hash(token);
-        let known = state.policy.cached().and_then(|index| {
-            index
-                .authenticate(&hash, now_ms())
-                .ok()
-                .map(|(agent_id, _)| agent_id.to_string())
+        let cached = state.policy.cached().and_then(|index| {
+            let (agent_id, agent) = index.authenticate(&hash, now_ms()).ok()?;
+            Some((agent_id.to_string(), agent.quotas))
         });
-        let agent_id = match known {
-            Some(id) => id,
-            None => agent::authenticate(state, token).await?.agent_id,
+        let (agent_id, own) = match cached {
+            Some(found) => found,
+            None => {
+                let agent_id = agent::authenticate(state, token).await?.agent_id;
+                let own = own_quotas(state, &agent_id).await?;
+                (agent_id, own)
+            }
         };
         // Per agent, not per key: more keys (a rotation) buy no more.
         // The router always carries the quotas; without them, refuse.
@@ -57,9 +60,21 @@ impl FromRequestParts<AppState> for AgentKey {
             tracing::error!("the agent API was built without its quotas");
             AppError::Internal
         })?;
-        quotas.submission(&agent_id)?;
+        let per_minute = state.settings.quotas.for_agent(&own).get(Kind::Submissions);
+        quotas.submission(&state.quota, &agent_id, per_minute)?;
         Ok(AgentKey(hash))
     }
+}
+
+/// The agent's own quotas, from the index as of now.
+pub async fn own_quotas(state: &AppState, agent_id: &str) -> Result<Overrides, AppError> {
+    let mut conn = state.db.acquire().await?;
+    let index = state.policy.current(&mut conn).await?;
+    Ok(index
+        .agents
+        .get(agent_id)
+        .map(|a| a.quotas)
+        .unwrap_or_default())
 }
 
 fn bearer(parts: &Parts) -> Result<&str, AppError> {

@@ -16,9 +16,8 @@ use axum::{Json, Router};
 /// Largest request body the API reads; bigger ones get 413.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
-/// The agent API; `writer` decides and records every submission, within
-/// each agent's `quotas`.
-pub fn router(writer: Committer, quotas: quota::Quotas) -> Router<AppState> {
+/// The agent API; `writer` decides and records every submission.
+pub fn router(writer: Committer) -> Router<AppState> {
     Router::new()
         .route("/openapi.json", get(openapi))
         .route("/me", get(me))
@@ -34,7 +33,9 @@ pub fn router(writer: Committer, quotas: quota::Quotas) -> Router<AppState> {
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::Extension(writer))
-        .layer(axum::Extension(std::sync::Arc::new(quotas)))
+        .layer(axum::Extension(std::sync::Arc::new(
+            quota::Quotas::default(),
+        )))
 }
 
 /// The machine-readable contract of what this API serves today.

@@ -46,11 +46,7 @@ pub async fn run(db: Db) -> Result<(), StartupError> {
     for (name, role) in PEOPLE {
         people.push(users::create(&db, &Actor::System, name, role, secret.clone()).await?);
     }
-    let writer = Committer::start(
-        state.db.clone(),
-        state.policy.clone(),
-        state.changes.clone(),
-    );
+    let writer = Committer::start(&state);
     let demo = Demo {
         state,
         writer,
@@ -150,7 +146,7 @@ impl Demo {
     /// Marks a capability as used before, past the first-use checkpoint.
     async fn used(&self, agent: &Agent, capability: &str) -> Result<(), StartupError> {
         let mut tx = self.state.db.begin().await?;
-        app::policy::store::record_use(&mut tx, &agent.principal.agent_id, capability, now_ms())
+        app::policy::facts::record_use(&mut tx, &agent.principal.agent_id, capability, now_ms())
             .await?;
         tx.commit().await?;
         Ok(())

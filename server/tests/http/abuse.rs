@@ -194,3 +194,45 @@ async fn a_loopback_server_answers_only_to_its_own_names() {
     assert_eq!(res.status(), 421);
     assert_eq!(app.anonymous_browser().page("/login").await.status(), 200);
 }
+
+/// A failed sign-in for `username` as sent through a proxy for `client`.
+async fn guess_via(app: &TestApp, username: &str, client: &str) -> u16 {
+    app.http
+        .post(format!("{}/rpc/login", app.base))
+        .header("Origin", &app.base)
+        .header("X-Forwarded-For", client)
+        .form(&[
+            ("username", username),
+            ("password", "wrong password!"),
+            ("next", ""),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_each_client_backs_off_alone() {
+    let app = TestApp::spawn_with(|s| s.trusted_proxies = vec!["127.0.0.0/8".into()]).await;
+    // 20 free failures per address, each for another name (so no
+    // username backs off).
+    for i in 0..20 {
+        assert_eq!(guess_via(&app, &format!("u{i}"), "203.0.113.7").await, 401);
+    }
+    assert_eq!(guess_via(&app, "u20", "203.0.113.7").await, 429);
+    // Another client behind the same proxy is not held up.
+    assert_eq!(guess_via(&app, "u21", "198.51.100.9").await, 401);
+
+    // Without the setting, the header is ignored: writing another address
+    // into it does not buy a fresh allowance.
+    let direct = TestApp::spawn().await;
+    for i in 0..20 {
+        assert_eq!(
+            guess_via(&direct, &format!("u{i}"), &format!("192.0.2.{i}")).await,
+            401
+        );
+    }
+    assert_eq!(guess_via(&direct, "u20", "192.0.2.200").await, 429);
+}

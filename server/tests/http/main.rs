@@ -15,6 +15,7 @@ mod evidence_view;
 mod people;
 mod policy;
 mod promotion;
+mod quotas;
 mod races;
 mod review;
 mod review_queue;

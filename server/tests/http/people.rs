@@ -85,6 +85,13 @@ async fn admins_deactivate_reactivate_change_roles_and_reset_passwords() {
     assert_eq!(sign_in(&app, "rita", PASSWORD).await, 401);
     assert_eq!(sign_in(&app, "rita", &secret).await, 200);
     assert_eq!(app.audit_count("user.password_reset", &rita_id).await, 1);
+    // Your own goes through the account page, with the current password.
+    assert_eq!(
+        ada.rpc("people/reset_password", &[("id", &ada_id)])
+            .await
+            .status(),
+        422
+    );
     assert!(app
         .count_text("SELECT password_hash FROM users WHERE username = 'rita'")
         .await

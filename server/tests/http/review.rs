@@ -16,7 +16,7 @@ pub(crate) async fn mailer(app: &TestApp, name: &str, stage: Stage) -> (String, 
         .await;
     app.grant_used(&id, "docs.summarize").await;
     let mut tx = app.db.begin().await.unwrap();
-    app::policy::store::record_use(&mut tx, &id, "email.send", 0)
+    app::policy::facts::record_use(&mut tx, &id, "email.send", 0)
         .await
         .unwrap();
     tx.commit().await.unwrap();

@@ -131,6 +131,7 @@ fn situation(
             status: AgentStatus::Active,
             stage,
             grants,
+            quotas: Default::default(),
         },
         target,
         params,
@@ -322,7 +323,7 @@ prop_compose! {
         let status = if suspended { AgentStatus::Suspended } else { AgentStatus::Active };
         (
             Policy { version: 3, rules, catalog },
-            AgentPolicy { name: "a".into(), status, stage, grants },
+            AgentPolicy { name: "a".into(), status, stage, grants, quotas: Default::default() },
             amount,
             target,
             Facts { now_ms: NOW, used_before: used, recent },

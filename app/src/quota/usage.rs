@@ -1,0 +1,128 @@
+//! What this replica counts in memory: quota refusals per agent (shown on
+//! the agent's page), and the long-polls each agent holds open right now.
+//! Both are per replica: a long-poll lives on one replica, and refusals
+//! are a signal to look at an agent, not a ledger.
+
+use super::limits::Kind;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Agents tracked at most; past it, the counts start again (agents are
+/// registered by people, so this is far beyond any real deployment).
+const MAX_AGENTS: usize = 100_000;
+
+#[derive(Default)]
+pub struct Usage {
+    refusals: Mutex<HashMap<String, [u64; 4]>>,
+    long_polls: Arc<Mutex<HashMap<String, u64>>>,
+}
+
+impl Usage {
+    /// Counts one refusal, and logs it.
+    pub fn refused(&self, agent_id: &str, kind: Kind, limit: u64) {
+        tracing::warn!(
+            agent_id,
+            quota = kind.as_str(),
+            limit,
+            "agent over its quota"
+        );
+        let mut all = lock(&self.refusals);
+        if all.len() >= MAX_AGENTS && !all.contains_key(agent_id) {
+            all.clear();
+        }
+        all.entry(agent_id.to_string()).or_default()[kind.index()] += 1;
+    }
+
+    /// The agent's refusals by kind (in `Kind::ALL` order) since this
+    /// replica started.
+    pub fn refusals_of(&self, agent_id: &str) -> [u64; 4] {
+        lock(&self.refusals)
+            .get(agent_id)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Every refusal this replica has counted, by kind.
+    pub fn refusals_total(&self) -> [u64; 4] {
+        lock(&self.refusals)
+            .values()
+            .fold([0; 4], |mut sum, counts| {
+                for (s, c) in sum.iter_mut().zip(counts) {
+                    *s += c;
+                }
+                sum
+            })
+    }
+
+    /// One more long-poll for the agent, if it holds fewer than `limit`;
+    /// the poll counts until the returned guard is dropped.
+    pub fn long_poll(&self, agent_id: &str, limit: u64) -> Option<LongPoll> {
+        let mut open = lock(&self.long_polls);
+        let n = open.entry(agent_id.to_string()).or_default();
+        if *n >= limit {
+            return None;
+        }
+        *n += 1;
+        Some(LongPoll {
+            open: self.long_polls.clone(),
+            agent_id: agent_id.to_string(),
+        })
+    }
+
+    /// Long-polls the agent holds open now.
+    pub fn long_polls_of(&self, agent_id: &str) -> u64 {
+        lock(&self.long_polls).get(agent_id).copied().unwrap_or(0)
+    }
+}
+
+/// An open long-poll; dropping it (the answer sent, or the client gone)
+/// frees its place.
+pub struct LongPoll {
+    open: Arc<Mutex<HashMap<String, u64>>>,
+    agent_id: String,
+}
+
+impl Drop for LongPoll {
+    fn drop(&mut self) {
+        let mut open = lock(&self.open);
+        if let Some(n) = open.get_mut(&self.agent_id) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.agent_id);
+            }
+        }
+    }
+}
+
+/// Counters stay usable after a panic elsewhere held the lock.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_polls_are_counted_until_dropped() {
+        let usage = Usage::default();
+        let first = usage.long_poll("a", 2).expect("first");
+        let second = usage.long_poll("a", 2).expect("second");
+        assert!(usage.long_poll("a", 2).is_none(), "a third is over");
+        assert!(usage.long_poll("b", 2).is_some(), "other agents are not");
+        drop(first);
+        assert_eq!(usage.long_polls_of("a"), 1);
+        assert!(usage.long_poll("a", 2).is_some());
+        drop(second);
+    }
+
+    #[test]
+    fn refusals_are_counted_per_agent_and_kind() {
+        let usage = Usage::default();
+        usage.refused("a", Kind::Pending, 3);
+        usage.refused("a", Kind::Pending, 3);
+        usage.refused("b", Kind::LongPolls, 1);
+        assert_eq!(usage.refusals_of("a"), [0, 2, 0, 0]);
+        assert_eq!(usage.refusals_total(), [0, 2, 0, 1]);
+    }
+}
