@@ -16,8 +16,10 @@ pub mod model;
 mod pages;
 #[cfg(feature = "ssr")]
 pub mod queue;
+mod queue_guard;
 mod queue_keys;
 mod queue_page;
+mod queue_table;
 #[cfg(feature = "ssr")]
 pub mod rehash;
 #[cfg(feature = "ssr")]

@@ -178,7 +178,21 @@ pub struct QueueRow {
     pub stage: Stage,
     pub risk: i64,
     pub payload_hash: String,
+    /// The params an approval approves (as edited, else as submitted),
+    /// pretty-printed and cut to `QUEUE_PARAMS_SHOWN` characters, so the
+    /// reviewer sees them before a key approves them.
+    pub params: String,
+    /// `params` was cut: the key refuses what is not all on screen.
+    pub params_cut: bool,
+    /// A reviewer edited the params.
+    pub edited: bool,
+    /// The evidence reviewed with it (covered by `payload_hash`), described.
+    pub evidence: Vec<EvidenceInfo>,
 }
+
+/// Characters of params a queue row carries; longer ones are read on the
+/// request's page.
+pub const QUEUE_PARAMS_SHOWN: usize = 2_000;
 
 /// What the queue is narrowed to; every part optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,10 +2,10 @@
 //! waiting, keyset-paginated), its filter choices, what I decided, and an
 //! agent's record with a capability.
 
-use super::model::QUEUE_PAGE;
 use super::model::{
     HistoryRow, QueueFacets, QueueFilter, QueuePage, QueueRow, Record, RequestState,
 };
+use super::model::{QUEUE_PAGE, QUEUE_PARAMS_SHOWN};
 use super::service::expire_due;
 use super::store::{held_for, small};
 use crate::db::{now_ms, Db};
@@ -133,7 +133,7 @@ pub async fn page(
     let sql = format!(
         "SELECT r.id, a.name AS agent_name, r.capability, r.capability_known, r.triggers, r.held_for, \
                 r.summary, r.target, r.created_at, r.expires_at, r.approvals_required, r.stage, r.risk, \
-                r.payload_hash, \
+                r.payload_hash, r.params, r.edited_params, \
                 (SELECT COUNT(*) FROM approvals p \
                  WHERE p.action_id = r.id AND p.payload_hash = r.payload_hash) AS approvals \
          FROM action_requests r JOIN agents a ON a.id = r.agent_id \
@@ -160,6 +160,12 @@ pub async fn page(
     } else {
         None
     };
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    for (id, piece) in crate::evidence::store::reviewed_of(db, &ids).await? {
+        if let Some(row) = rows.iter_mut().find(|r| r.id == id) {
+            row.evidence.push(piece);
+        }
+    }
     Ok(QueuePage {
         rows,
         matching,
@@ -170,6 +176,9 @@ pub async fn page(
 }
 
 fn queue_row(r: &sqlx::any::AnyRow) -> Result<QueueRow, AppError> {
+    let edited: Option<String> = r.try_get("edited_params")?;
+    let submitted: String = r.try_get("params")?;
+    let (params, params_cut) = shown_params(edited.as_deref().unwrap_or(&submitted))?;
     Ok(QueueRow {
         id: r.try_get("id")?,
         agent_name: r.try_get("agent_name")?,
@@ -186,7 +195,22 @@ fn queue_row(r: &sqlx::any::AnyRow) -> Result<QueueRow, AppError> {
         stage: stored(Stage::parse(&r.try_get::<String, _>("stage")?))?,
         risk: r.try_get("risk")?,
         payload_hash: r.try_get("payload_hash")?,
+        params,
+        params_cut,
+        edited: edited.is_some(),
+        evidence: vec![],
     })
+}
+
+/// The params as a reviewer reads them: pretty JSON, cut on a character
+/// boundary after `QUEUE_PARAMS_SHOWN` characters (and then says so).
+fn shown_params(stored_json: &str) -> Result<(String, bool), AppError> {
+    let value: serde_json::Value = stored(serde_json::from_str(stored_json))?;
+    let pretty = serde_json::to_string_pretty(&value).map_err(|_| AppError::Internal)?;
+    match pretty.char_indices().nth(QUEUE_PARAMS_SHOWN) {
+        Some((end, _)) => Ok((pretty[..end].to_string(), true)),
+        None => Ok((pretty, false)),
+    }
 }
 
 /// The filter choices: agents and capabilities with something waiting.
@@ -303,4 +327,24 @@ pub async fn record(db: &Db, agent_id: &str, capability: &str) -> Result<Record,
         }
     }
     Ok(rec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_params_are_shown_whole_and_pretty() {
+        let (text, cut) = shown_params(r#"{"amount":5}"#).unwrap();
+        assert_eq!(text, "{\n  \"amount\": 5\n}");
+        assert!(!cut);
+    }
+
+    #[test]
+    fn long_params_are_cut_on_a_character_boundary_and_say_so() {
+        let long = format!(r#"{{"note":"{}"}}"#, "é".repeat(QUEUE_PARAMS_SHOWN));
+        let (text, cut) = shown_params(&long).unwrap();
+        assert!(cut);
+        assert_eq!(text.chars().count(), QUEUE_PARAMS_SHOWN);
+    }
 }

@@ -2,13 +2,13 @@
 //! URL (shareable, and they work before the page hydrates), keyset pages,
 //! live updates, and a keyboard flow; and "Decided by me".
 
-use super::model::age;
 use super::pages::StateBadge;
-use super::queue_keys::{keyboard, KeyHelp};
+use super::queue_keys::{keyboard, KeyHelp, Selection};
+use super::queue_table::QueueTable;
 use super::*;
 use crate::clock;
 use crate::policy::{RuleKey, Stage};
-use crate::ui::{ErrorNote, StageBadge};
+use crate::ui::ErrorNote;
 use leptos_router::hooks::use_query_map;
 
 #[component]
@@ -38,6 +38,13 @@ struct Wanted {
 }
 
 impl Wanted {
+    fn filtered(&self) -> bool {
+        self.agent.is_some()
+            || self.capability.is_some()
+            || self.held_for.is_some()
+            || self.stage.is_some()
+    }
+
     /// The URL of this filter, from its first page.
     fn href(&self, after: Option<&str>) -> String {
         let mut parts = vec![];
@@ -85,6 +92,38 @@ fn Queue() -> impl IntoView {
     let facets = Resource::new(move || refresh.get(), |_| fetch_queue_facets());
     live_updates(refresh);
     let help = RwSignal::new(false);
+    // The selection lives here, above the table that each read redraws, so
+    // it stays on the same request across live updates.
+    let sel = Selection::new();
+    let rows = Memo::new(move |_| {
+        page.get()
+            .and_then(Result::ok)
+            .map(|p| p.rows)
+            .unwrap_or_default()
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(p)) = page.get() {
+            let w = wanted.get_untracked();
+            sel.saw(&w.href(w.after.as_deref()), &p);
+        }
+    });
+    let approve = ServerAction::<ApproveAction>::new();
+    Effect::new(move |_| match approve.value().get() {
+        Some(Ok(done)) => {
+            let what = format!("{} ({})", done.capability, done.summary);
+            let message = if done.state == RequestState::PendingApproval {
+                format!("Your approval of {what} is recorded; it needs another reviewer's too.")
+            } else {
+                format!("Approved {what}. j selects the next request.")
+            };
+            sel.approved(&done.id, message);
+            refresh.update(|n| *n += 1);
+        }
+        // The error itself is shown below the status.
+        Some(Err(_)) => sel.status.set("Nothing was approved.".into()),
+        None => {}
+    });
+    keyboard(rows, sel, approve, help);
     view! {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
@@ -93,15 +132,23 @@ fn Queue() -> impl IntoView {
             })}
         </Transition>
         <p class="muted small">
-            "Keys: " <kbd>"j"</kbd> "/" <kbd>"k"</kbd> " move, " <kbd>"Enter"</kbd> " open, "
-            <kbd>"a"</kbd> " approve, " <kbd>"r"</kbd> " reject, " <kbd>"?"</kbd> " "
+            "Keys: " <kbd>"j"</kbd> "/" <kbd>"k"</kbd> " select (its details open below it), "
+            <kbd>"Enter"</kbd> " open, " <kbd>"a"</kbd> " approve what is shown, "
+            <kbd>"r"</kbd> " reject, " <kbd>"?"</kbd> " "
             <button class="link" on:click=move |_| help.set(true)>"all keys"</button>
         </p>
         <KeyHelp open=help/>
+        <p class="key-status" role="status" data-testid="key-status">{move || sel.status.get()}</p>
+        {move || approve.value().get().and_then(Result::err).map(|e| view! { <ErrorNote error=e/> })}
         <Transition fallback=|| view! { <p class="muted">"Loading the queue…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
-                    Ok(p) => view! { <QueueTable page=p wanted=wanted.get_untracked() refresh help/> }.into_any(),
+                    Ok(p) => {
+                        let w = wanted.get_untracked();
+                        let next = p.next.clone().map(|c| w.href(Some(&c)));
+                        let first = w.after.is_some().then(|| w.href(None));
+                        view! { <QueueTable page=p filtered=w.filtered() first next sel/> }.into_any()
+                    }
                     Err(e) => view! { <ErrorNote error=e/> }.into_any(),
                 }
             })}
@@ -203,86 +250,6 @@ fn Filters(facets: QueueFacets, wanted: Wanted) -> impl IntoView {
 }
 
 #[component]
-fn QueueTable(
-    page: QueuePage,
-    wanted: Wanted,
-    refresh: RwSignal<u32>,
-    help: RwSignal<bool>,
-) -> impl IntoView {
-    let now = page.now_ms;
-    let rows = StoredValue::new(page.rows.clone());
-    let selected = RwSignal::new(0usize);
-    let approve = ServerAction::<ApproveAction>::new();
-    Effect::new(move |_| {
-        if let Some(Ok(_)) = approve.value().get() {
-            refresh.update(|n| *n += 1);
-        }
-    });
-    keyboard(rows, selected, approve, help);
-    let filtered = wanted.agent.is_some()
-        || wanted.capability.is_some()
-        || wanted.held_for.is_some()
-        || wanted.stage.is_some();
-    let summary = if filtered {
-        format!(
-            "{} of {} waiting match these filters",
-            page.matching, page.waiting
-        )
-    } else {
-        format!("{} waiting", page.waiting)
-    };
-    let next = page.next.clone().map(|c| wanted.href(Some(&c)));
-    let first = wanted.after.is_some().then(|| wanted.href(None));
-    if page.rows.is_empty() {
-        return view! {
-            <p class="muted" data-testid="queue-count">{summary}</p>
-            <p class="muted">{if filtered { "Nothing waiting matches these filters." } else { "Nothing is waiting for approval." }}</p>
-        }
-        .into_any();
-    }
-    view! {
-        <p class="muted" data-testid="queue-count">{summary} ", riskiest first, then longest waiting"</p>
-        {move || approve.value().get().and_then(Result::err).map(|e| view! { <ErrorNote error=e/> })}
-        <table class="table queue" aria-label="Requests waiting for approval">
-            <thead>
-                <tr>
-                    <th scope="col">"Action"</th>
-                    <th scope="col">"Agent"</th>
-                    <th scope="col">"Held for"</th>
-                    <th scope="col">"Approvals"</th>
-                    <th scope="col">"Target"</th>
-                    <th scope="col">"Waiting"</th>
-                </tr>
-            </thead>
-            <tbody>
-                {page.rows.into_iter().enumerate().map(|(i, r)| {
-                    let is_selected = move || selected.get() == i;
-                    view! {
-                        <tr class:selected=is_selected aria-selected=move || is_selected().to_string()
-                            data-risk=r.risk.to_string() on:click=move |_| selected.set(i)>
-                            <td>
-                                <a href=format!("/approvals/{}", r.id)><code>{r.capability.clone()}</code></a>
-                                <div class="small">{r.summary.clone()}</div>
-                            </td>
-                            <td>{r.agent_name.clone()} " " <StageBadge stage=r.stage/></td>
-                            <td><HeldFor keys=r.held_for.clone() triggers=r.triggers.clone() known=r.capability_known/></td>
-                            <td class="small">{format!("{} of {}", r.approvals, r.approvals_required)}</td>
-                            <td class="small">{r.target.clone()}</td>
-                            <td class="small" title=clock::display(r.created_at_ms)>{age(r.created_at_ms, now)}</td>
-                        </tr>
-                    }
-                }).collect_view()}
-            </tbody>
-        </table>
-        <nav class="pager" aria-label="Queue pages">
-            {first.map(|href| view! { <a href=href>"← First page"</a> })}
-            {next.map(|href| view! { <a href=href rel="next" data-testid="next-page">"Next page →"</a> })}
-        </nav>
-    }
-    .into_any()
-}
-
-#[component]
 fn DecidedByMe() -> impl IntoView {
     let rows = Resource::new(|| (), |_| decided_by_me());
     view! {
@@ -311,21 +278,4 @@ fn DecidedByMe() -> impl IntoView {
             })}
         </Transition>
     }
-}
-
-/// Why a queued request is held: the recorded reasons (triggers and
-/// computed ones such as first use).
-#[component]
-pub(super) fn HeldFor(
-    keys: Vec<RuleKey>,
-    triggers: Vec<crate::policy::Trigger>,
-    known: bool,
-) -> impl IntoView {
-    if keys.is_empty() {
-        return view! { <crate::ui::TriggerList triggers known/> }.into_any();
-    }
-    keys.into_iter()
-        .map(|k| view! { <span class="badge trigger">{k.as_str()}</span> " " })
-        .collect_view()
-        .into_any()
 }

@@ -17,7 +17,7 @@ pub mod shape;
 pub mod store;
 mod view;
 
-pub use view::EvidenceViewer;
+pub use view::{human_size, EvidenceViewer};
 
 use crate::error::AppError;
 use leptos::prelude::*;

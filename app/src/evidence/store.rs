@@ -59,17 +59,48 @@ pub async fn list(db: &Db, action_id: &str) -> Result<Vec<EvidenceInfo>, AppErro
     .fetch_all(db)
     .await?
     .iter()
-    .map(|e| {
-        Ok(EvidenceInfo {
-            id: e.try_get("id")?,
-            kind: e.try_get("kind")?,
-            media_type: e.try_get("media_type")?,
-            size_bytes: e.try_get("size_bytes")?,
-            sha256: e.try_get("sha256")?,
-            phase: e.try_get("phase")?,
-        })
-    })
+    .map(info)
     .collect()
+}
+
+/// The reviewed evidence of several requests at once (a queue page), as
+/// (request id, piece), each request's pieces in the order they arrived.
+pub async fn reviewed_of(
+    db: &Db,
+    action_ids: &[String],
+) -> Result<Vec<(String, EvidenceInfo)>, AppError> {
+    if action_ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let marks = (1..=action_ids.len())
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT action_id, id, kind, media_type, size_bytes, sha256, phase FROM evidence \
+         WHERE phase = 'request' AND action_id IN ({marks}) ORDER BY action_id, id"
+    );
+    let mut query = sqlx::query(&sql);
+    for id in action_ids {
+        query = query.bind(id);
+    }
+    query
+        .fetch_all(db)
+        .await?
+        .iter()
+        .map(|e| Ok((e.try_get("action_id")?, info(e)?)))
+        .collect()
+}
+
+fn info(e: &sqlx::any::AnyRow) -> Result<EvidenceInfo, AppError> {
+    Ok(EvidenceInfo {
+        id: e.try_get("id")?,
+        kind: e.try_get("kind")?,
+        media_type: e.try_get("media_type")?,
+        size_bytes: e.try_get("size_bytes")?,
+        sha256: e.try_get("sha256")?,
+        phase: e.try_get("phase")?,
+    })
 }
 
 /// A request's reviewed evidence as (type, media type, SHA-256), in order:
