@@ -71,6 +71,8 @@ pub mod canonical;
 #[cfg(feature = "ssr")]
 pub mod db;
 #[cfg(feature = "ssr")]
+pub mod mcp;
+#[cfg(feature = "ssr")]
 pub mod state;
 
 use leptos::prelude::*;

@@ -154,7 +154,7 @@ pub async fn agent(db: &Db, command: AgentCommand) -> Result<(), StartupError> {
 }
 
 /// Who runs this command, as the audit trail names the operator.
-fn operator() -> String {
+pub(crate) fn operator() -> String {
     std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "unknown".into())

@@ -44,6 +44,32 @@ pub enum Command {
     /// The tamper-evident audit trail: verify, keep its head, export.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The MCP gateway: upstream MCP servers Belay fronts for an agent.
+    #[command(subcommand)]
+    Mcp(McpCommand),
+}
+
+#[derive(Subcommand)]
+pub enum McpCommand {
+    /// Register an upstream MCP server (started over stdio) for an agent:
+    /// its tools become catalog capabilities `mcp.<upstream>.<tool>`, with
+    /// risk triggers from their annotations (unannotated: destructive).
+    AddUpstream {
+        /// The agent whose MCP client goes through Belay.
+        #[arg(long)]
+        agent: String,
+        /// A short name: a-z, 0-9, '_' and '-'.
+        #[arg(long)]
+        name: String,
+        /// How to start the upstream, after `--`: program and arguments.
+        #[arg(last = true, required = true, num_args = 1..)]
+        command: Vec<String>,
+    },
+    /// List an agent's upstreams and their tools.
+    List {
+        #[arg(long)]
+        agent: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -173,6 +199,11 @@ pub struct ServeArgs {
     /// none, so every client is counted by the address it connects from.
     #[arg(long, env = "BELAY_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<String>,
+    /// Seconds an MCP tool call that needs approval is held open for the
+    /// decision (at most the longest long-poll, 60); after that the agent
+    /// is told it awaits approval and may call again to keep waiting.
+    #[arg(long, env = "BELAY_MCP_WAIT_SECS", default_value = "50")]
+    pub mcp_wait_secs: u64,
 }
 
 impl Default for ServeArgs {
@@ -187,6 +218,7 @@ impl Default for ServeArgs {
             long_polls_per_agent: std::num::NonZeroU32::new(16).expect("not zero"),
             allowed_hosts: Vec::new(),
             trusted_proxies: Vec::new(),
+            mcp_wait_secs: 50,
         }
     }
 }

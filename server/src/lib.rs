@@ -9,5 +9,6 @@ pub mod demo;
 mod events;
 mod evidence;
 mod hosts;
+pub mod mcp;
 pub mod startup;
 pub mod web;

@@ -14,7 +14,7 @@ async fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn")),
+                .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn,rmcp=warn")),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -46,6 +46,7 @@ async fn run(args: Cli) -> Result<(), StartupError> {
         Command::Agent(cmd) => cli::agent(&open_database(&url).await?, cmd).await,
         Command::Demo => belay::demo::run(open_database(&url).await?).await,
         Command::Audit(cmd) => belay::audit::run(&url, cmd).await,
+        Command::Mcp(cmd) => belay::mcp::cli::run(&open_database(&url).await?, cmd).await,
     }
 }
 

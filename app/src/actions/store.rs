@@ -369,3 +369,28 @@ pub async fn approved_hash(tx: &mut Tx<'_>, id: &str) -> Result<Option<String>, 
             .try_get("approved_hash")?,
     )
 }
+
+/// The agent's open requests (pending, or approved and unclaimed) for
+/// `capability` on `target`, newest first: a retried MCP call joins one.
+pub async fn open_of_agent(
+    db: &Db,
+    agent: &str,
+    cap: &str,
+    target: &str,
+) -> Result<Vec<ActionDetail>, AppError> {
+    let rows = sqlx::query(
+        "SELECT id FROM action_requests WHERE agent_id = $1 AND capability = $2 AND target = $3 \
+         AND (state = 'pending_approval' OR (state = 'approved' AND claimed_at IS NULL)) \
+         ORDER BY created_at DESC LIMIT 20",
+    )
+    .bind(agent)
+    .bind(cap)
+    .bind(target)
+    .fetch_all(db)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        out.extend(load(db, &r.try_get::<String, _>("id")?).await?);
+    }
+    Ok(out)
+}

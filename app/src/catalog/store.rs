@@ -125,7 +125,7 @@ pub async fn save(
         }
         Gate::Apply(how) => how,
     };
-    write(&mut tx, user, &after, before, how).await?;
+    write(&mut tx, &Actor::User(user.id.clone()), &after, before, how).await?;
     tx.commit().await?;
     Ok(Saved::Applied(after))
 }
@@ -150,7 +150,39 @@ pub async fn apply_change(
         unreadable: None,
     };
     let how = serde_json::json!({ "change_id": c.id, "rises": c.rises });
-    write(tx, approver, &after, before, how).await
+    write(tx, &Actor::User(approver.id.clone()), &after, before, how).await
+}
+
+/// Adds a capability the catalog does not have yet, as the operator (the
+/// CLI's break-glass: a new entry without risk triggers would otherwise
+/// wait for a second lead, and the audit event says it did not). An entry
+/// that exists is left exactly as leads keep it. Call inside a transaction
+/// that bumped the policy epoch first. Answers whether it was added.
+pub async fn add_by_operator(
+    tx: &mut Tx<'_>,
+    operator: &Actor,
+    new: NewCapability<'_>,
+) -> Result<bool, AppError> {
+    if !matches!(operator, Actor::Operator(_)) {
+        return Err(AppError::Forbidden(
+            "only the operator adds catalog entries without the two-person rule".into(),
+        ));
+    }
+    let name = parse_capability(new.name)?;
+    if current(tx, &name).await?.is_some() {
+        return Ok(false);
+    }
+    let after = CapabilityRow {
+        name,
+        description: crate::text::field("the description", new.description, 500)?,
+        triggers: new.triggers,
+        reversible: new.reversible,
+        unreadable: None,
+    };
+    let rises = rises(None, &after);
+    let how = serde_json::json!({ "break_glass": !rises.is_empty(), "rises": rises });
+    write(tx, operator, &after, None, how).await?;
+    Ok(true)
 }
 
 async fn current(tx: &mut Tx<'_>, name: &str) -> Result<Option<CapabilityRow>, AppError> {
@@ -164,7 +196,7 @@ async fn current(tx: &mut Tx<'_>, name: &str) -> Result<Option<CapabilityRow>, A
 
 async fn write(
     tx: &mut Tx<'_>,
-    user: &UserView,
+    actor: &Actor,
     after: &CapabilityRow,
     before: Option<CapabilityRow>,
     how: serde_json::Value,
@@ -183,7 +215,7 @@ async fn write(
     audit::record(
         tx,
         audit::Event {
-            actor: &Actor::User(user.id.clone()),
+            actor,
             what: if before.is_some() {
                 "capability.changed"
             } else {

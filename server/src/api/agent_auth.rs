@@ -77,7 +77,7 @@ pub async fn own_quotas(state: &AppState, agent_id: &str) -> Result<Overrides, A
         .unwrap_or_default())
 }
 
-fn bearer(parts: &Parts) -> Result<&str, AppError> {
+pub(crate) fn bearer(parts: &Parts) -> Result<&str, AppError> {
     let value = parts
         .headers
         .get(header::AUTHORIZATION)

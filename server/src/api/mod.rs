@@ -1,7 +1,7 @@
 //! The agent REST API (`/api/v1`), per the contract in PRODUCT.md.
 
 mod actions;
-mod agent_auth;
+pub(crate) mod agent_auth;
 mod json;
 pub mod quota;
 

@@ -12,6 +12,7 @@ mod cli;
 mod common;
 mod evidence_and_idempotency;
 mod evidence_view;
+mod mcp_gateway;
 mod people;
 mod policy;
 mod promotion;

@@ -1,0 +1,291 @@
+//! The owner of `mcp_upstreams` and `mcp_tools`: registering an agent's
+//! upstream (with a catalog entry per tool) and reading what an agent
+//! reaches. Registration bumps the policy epoch first, like every change
+//! the decision reads, and is audited in the same transaction.
+
+use super::{capability_for, triggers_for, ToolHints, UpstreamName};
+use crate::audit::{self, Actor};
+use crate::catalog::store::{add_by_operator, NewCapability};
+use crate::db::{new_id, now_ms, Db};
+use crate::error::{stored, AppError};
+use crate::policy::store::bump_epoch;
+use crate::policy::Trigger;
+use sqlx::Row;
+
+/// Most tools one upstream may register.
+pub const MAX_TOOLS: usize = 200;
+/// Longest argv, serialized.
+const MAX_COMMAND_BYTES: usize = 4096;
+
+/// A tool as the upstream listed it.
+pub struct NewTool {
+    /// The exact name upstream.
+    pub name: String,
+    pub description: Option<String>,
+    pub hints: ToolHints,
+    /// The whole tool definition as listed (JSON), served to the agent.
+    pub definition: serde_json::Value,
+}
+
+/// One registered tool, as `belay mcp add-upstream` reports it.
+#[derive(Debug, Clone)]
+pub struct RegisteredTool {
+    pub tool: String,
+    pub capability: String,
+    pub triggers: Vec<Trigger>,
+    /// False: the catalog already had the entry, kept as leads keep it.
+    pub added: bool,
+}
+
+/// An agent's upstream with its tools.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    pub id: String,
+    pub agent_id: String,
+    pub name: String,
+    /// The argv that starts it over stdio, program first.
+    pub command: Vec<String>,
+    pub tools: Vec<Tool>,
+}
+
+/// A tool of an upstream and the capability a call to it is decided as.
+#[derive(Debug, Clone)]
+pub struct Tool {
+    pub tool: String,
+    pub capability: String,
+    pub definition: serde_json::Value,
+}
+
+/// The argv, checked: a program and its arguments, no empty program.
+pub fn parse_command(argv: &[String]) -> Result<Vec<String>, AppError> {
+    match argv.first() {
+        Some(p) if !p.trim().is_empty() => {}
+        _ => return Err(AppError::validation("give the upstream's command after --")),
+    }
+    if argv.iter().any(|a| a.contains('\0')) {
+        return Err(AppError::validation(
+            "the command must not contain NUL bytes",
+        ));
+    }
+    if serde_json::to_string(argv).map_or(0, |s| s.len()) > MAX_COMMAND_BYTES {
+        return Err(AppError::validation(format!(
+            "the command is longer than {MAX_COMMAND_BYTES} bytes"
+        )));
+    }
+    Ok(argv.to_vec())
+}
+
+/// Registers (or re-registers, replacing its tools) an upstream for the
+/// agent named `agent`, adding a catalog entry for each tool the catalog
+/// does not have yet, with triggers from the tool's hints.
+#[tracing::instrument(skip(db, by, command, tools), fields(upstream = %upstream.as_str()))]
+pub async fn register(
+    db: &Db,
+    by: &Actor,
+    agent: &str,
+    upstream: &UpstreamName,
+    command: &[String],
+    tools: Vec<NewTool>,
+) -> Result<Vec<RegisteredTool>, AppError> {
+    let command = parse_command(command)?;
+    if tools.len() > MAX_TOOLS {
+        return Err(AppError::validation(format!(
+            "the upstream lists {} tools; at most {MAX_TOOLS} are registered",
+            tools.len()
+        )));
+    }
+    let created_by = match by {
+        Actor::User(id) | Actor::Operator(id) => id.clone(),
+        Actor::Agent(_) | Actor::System => {
+            return Err(AppError::Forbidden(
+                "an upstream is registered by a person or the operator".into(),
+            ))
+        }
+    };
+    let mut tx = db.begin().await?;
+    // First, so this change and the decision writer serialize on the epoch.
+    bump_epoch(&mut tx).await?;
+    let agent_id: String = sqlx::query("SELECT id FROM agents WHERE name = $1")
+        .bind(agent)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no agent is named {agent:?}")))?
+        .try_get("id")?;
+    let before =
+        sqlx::query("SELECT id, command FROM mcp_upstreams WHERE agent_id = $1 AND name = $2")
+            .bind(&agent_id)
+            .bind(upstream.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+    let (id, before) = match before {
+        Some(r) => {
+            let id: String = r.try_get("id")?;
+            let old: String = r.try_get("command")?;
+            let old_tools = tool_names(&mut tx, &id).await?;
+            sqlx::query("DELETE FROM mcp_tools WHERE upstream_id = $1")
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE mcp_upstreams SET command = $1 WHERE id = $2")
+                .bind(serde_json::to_string(&command).map_err(|_| AppError::Internal)?)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            let old: serde_json::Value = stored(serde_json::from_str(&old))?;
+            (
+                id,
+                Some(serde_json::json!({ "command": old, "tools": old_tools })),
+            )
+        }
+        None => {
+            let id = new_id();
+            sqlx::query(
+                "INSERT INTO mcp_upstreams (id, agent_id, name, command, created_by, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&id)
+            .bind(&agent_id)
+            .bind(upstream.as_str())
+            .bind(serde_json::to_string(&command).map_err(|_| AppError::Internal)?)
+            .bind(&created_by)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+            (id, None)
+        }
+    };
+    let mut taken: Vec<String> = Vec::new();
+    let mut out = Vec::new();
+    for t in tools {
+        if t.name.is_empty()
+            || t.name.len() > 200
+            || out.iter().any(|o: &RegisteredTool| o.tool == t.name)
+        {
+            return Err(AppError::Validation(format!(
+                "the upstream lists a tool named {:?}: names are 1 to 200 bytes and unique",
+                t.name
+            )));
+        }
+        let capability = capability_for(upstream, &t.name, &taken);
+        taken.push(capability.clone());
+        let triggers = triggers_for(t.hints);
+        let described = t
+            .description
+            .as_deref()
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(|d| d.chars().take(400).collect::<String>())
+            .unwrap_or_else(|| "no description given".into());
+        let description = format!("MCP tool {} of {}: {described}", t.name, upstream.as_str());
+        let description: String = description.chars().take(500).collect();
+        // Only the operator registers for now (a browser page for leads
+        // would go through the catalog's two-person rule instead).
+        let added = add_by_operator(
+            &mut tx,
+            by,
+            NewCapability {
+                name: &capability,
+                description: &description,
+                triggers: triggers.clone(),
+                reversible: false,
+            },
+        )
+        .await?;
+        sqlx::query(
+            "INSERT INTO mcp_tools (upstream_id, tool, capability, definition) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&id)
+        .bind(&t.name)
+        .bind(&capability)
+        .bind(t.definition.to_string())
+        .execute(&mut *tx)
+        .await?;
+        out.push(RegisteredTool {
+            tool: t.name,
+            capability,
+            triggers,
+            added,
+        });
+    }
+    let after = serde_json::json!({
+        "agent": agent,
+        "command": command,
+        "tools": out.iter().map(|t| serde_json::json!({
+            "tool": t.tool, "capability": t.capability, "catalog_entry_added": t.added,
+        })).collect::<Vec<_>>(),
+    });
+    audit::record(
+        &mut tx,
+        audit::Event {
+            actor: by,
+            what: if before.is_some() {
+                "mcp.upstream_changed"
+            } else {
+                "mcp.upstream_added"
+            },
+            subject_kind: "agent",
+            subject_id: &agent_id,
+            detail: serde_json::json!({ "upstream": upstream.as_str(), "before": before, "after": after }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+async fn tool_names(
+    tx: &mut crate::db::Tx<'_>,
+    upstream_id: &str,
+) -> Result<Vec<String>, AppError> {
+    Ok(
+        sqlx::query("SELECT tool FROM mcp_tools WHERE upstream_id = $1 ORDER BY tool")
+            .bind(upstream_id)
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|r| r.try_get("tool"))
+            .collect::<Result<_, _>>()?,
+    )
+}
+
+/// The agent's upstreams with their tools, by name.
+pub async fn for_agent(db: &Db, agent_id: &str) -> Result<Vec<Upstream>, AppError> {
+    let rows = sqlx::query(
+        "SELECT u.id, u.agent_id, u.name, u.command, t.tool, t.capability, t.definition \
+         FROM mcp_upstreams u LEFT JOIN mcp_tools t ON t.upstream_id = u.id \
+         WHERE u.agent_id = $1 ORDER BY u.name, t.tool",
+    )
+    .bind(agent_id)
+    .fetch_all(db)
+    .await?;
+    let mut out: Vec<Upstream> = Vec::new();
+    for r in rows {
+        let id: String = r.try_get("id")?;
+        if out.last().is_none_or(|u| u.id != id) {
+            let command: String = r.try_get("command")?;
+            out.push(Upstream {
+                id,
+                agent_id: r.try_get("agent_id")?,
+                name: r.try_get("name")?,
+                command: stored(serde_json::from_str(&command))?,
+                tools: vec![],
+            });
+        }
+        let tool: Option<String> = r.try_get("tool")?;
+        if let (Some(tool), Some(u)) = (tool, out.last_mut()) {
+            let definition: String = r.try_get("definition")?;
+            u.tools.push(Tool {
+                tool,
+                capability: r.try_get("capability")?,
+                definition: stored(serde_json::from_str(&definition))?,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// `for_agent`, by the agent's name.
+pub async fn for_agent_named(db: &Db, agent: &str) -> Result<Vec<Upstream>, AppError> {
+    let id = crate::agents::store::id_of(db, agent).await?;
+    for_agent(db, &id).await
+}

@@ -1,0 +1,121 @@
+"""The MCP gateway end to end: a real MCP client, a real upstream, a real
+Belay, and people deciding in between."""
+
+import anyio
+import httpx
+import pytest
+
+from conftest import text
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_tools_are_listed_with_what_belay_will_do(belay):
+    async with belay.mcp("bot") as s:
+        tools = {t.name: t for t in (await s.list_tools()).tools}
+    assert set(tools) == {"read_note", "delete_note"}
+    assert "Belay: runs at once" in tools["read_note"].description
+    assert "Read a note by name." in tools["read_note"].description
+    assert "needs human approval" in tools["delete_note"].description
+    assert "destructive" in tools["delete_note"].description
+    assert tools["read_note"].input_schema["properties"]["name"]["type"] == "string"
+
+
+async def test_a_read_only_tool_runs_at_once(belay):
+    before = len(belay.calls("read_note"))
+    async with belay.mcp("bot") as s:
+        result = await s.call_tool("read_note", {"name": "shopping"})
+    assert not result.is_error, text(result)
+    assert "note shopping: buy milk" in text(result)
+    calls = belay.calls("read_note")
+    assert len(calls) == before + 1 and calls[-1]["args"] == {"name": "shopping"}
+    # Recorded as an action, its outcome reported.
+    states = [s for _, s in belay.requests("mcp.notes.read_note")]
+    assert states[-1] == "succeeded"
+
+
+async def test_a_held_call_runs_once_with_the_arguments_the_reviewer_approved(belay):
+    async with belay.mcp("bot") as s:
+        async with anyio.create_task_group() as tg:
+            out = {}
+
+            async def call():
+                out["result"] = await s.call_tool("delete_note", {"name": "groceries", "reason": "old"})
+
+            tg.start_soon(call)
+            id = await belay.pending("mcp.notes.delete_note")
+            assert belay.calls("delete_note") == [], "nothing runs before approval"
+            await belay.approve(id, {"name": "groceries-2024", "reason": "old"})
+    result = out["result"]
+    assert not result.is_error, text(result)
+    said = text(result)
+    assert "approved this call with changes" in said and "groceries-2024" in said, said
+    assert "deleted groceries-2024" in said
+    assert belay.calls("delete_note") == [
+        {"tool": "delete_note", "args": {"name": "groceries-2024", "reason": "old"}}
+    ]
+    assert dict(belay.requests("mcp.notes.delete_note"))[id] == "succeeded"
+
+
+async def test_a_rejected_call_returns_the_reason_and_never_runs(belay):
+    before = len(belay.calls("delete_note"))
+    async with belay.mcp("bot") as s:
+        async with anyio.create_task_group() as tg:
+            out = {}
+
+            async def call():
+                out["result"] = await s.call_tool("delete_note", {"name": "taxes"})
+
+            tg.start_soon(call)
+            id = await belay.pending("mcp.notes.delete_note")
+            await belay.reject(id, "keep the tax notes for seven years")
+    result = out["result"]
+    assert result.is_error
+    assert "keep the tax notes for seven years" in text(result)
+    assert len(belay.calls("delete_note")) == before
+
+
+async def test_an_agent_at_observe_never_reaches_the_upstream(belay):
+    before = len(belay.calls())
+    async with belay.mcp("watcher") as s:
+        tools = {t.name: t for t in (await s.list_tools()).tools}
+        assert "not available to this agent" in tools["read_note"].description
+        result = await s.call_tool("read_note", {"name": "shopping"})
+    assert result.is_error
+    assert "denied" in text(result)
+    assert len(belay.calls()) == before
+
+
+async def test_the_gateway_refuses_a_missing_or_wrong_key(belay):
+    async with httpx.AsyncClient() as http:
+        body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+        res = await http.post(f"{belay.base}/mcp", json=body)
+        assert res.status_code == 401
+        res = await http.post(f"{belay.base}/mcp", json=body,
+                              headers={"Authorization": "Bearer belay_not-a-real-key-at-all-000000000000000"})
+        assert res.status_code == 401
+
+
+async def test_a_call_that_outwaits_the_hold_is_joined_by_its_retry(impatient):
+    b = impatient
+    args = {"name": "drafts", "reason": "tidy"}
+    async with b.mcp("bot") as s:
+        first = await s.call_tool("delete_note", args)
+        assert first.is_error
+        assert "awaits human approval" in text(first)
+        [(id, state)] = b.requests("mcp.notes.delete_note")
+        assert state == "pending_approval"
+        assert f"/approvals/{id}" in text(first)
+        again = await s.call_tool("delete_note", args)
+        assert again.is_error and f"/approvals/{id}" in text(again)
+        assert len(b.requests("mcp.notes.delete_note")) == 1, "the retry joined the open request"
+        await b.approve(id)
+        done = await s.call_tool("delete_note", args)
+        assert not done.is_error, text(done)
+        assert "deleted drafts" in text(done)
+        assert b.calls("delete_note") == [{"tool": "delete_note", "args": args}]
+        # Once carried out, the same call again is a new request.
+        later = await s.call_tool("delete_note", args)
+        assert later.is_error
+    rows = b.requests("mcp.notes.delete_note")
+    assert [s for _, s in rows] == ["succeeded", "pending_approval"]

@@ -1,0 +1,267 @@
+//! One `tools/call`, as an action request: submitted through the same
+//! writer as the REST API, held while people decide, then claimed once and
+//! forwarded upstream with exactly the approved arguments, its outcome
+//! reported. Nothing that was not allowed or approved reaches the upstream.
+
+use super::upstreams::Upstreams;
+use super::Caller;
+use app::actions::commit::Committer;
+use app::actions::model::{ActionDetail, RequestState};
+use app::actions::submission::{Submission, SubmitRequest};
+use app::actions::{claim, execute, service, store};
+use app::db::now_ms;
+use app::error::AppError;
+use app::mcp::store::{Tool, Upstream};
+use app::quota::limits::Kind;
+use app::state::AppState;
+use rmcp::model::{CallToolResult, ContentBlock, JsonObject};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What every call needs: the rule book's writer, the upstream processes,
+/// and how long a call is held for a decision.
+#[derive(Clone)]
+pub struct Gate {
+    pub state: AppState,
+    pub writer: Committer,
+    pub upstreams: Arc<Upstreams>,
+    pub wait: Duration,
+}
+
+/// The call, decided and (if allowed or approved) carried out. Refusals
+/// are tool errors the agent reads, never protocol errors.
+pub async fn call(
+    g: &Gate,
+    caller: &Caller,
+    up: &Upstream,
+    tool: &Tool,
+    arguments: JsonObject,
+) -> CallToolResult {
+    match run(g, caller, up, tool, arguments).await {
+        Ok(result) => result,
+        Err(e) => error(format!("Belay refused the call: {}", message(&e))),
+    }
+}
+
+async fn run(
+    g: &Gate,
+    caller: &Caller,
+    up: &Upstream,
+    tool: &Tool,
+    arguments: JsonObject,
+) -> Result<CallToolResult, AppError> {
+    let submission = Submission::parse(SubmitRequest {
+        capability: tool.capability.clone(),
+        target: up.name.clone(),
+        summary: format!("{} via {}", tool.tool, up.name),
+        params: Some(serde_json::Value::Object(arguments)),
+        evidence: vec![],
+        observation: None,
+    })?;
+    let agent = &caller.agent;
+    // A retry of a call still waiting (or approved, not yet carried out)
+    // joins that request: people are not asked twice.
+    let now = now_ms();
+    let open = store::open_of_agent(
+        &g.state.db,
+        &agent.agent_id,
+        &submission.capability,
+        &submission.target,
+    )
+    .await?;
+    let joined = open.into_iter().find(|a| same_call(a, &submission, now));
+    let mut action = match joined {
+        Some(a) => a,
+        None => {
+            g.writer
+                .submit(caller.key_hash.clone(), submission, None)
+                .await?
+                .action
+        }
+    };
+    if action.state == RequestState::PendingApproval {
+        if let Some(_open) = long_poll(&g.state, &agent.agent_id).await? {
+            action = service::wait_for_agent(&g.state, agent, &action.id, g.wait).await?;
+        }
+    }
+    finish(g, caller, up, tool, action).await
+}
+
+/// The same call as an open request: same payload, nothing attached, and
+/// not past its deadline (an overdue one expires when touched).
+fn same_call(a: &ActionDetail, s: &Submission, now: i64) -> bool {
+    let live = match a.state {
+        RequestState::PendingApproval => a.expires_at_ms.is_none_or(|t| t > now),
+        RequestState::Approved => a.claim_by_ms.is_some_and(|t| t > now),
+        _ => false,
+    };
+    live && a.summary == s.summary
+        && a.params == s.params
+        && a.observation.is_none()
+        && a.evidence.is_empty()
+}
+
+/// A place for one more long-poll by the agent: the REST API's quota, so
+/// held MCP calls count with `?wait=`. Past it, the call answers at once.
+async fn long_poll(
+    state: &AppState,
+    agent_id: &str,
+) -> Result<Option<app::quota::usage::LongPoll>, AppError> {
+    let own = crate::api::agent_auth::own_quotas(state, agent_id).await?;
+    let limit = state.settings.quotas.for_agent(&own).get(Kind::LongPolls);
+    Ok(state.quota.long_poll(agent_id, limit))
+}
+
+async fn finish(
+    g: &Gate,
+    caller: &Caller,
+    up: &Upstream,
+    tool: &Tool,
+    action: ActionDetail,
+) -> Result<CallToolResult, AppError> {
+    let id = &action.id;
+    let link = format!("/approvals/{id}");
+    let reasons = action.reasons.join("; ");
+    Ok(match action.state {
+        RequestState::Allowed => forward(g, caller, up, tool, &action).await,
+        RequestState::Approved => match action.carried_out_by() {
+            Some("agent") => {
+                let claimed = claim::claim(&g.state, &caller.agent, id).await?;
+                forward(g, caller, up, tool, &claimed).await
+            }
+            _ => CallToolResult::success(vec![ContentBlock::text(format!(
+                "Belay: approved ({link}); at this agent's stage a human carries it out, so Belay did not call {}.",
+                up.name
+            ))]),
+        },
+        RequestState::PendingApproval => error(format!(
+            "Belay: this call awaits human approval ({link}). Call it again with the same arguments to keep waiting on the same request. Why it was held: {reasons}"
+        )),
+        RequestState::Drafted => CallToolResult::success(vec![ContentBlock::text(format!(
+            "Belay: recorded as a draft for humans ({link}); it was not carried out. {reasons}"
+        ))]),
+        RequestState::Denied => error(format!("Belay denied this call ({link}): {reasons}")),
+        RequestState::Rejected => error(format!(
+            "Belay: a reviewer{} rejected this call ({link}): {}",
+            by(&action),
+            action.decision_note.as_deref().unwrap_or("no reason given")
+        )),
+        RequestState::Expired => error(format!(
+            "Belay: nobody approved this call in time, so it expired ({link}); expiry means no"
+        )),
+        RequestState::Cancelled => error(format!("Belay: this call was cancelled ({link})")),
+        RequestState::Executing | RequestState::Succeeded | RequestState::Failed => error(
+            format!("Belay: this call was already carried out ({link}); an approval runs once"),
+        ),
+    })
+}
+
+/// Carries out an allowed or claimed request with exactly the params it
+/// may run with, and reports the outcome.
+async fn forward(
+    g: &Gate,
+    caller: &Caller,
+    up: &Upstream,
+    tool: &Tool,
+    action: &ActionDetail,
+) -> CallToolResult {
+    let arguments = match action.approved_params() {
+        serde_json::Value::Object(m) => m.clone(),
+        _ => JsonObject::new(),
+    };
+    let result = g
+        .upstreams
+        .call(&up.id, &up.command, &tool.tool, arguments)
+        .await;
+    let (succeeded, details) = match &result {
+        Ok(r) if r.is_error != Some(true) => (true, format!("{} returned a result", tool.tool)),
+        Ok(r) => (
+            false,
+            format!("{} returned an error: {}", tool.tool, text_of(r)),
+        ),
+        Err(e) => (false, e.clone()),
+    };
+    let report = execute::Report {
+        succeeded,
+        details: Some(clean(&details)),
+        incident: false,
+        evidence: vec![],
+    };
+    if let Err(e) = execute::outcome(&g.state, &caller.agent, &action.id, report).await {
+        tracing::warn!(action_id = %action.id, error = %e, "could not record the MCP call's outcome");
+    }
+    match result {
+        Ok(mut r) => {
+            if let Some(note) = correction_note(action) {
+                r.content.insert(0, ContentBlock::text(note));
+            }
+            r
+        }
+        Err(e) => error(format!(
+            "Belay allowed the call (/approvals/{}), but {e}",
+            action.id
+        )),
+    }
+}
+
+/// What the reviewer changed, for the agent to read before the result.
+fn correction_note(a: &ActionDetail) -> Option<String> {
+    let changes = a.correction.as_ref()?.as_object()?;
+    let list: Vec<String> = changes
+        .iter()
+        .map(|(k, v)| format!("{k}: {} → {}", shown(&v["before"]), shown(&v["after"])))
+        .collect();
+    Some(format!(
+        "Belay: a reviewer{} approved this call with changes, and the tool ran with the approved arguments: {}.",
+        by(a),
+        list.join("; ")
+    ))
+}
+
+fn shown(v: &serde_json::Value) -> String {
+    if v.is_null() {
+        "(none)".into()
+    } else {
+        v.to_string()
+    }
+}
+
+fn by(a: &ActionDetail) -> String {
+    a.decided_by
+        .as_deref()
+        .map(|u| format!(" ({u})"))
+        .unwrap_or_default()
+}
+
+fn text_of(r: &CallToolResult) -> String {
+    r.content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.as_str()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Printable, bounded text for the outcome's details.
+fn clean(s: &str) -> String {
+    let kept: String = s
+        .chars()
+        .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
+        .take(2000)
+        .collect();
+    if kept.trim().is_empty() {
+        "no details".into()
+    } else {
+        kept
+    }
+}
+
+fn error(text: String) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(text)])
+}
+
+fn message(e: &AppError) -> String {
+    match e {
+        AppError::Internal => "an internal error; it was logged".into(),
+        other => other.to_string(),
+    }
+}

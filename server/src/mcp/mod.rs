@@ -1,0 +1,72 @@
+//! The MCP gateway at `/mcp` (Streamable HTTP): an agent's MCP client
+//! points here instead of at its tool servers, and every tool call passes
+//! the rule book like a REST submission. The agent authenticates exactly
+//! as on the REST API (`Authorization: Bearer <key>`): a missing or wrong
+//! key is 401 and a suspended agent 403, before any MCP is read.
+
+mod call;
+pub mod cli;
+mod gateway;
+pub mod upstreams;
+
+use crate::api::agent_auth::bearer;
+use app::actions::commit::Committer;
+use app::auth::agent::{self, Principal};
+use app::error::AppError;
+use app::state::AppState;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::Router;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Who is calling, for the gateway's handlers (set by `guard`).
+#[derive(Clone)]
+pub struct Caller {
+    pub agent: Principal,
+    /// SHA-256 of the key: the writer checks it again as it decides.
+    pub key_hash: String,
+}
+
+/// The gateway's route, `/mcp`, to merge into the server's router. A held call waits up to `wait`
+/// (at most the server's longest long-poll) for people to decide.
+pub fn router(state: &AppState, writer: Committer, wait: Duration) -> Router<AppState> {
+    let wait = wait.min(Duration::from_secs(state.settings.max_wait_secs));
+    let gate = call::Gate {
+        state: state.clone(),
+        writer,
+        upstreams: Arc::new(upstreams::Upstreams::default()),
+        wait,
+    };
+    // Host names are checked by Belay's own allow-list, outermost.
+    let config = StreamableHttpServerConfig::default().disable_allowed_hosts();
+    let service = StreamableHttpService::new(
+        move || Ok(gateway::Gateway { gate: gate.clone() }),
+        LocalSessionManager::default().into(),
+        config,
+    );
+    Router::new()
+        .route_service("/mcp", service)
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), guard))
+}
+
+/// The agent's key, checked before anything else is read.
+async fn guard(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, AppError> {
+    let (mut parts, body) = req.into_parts();
+    let token = bearer(&parts)?.to_string();
+    let agent = agent::authenticate(&state, &token).await?;
+    tracing::Span::current().record("agent", agent.name.as_str());
+    parts.extensions.insert(Caller {
+        agent,
+        key_hash: app::auth::keys::hash(&token),
+    });
+    req = Request::from_parts(parts, body);
+    Ok(next.run(req).await)
+}

@@ -1,0 +1,101 @@
+//! The upstream MCP servers, as child processes speaking MCP over stdio.
+//! Each is started on first use and kept, shared by every session of the
+//! gateway; one that died is started again on the next call.
+
+use rmcp::model::{CallToolRequestParams, CallToolResult, JsonObject, Tool};
+use rmcp::service::{RunningService, ServiceExt};
+use rmcp::transport::TokioChildProcess;
+use rmcp::RoleClient;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How long an upstream may take to start and answer `initialize`.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+type Client = RunningService<RoleClient, ()>;
+
+/// Starts an upstream over stdio and completes the MCP handshake. The
+/// child inherits Belay's environment except its database URL and
+/// `BELAY_*` settings.
+pub async fn start(argv: &[String]) -> Result<Client, String> {
+    let (program, args) = argv
+        .split_first()
+        .ok_or_else(|| "the upstream has no command".to_string())?;
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args).env_remove("DATABASE_URL");
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("BELAY_") {
+            cmd.env_remove(key);
+        }
+    }
+    let transport =
+        TokioChildProcess::new(cmd).map_err(|e| format!("cannot start {program:?}: {e}"))?;
+    match tokio::time::timeout(START_TIMEOUT, ().serve(transport)).await {
+        Ok(Ok(client)) => Ok(client),
+        Ok(Err(e)) => Err(format!(
+            "{program:?} did not complete the MCP handshake: {e}"
+        )),
+        Err(_) => Err(format!(
+            "{program:?} did not answer the MCP handshake within {}s",
+            START_TIMEOUT.as_secs()
+        )),
+    }
+}
+
+/// Starts an upstream, lists its tools, and stops it (for registering it).
+pub async fn list_tools(argv: &[String]) -> Result<Vec<Tool>, String> {
+    let client = start(argv).await?;
+    let tools = client
+        .list_all_tools()
+        .await
+        .map_err(|e| format!("the upstream did not list its tools: {e}"));
+    let _ = client.cancel().await;
+    tools
+}
+
+/// The running upstreams, by upstream id.
+#[derive(Default)]
+pub struct Upstreams {
+    running: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Client>>>>>,
+}
+
+impl Upstreams {
+    /// Calls `tool` on the upstream `id` (started with `argv` if it is not
+    /// running). A call is sent once: if it fails, it is not retried, since
+    /// the upstream may have acted on it.
+    pub async fn call(
+        &self,
+        id: &str,
+        argv: &[String],
+        tool: &str,
+        arguments: JsonObject,
+    ) -> Result<CallToolResult, String> {
+        let slot = {
+            let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+            running.entry(id.to_string()).or_default().clone()
+        };
+        let peer = {
+            let mut client = slot.lock().await;
+            let alive = client
+                .as_ref()
+                .is_some_and(|c| !c.is_closed() && !c.peer().is_transport_closed());
+            if !alive {
+                if let Some(old) = client.take() {
+                    tracing::warn!(upstream = %id, "the upstream stopped; starting it again");
+                    let _ = old.cancel().await;
+                }
+                *client = Some(start(argv).await?);
+            }
+            client
+                .as_ref()
+                .map(|c| c.peer().clone())
+                .ok_or("the upstream is not running")?
+        };
+        let mut params = CallToolRequestParams::new(tool.to_string());
+        params.arguments = Some(arguments);
+        peer.call_tool(params)
+            .await
+            .map_err(|e| format!("the upstream failed: {e}"))
+    }
+}

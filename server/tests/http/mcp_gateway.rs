@@ -1,0 +1,133 @@
+//! The MCP gateway's front door (`/mcp`) and `belay mcp`: the end-to-end
+//! flows with a real MCP client are in `end2end/mcp/`.
+
+use crate::cli::{belay, text};
+use crate::common::{assert_problem, TestApp};
+use app::policy::Stage;
+use serde_json::json;
+
+/// An `initialize`, as an MCP client opens a session with.
+fn initialize() -> serde_json::Value {
+    json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "test", "version": "1"}}})
+}
+
+async fn post_mcp(app: &TestApp, key: Option<&str>) -> reqwest::Response {
+    let mut req = app
+        .http
+        .post(format!("{}/mcp", app.base))
+        .header("Accept", "application/json, text/event-stream")
+        .json(&initialize());
+    if let Some(k) = key {
+        req = req.bearer_auth(k);
+    }
+    req.send().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_refuses_a_missing_or_unknown_key_and_a_suspended_agent() {
+    let app = TestApp::spawn().await;
+    let (id, key) = app.agent("mcp-bot", Stage::ActWithApproval).await;
+    assert_problem(post_mcp(&app, None).await, 401).await;
+    assert_problem(post_mcp(&app, Some("belay_nope")).await, 401).await;
+    // The agent's own key opens a session.
+    let res = post_mcp(&app, Some(&key)).await;
+    assert_eq!(res.status(), 200);
+    sqlx::query("UPDATE agents SET status = 'suspended' WHERE id = $1")
+        .bind(&id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE policy_epoch SET value = value + 1 WHERE id = 1")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let detail = assert_problem(post_mcp(&app, Some(&key)).await, 403).await;
+    assert!(detail.contains("suspended"), "{detail}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_carries_the_api_security_headers_outside_the_sign_in() {
+    let app = TestApp::spawn().await;
+    let (_, key) = app.agent("mcp-bot", Stage::ActWithApproval).await;
+    let res = post_mcp(&app, Some(&key)).await;
+    assert_eq!(res.status(), 200, "no sign-in or CSRF token is asked for");
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    let other_host = app
+        .http
+        .post(format!("{}/mcp", app.base))
+        .header("Host", "evil.example")
+        .bearer_auth(&key)
+        .json(&initialize())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other_host.status(), 421);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn add_upstream_refuses_bad_names_unknown_agents_and_dead_commands() {
+    let app = TestApp::spawn().await;
+    app.agent("mcp-bot", Stage::ActWithApproval).await;
+    let db = app.db_url.as_str();
+    let bad_name = belay(
+        db,
+        &[
+            "mcp",
+            "add-upstream",
+            "--agent",
+            "mcp-bot",
+            "--name",
+            "Not.OK",
+            "--",
+            "true",
+        ],
+        None,
+    );
+    assert!(!bad_name.status.success());
+    assert!(
+        text(&bad_name).contains("upstream name"),
+        "{}",
+        text(&bad_name)
+    );
+    let no_agent = belay(
+        db,
+        &[
+            "mcp",
+            "add-upstream",
+            "--agent",
+            "ghost",
+            "--name",
+            "files",
+            "--",
+            "true",
+        ],
+        None,
+    );
+    assert!(!no_agent.status.success());
+    assert!(text(&no_agent).contains("ghost"), "{}", text(&no_agent));
+    let dead = belay(
+        db,
+        &[
+            "mcp",
+            "add-upstream",
+            "--agent",
+            "mcp-bot",
+            "--name",
+            "files",
+            "--",
+            "/no/such/program",
+        ],
+        None,
+    );
+    assert!(!dead.status.success());
+    assert!(text(&dead).contains("cannot start"), "{}", text(&dead));
+    assert_eq!(app.count("SELECT COUNT(*) FROM mcp_upstreams").await, 0);
+    let listed = belay(db, &["mcp", "list", "--agent", "mcp-bot"], None);
+    assert!(
+        text(&listed).contains("no MCP upstreams"),
+        "{}",
+        text(&listed)
+    );
+}
