@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(CURDIR)/.tools/node_modules/.bin:$(PATH)
 
-.PHONY: run setup test check unit unit-postgres e2e
+.PHONY: run setup test check unit unit-postgres api-fuzz e2e
 PG := postgres://postgres@127.0.0.1:5432
 # Both crates in one cargo call, so each is compiled once with one feature set.
 RUST := -p app -p belay --features app/ssr
@@ -17,10 +17,11 @@ run: setup
 setup:
 	.ci/setup
 
-## Set up a fresh machine and run every test: lints, unit, integration, browser
+## Set up a fresh machine and run every test: lints, unit, integration,
+## the API fuzz run, browser
 test:
 	.ci/setup --browser
-	$(MAKE) check unit unit-postgres e2e
+	$(MAKE) check unit unit-postgres api-fuzz e2e
 
 check:
 	cargo fmt --all -- --check
@@ -37,6 +38,12 @@ unit-postgres:
 	pg_isready -q -h 127.0.0.1 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
 	BELAY_TEST_POSTGRES=$(PG) cargo test $(RUST) --test http; \
 	  status=$$?; .ci/drop-test-databases $(PG); exit $$status
+
+## schemathesis against the OpenAPI document the server serves, on the
+## server the Rust tests built: no 5xx, no answer the document does not allow.
+api-fuzz:
+	cargo test $(RUST) --no-run
+	.ci/api-fuzz
 
 ## The browser tests start the server the Rust tests built (no second
 ## server build); only the front end is built here.

@@ -181,6 +181,8 @@ fn check_dimensions(content: &[u8]) -> Result<(), AppError> {
 /// bytes themselves, never taken on the agent's word. A declared type that
 /// disagrees is refused (415).
 fn media_type_of(kind: &str, declared: Option<&str>, content: &[u8]) -> Result<String, AppError> {
+    // Read as written by hand: any case, spaces around it.
+    let declared = declared.map(|d| d.trim().to_ascii_lowercase());
     let actual: &str = match kind {
         "screenshot" => sniff_image(content).ok_or_else(|| {
             AppError::UnsupportedMediaType("a screenshot must be a PNG, JPEG or WebP image".into())
@@ -193,7 +195,7 @@ fn media_type_of(kind: &str, declared: Option<&str>, content: &[u8]) -> Result<S
         _ => {
             std::str::from_utf8(content)
                 .map_err(|_| AppError::validation(format!("{kind} evidence must be UTF-8 text")))?;
-            match (kind, declared) {
+            match (kind, declared.as_deref()) {
                 ("dom_snapshot", _) => "text/html",
                 ("plan" | "prompt", Some("text/markdown")) => "text/markdown",
                 ("diff", Some("application/json")) => "application/json",
@@ -201,7 +203,7 @@ fn media_type_of(kind: &str, declared: Option<&str>, content: &[u8]) -> Result<S
             }
         }
     };
-    match declared.map(|d| d.trim().to_ascii_lowercase()) {
+    match declared {
         Some(d) if d != actual => Err(AppError::UnsupportedMediaType(format!(
             "{kind} evidence declared as {d:?} is {actual}"
         ))),
@@ -263,5 +265,15 @@ mod tests {
         assert!(check_total(0, &[piece.clone(), piece.clone(), piece.clone()]).is_ok());
         let err = check_total(MAX_EVIDENCE_PER_ACTION - 10, &[piece]).unwrap_err();
         assert!(matches!(err, AppError::PayloadTooLarge(_)));
+    }
+
+    #[test]
+    fn a_declared_media_type_is_read_in_any_case_with_spaces_around() {
+        let plan = Evidence::from_bytes("plan", Some(" Text/Markdown "), b"# Plan".to_vec());
+        assert_eq!(plan.unwrap().media_type, "text/markdown");
+        let diff = Evidence::from_bytes("diff", Some("APPLICATION/JSON"), b"{}".to_vec());
+        assert_eq!(diff.unwrap().media_type, "application/json");
+        let err = Evidence::from_bytes("plan", Some("text/html"), b"x".to_vec()).unwrap_err();
+        assert!(matches!(err, AppError::UnsupportedMediaType(_)));
     }
 }

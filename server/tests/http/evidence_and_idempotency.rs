@@ -107,6 +107,19 @@ async fn evidence_uploads_are_checked_by_size_content_and_dimensions() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evidence_past_twenty_pieces_on_one_action_is_a_conflict() {
+    let app = TestApp::spawn().await;
+    let (_, key) = mailer(&app, "mailer", Stage::ActWithApproval).await;
+    let id = id_of(&send(&app, &key, json!({"amount": 5})).await);
+    let plans = |n| (0..n).map(|_| ("plan", b"a step".to_vec(), None)).collect();
+    assert_eq!(app.upload(&key, &id, plans(20)).await.status(), 200);
+    // The same piece would fit another request: this one's state is the
+    // conflict, so 409, not 422.
+    let detail = assert_problem(app.upload(&key, &id, plans(1)).await, 409).await;
+    assert!(detail.contains("at most 20"), "{detail}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idempotency_key_replays_the_first_answer_and_refuses_another_body() {
     let app = TestApp::spawn().await;
     let (_, key) = mailer(&app, "mailer", Stage::ActWithApproval).await;
