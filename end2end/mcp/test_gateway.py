@@ -87,13 +87,13 @@ async def test_an_agent_at_observe_never_reaches_the_upstream(belay):
 
 
 async def test_the_gateway_refuses_a_missing_or_wrong_key(belay):
-    async with httpx.AsyncClient() as http:
-        body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
-        res = await http.post(f"{belay.base}/mcp", json=body)
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+    # A fresh connection each: a refusal answers before the body is read.
+    for headers in ({}, {"Authorization": "Bearer belay_not-a-real-key-at-all-000000000000000"}):
+        async with httpx.AsyncClient() as http:
+            res = await http.post(f"{belay.base}/mcp", json=body, headers=headers)
         assert res.status_code == 401
-        res = await http.post(f"{belay.base}/mcp", json=body,
-                              headers={"Authorization": "Bearer belay_not-a-real-key-at-all-000000000000000"})
-        assert res.status_code == 401
+        assert res.headers["content-type"] == "application/problem+json"
 
 
 async def test_a_call_that_outwaits_the_hold_is_joined_by_its_retry(impatient):

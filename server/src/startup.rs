@@ -174,12 +174,13 @@ impl Application {
                 .layer(web::session_layer(s.clone(), secure)),
         };
         // The MCP gateway, like the API, is outside the pages' sign-in and CSRF.
+        let quotas = std::sync::Arc::new(api::quota::Quotas::default());
         let gateway = crate::mcp::router(
             &state,
-            writer.clone(),
+            (writer.clone(), quotas.clone()),
             Duration::from_secs(config.serve.mcp_wait_secs),
         );
-        let router = web::with_security_headers(Router::new().nest("/api/v1", api::router(writer)).merge(gateway).merge(web), config.serve.secure_cookies)
+        let router = web::with_security_headers(Router::new().nest("/api/v1", api::router(writer, quotas)).merge(gateway).merge(web), config.serve.secure_cookies)
             .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
                 tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), agent = tracing::field::Empty)
             }))

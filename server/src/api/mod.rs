@@ -16,8 +16,10 @@ use axum::{Json, Router};
 /// Largest request body the API reads; bigger ones get 413.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
-/// The agent API; `writer` decides and records every submission.
-pub fn router(writer: Committer) -> Router<AppState> {
+/// The agent API; `writer` decides and records every submission, and
+/// `quotas` counts each agent's submissions a minute (shared with the MCP
+/// gateway, so an agent has one rate whichever door it uses).
+pub fn router(writer: Committer, quotas: std::sync::Arc<quota::Quotas>) -> Router<AppState> {
     Router::new()
         .route("/openapi.json", get(openapi))
         .route("/me", get(me))
@@ -33,9 +35,7 @@ pub fn router(writer: Committer) -> Router<AppState> {
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::Extension(writer))
-        .layer(axum::Extension(std::sync::Arc::new(
-            quota::Quotas::default(),
-        )))
+        .layer(axum::Extension(quotas))
 }
 
 /// The machine-readable contract of what this API serves today.

@@ -5,6 +5,7 @@
 
 use super::upstreams::Upstreams;
 use super::Caller;
+use crate::api::quota::Quotas;
 use app::actions::commit::Committer;
 use app::actions::model::{ActionDetail, RequestState};
 use app::actions::submission::{Submission, SubmitRequest};
@@ -24,6 +25,8 @@ use std::time::Duration;
 pub struct Gate {
     pub state: AppState,
     pub writer: Committer,
+    /// Submissions a minute per agent, shared with the REST API.
+    pub quotas: Arc<Quotas>,
     pub upstreams: Arc<Upstreams>,
     pub wait: Duration,
 }
@@ -70,9 +73,15 @@ async fn run(
     )
     .await?;
     let joined = open.into_iter().find(|a| same_call(a, &submission, now));
+    let own = crate::api::agent_auth::own_quotas(&g.state, &agent.agent_id).await?;
+    let limits = g.state.settings.quotas.for_agent(&own);
     let mut action = match joined {
         Some(a) => a,
         None => {
+            // Joining adds nothing; a new request counts, as on the REST API.
+            let per_minute = limits.get(Kind::Submissions);
+            g.quotas
+                .submission(&g.state.quota, &agent.agent_id, per_minute)?;
             g.writer
                 .submit(caller.key_hash.clone(), submission, None)
                 .await?
@@ -80,7 +89,9 @@ async fn run(
         }
     };
     if action.state == RequestState::PendingApproval {
-        if let Some(_open) = long_poll(&g.state, &agent.agent_id).await? {
+        // A held call holds a connection, as a long-poll does, and counts as one.
+        let limit = limits.get(Kind::LongPolls);
+        if let Some(_open) = g.state.quota.long_poll(&agent.agent_id, limit) {
             action = service::wait_for_agent(&g.state, agent, &action.id, g.wait).await?;
         }
     }
@@ -99,17 +110,6 @@ fn same_call(a: &ActionDetail, s: &Submission, now: i64) -> bool {
         && a.params == s.params
         && a.observation.is_none()
         && a.evidence.is_empty()
-}
-
-/// A place for one more long-poll by the agent: the REST API's quota, so
-/// held MCP calls count with `?wait=`. Past it, the call answers at once.
-async fn long_poll(
-    state: &AppState,
-    agent_id: &str,
-) -> Result<Option<app::quota::usage::LongPoll>, AppError> {
-    let own = crate::api::agent_auth::own_quotas(state, agent_id).await?;
-    let limit = state.settings.quotas.for_agent(&own).get(Kind::LongPolls);
-    Ok(state.quota.long_poll(agent_id, limit))
 }
 
 async fn finish(

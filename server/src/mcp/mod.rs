@@ -10,6 +10,7 @@ mod gateway;
 pub mod upstreams;
 
 use crate::api::agent_auth::bearer;
+use crate::api::quota::Quotas;
 use app::actions::commit::Committer;
 use app::auth::agent::{self, Principal};
 use app::error::AppError;
@@ -31,13 +32,20 @@ pub struct Caller {
     pub key_hash: String,
 }
 
-/// The gateway's route, `/mcp`, to merge into the server's router. A held call waits up to `wait`
-/// (at most the server's longest long-poll) for people to decide.
-pub fn router(state: &AppState, writer: Committer, wait: Duration) -> Router<AppState> {
+/// The gateway's route, `/mcp`, to merge into the server's router. A held
+/// call waits up to `wait` (at most the server's longest long-poll) for
+/// people to decide; new requests count against the agent's submissions a
+/// minute in `quotas`, the REST API's.
+pub fn router(
+    state: &AppState,
+    (writer, quotas): (Committer, Arc<Quotas>),
+    wait: Duration,
+) -> Router<AppState> {
     let wait = wait.min(Duration::from_secs(state.settings.max_wait_secs));
     let gate = call::Gate {
         state: state.clone(),
         writer,
+        quotas,
         upstreams: Arc::new(upstreams::Upstreams::default()),
         wait,
     };
