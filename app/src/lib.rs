@@ -54,6 +54,8 @@ pub mod clock;
 pub mod error;
 pub mod evidence;
 pub mod governance;
+mod local_time;
+mod nav;
 pub mod people;
 pub mod policy;
 pub mod quota;
@@ -77,7 +79,7 @@ pub mod state;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
-use leptos_router::components::{Route, Router, Routes, A};
+use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -89,6 +91,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                // Light or dark before the stylesheet arrives (style/main.css has both).
+                <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
@@ -140,7 +144,7 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="leptos" href="/pkg/belay.css"/>
         <Title text="Belay"/>
         <Router>
-            <Nav/>
+            <nav::Nav/>
             <governance::OnePersonBanner/>
             <main>
                 <Routes fallback=|| view! { <h1>"Page not found"</h1> }>
@@ -164,47 +168,5 @@ pub fn App() -> impl IntoView {
                 </Routes>
             </main>
         </Router>
-    }
-}
-
-#[component]
-fn Nav() -> impl IntoView {
-    // Re-read on every navigation, so signing in or out shows at once.
-    let location = leptos_router::hooks::use_location();
-    let me = Resource::new(move || location.pathname.get(), |_| auth::current_user());
-    let logout = ServerAction::<auth::Logout>::new();
-    view! {
-        <header class="nav">
-            <a class="brand" href="/">"Belay"</a>
-            <Transition fallback=|| ()>
-                {move || Suspend::new(async move {
-                    match me.await {
-                        Ok(Some(user)) => view! {
-                            <nav>
-                                <A href="/" exact=true>"Dashboard"</A>
-                                <A href="/approvals">"Approvals"</A>
-                                <A href="/spot-checks">"Spot checks"</A>
-                                <A href="/reviews">"Reviews"</A>
-                                <A href="/agents">"Agents"</A>
-                                <A href="/capabilities">"Capabilities"</A>
-                                <A href="/policy">"Policy"</A>
-                                <A href="/simulate">"Simulate"</A>
-                                <A href="/readiness">"Readiness"</A>
-                                {user.role.can_audit().then(|| view! { <A href="/audit">"Audit"</A> })}
-                                {user.role.can_administer().then(|| view! { <A href="/people">"People"</A> })}
-                            </nav>
-                            <div class="who">
-                                <a href="/account" data-testid="whoami">{format!("{} ({})", user.username, user.role)}</a>
-                                <ActionForm action=logout attr:class="inline">
-                                    <button type="submit" class="link">"Sign out"</button>
-                                </ActionForm>
-                            </div>
-                        }
-                        .into_any(),
-                        _ => ().into_any(),
-                    }
-                })}
-            </Transition>
-        </header>
     }
 }

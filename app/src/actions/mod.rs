@@ -65,7 +65,7 @@ pub async fn fetch_queue(
     after: Option<String>,
 ) -> Result<QueuePage, AppError> {
     crate::error::respond(async move {
-        let (state, _) =
+        let (state, user) =
             crate::auth::session::guard(crate::auth::Role::can_see, "see approval requests")
                 .await?;
         let set = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
@@ -81,7 +81,7 @@ pub async fn fetch_queue(
                 .transpose()?,
         };
         let after = set(after).map(|c| queue::Cursor::parse(&c)).transpose()?;
-        queue::page(&state, &filter, after.as_ref()).await
+        queue::page(&state, &filter, after.as_ref(), &user.id).await
     })
     .await
 }

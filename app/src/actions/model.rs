@@ -212,6 +212,9 @@ pub struct QueuePage {
     pub matching: i64,
     /// Everything waiting, filter or not.
     pub waiting: i64,
+    /// Of those, the ones the reader has not approved yet (as they stand
+    /// now): what waits for them, for the tab title.
+    pub for_you: i64,
     /// Pass back to get the next page; `None` on the last.
     pub next: Option<String>,
     /// The server's clock, for showing ages.
@@ -252,17 +255,6 @@ pub struct Record {
     pub total: i64,
 }
 
-/// How long ago, in words, for a queue that shows age.
-pub fn age(from_ms: i64, now_ms: i64) -> String {
-    let secs = (now_ms - from_ms).max(0) / 1000;
-    match secs {
-        0..=59 => format!("{secs}s"),
-        60..=3599 => format!("{}m", secs / 60),
-        3600..=86_399 => format!("{}h {}m", secs / 3600, (secs % 3600) / 60),
-        _ => format!("{}d {}h", secs / 86_400, (secs % 86_400) / 3600),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,14 +265,5 @@ mod tests {
             assert_eq!(RequestState::parse(s.as_str()), Ok(s));
         }
         assert!(RequestState::parse("done").is_err());
-    }
-
-    #[test]
-    fn ages_read_naturally() {
-        assert_eq!(age(0, 5_000), "5s");
-        assert_eq!(age(0, 125_000), "2m");
-        assert_eq!(age(0, 3_900_000), "1h 5m");
-        assert_eq!(age(0, 90_000_000), "1d 1h");
-        assert_eq!(age(10, 0), "0s");
     }
 }

@@ -1,5 +1,5 @@
 use super::*;
-use crate::clock;
+use crate::local_time::LocalTime;
 use crate::ui::{ErrorNote, StageBadge, TriggerList};
 use leptos_router::hooks::use_params_map;
 
@@ -70,8 +70,8 @@ fn ActionView(
             </dd>
             <dt>"Target"</dt><dd>{a.target.clone()}</dd>
             <dt>"Risk"</dt><dd><TriggerList triggers=a.triggers.clone() known=a.capability_known/></dd>
-            <dt>"Submitted"</dt><dd>{clock::display(a.created_at_ms)}</dd>
-            {a.expires_at_ms.map(|t| view! { <dt>"Expires"</dt><dd>{clock::display(t)}</dd> })}
+            <dt>"Submitted"</dt><dd data-testid="submitted"><LocalTime ms=a.created_at_ms ago=true/></dd>
+            {a.expires_at_ms.map(|t| view! { <dt>"Expires"</dt><dd><LocalTime ms=t/></dd> })}
             {(a.approvals_required > 0).then(|| {
                 let who = if a.approved_by.is_empty() {
                     String::new()
@@ -155,33 +155,47 @@ fn ActionView(
 #[component]
 fn Outcome(action: ActionDetail) -> impl IntoView {
     let who = action.decided_by.clone().unwrap_or_else(|| "Belay".into());
-    let when = action.decided_at_ms.map(clock::display).unwrap_or_default();
-    let text = match action.state {
-        RequestState::Approved => format!("Approved by {who} at {when}."),
-        RequestState::Rejected => format!("Rejected by {who} at {when}."),
-        RequestState::Expired => format!("Expired unanswered at {when}: expiry means no."),
-        RequestState::Cancelled => format!("Withdrawn by the agent at {when}."),
-        RequestState::Executing => format!(
-            "Approved by {who}; the agent claimed it at {} and is carrying it out.",
-            action.claimed_at_ms.map(clock::display).unwrap_or_default()
+    let decided = action.decided_at_ms;
+    // Each sentence holds at most one time: the text before it, the time
+    // (drawn in the reader's zone), the text after it.
+    let (before, at, after) = match action.state {
+        RequestState::Approved => (format!("Approved by {who} at "), decided, ".".into()),
+        RequestState::Rejected => (format!("Rejected by {who} at "), decided, ".".into()),
+        RequestState::Expired => (
+            "Expired unanswered at ".into(),
+            decided,
+            ": expiry means no.".into(),
         ),
-        RequestState::Succeeded | RequestState::Failed => format!(
-            "{} by {who}; the agent reported it {} at {}{}.",
-            if action.decision == crate::policy::Outcome::Allowed {
-                "Allowed"
-            } else {
-                "Approved"
-            },
-            action.state.label(),
-            action.outcome_at_ms.map(clock::display).unwrap_or_default(),
+        RequestState::Cancelled => ("Withdrawn by the agent at ".into(), decided, ".".into()),
+        RequestState::Executing => (
+            format!("Approved by {who}; the agent claimed it at "),
+            action.claimed_at_ms,
+            " and is carrying it out.".into(),
+        ),
+        RequestState::Succeeded | RequestState::Failed => (
+            format!(
+                "{} by {who}; the agent reported it {} at ",
+                if action.decision == crate::policy::Outcome::Allowed {
+                    "Allowed"
+                } else {
+                    "Approved"
+                },
+                action.state.label(),
+            ),
+            action.outcome_at_ms,
             if action.incident {
-                ", as an incident"
+                ", as an incident.".into()
             } else {
-                ""
-            }
+                ".".into()
+            },
         ),
-        other => format!("This request is {}.", other.label()),
+        other => (
+            format!("This request is {}.", other.label()),
+            None,
+            String::new(),
+        ),
     };
+    let text = view! { {before} {at.map(|ms| view! { <LocalTime ms/> })} {after} };
     view! {
         <section class="card outcome" data-testid="outcome">
             <h2>"Decision"</h2>

@@ -93,11 +93,12 @@ impl Where {
 
 /// One page of pending requests. Sorted by risk (highest first), then age
 /// (oldest first); the cursor continues after the last row, so page 200
-/// costs what page 1 does (never OFFSET).
+/// costs what page 1 does (never OFFSET). `reader`: the signed-in user's id.
 pub async fn page(
     state: &AppState,
     filter: &QueueFilter,
     after: Option<&Cursor>,
+    reader: &str,
 ) -> Result<QueuePage, AppError> {
     expire_due(state).await?;
     let db = &state.db;
@@ -119,6 +120,16 @@ pub async fn page(
             .await?
             .try_get("n")?
     };
+    // An approval counts only for the payload it saw, as in `approvals` below.
+    let for_you: i64 = sqlx::query(
+        "SELECT COUNT(*) AS n FROM action_requests r WHERE r.state = 'pending_approval' \
+         AND NOT EXISTS (SELECT 1 FROM approvals p WHERE p.action_id = r.id \
+           AND p.user_id = $1 AND p.payload_hash = r.payload_hash)",
+    )
+    .bind(reader)
+    .fetch_one(db)
+    .await?
+    .try_get("n")?;
     let mut w = Where::new(filter)?;
     if let Some(c) = after {
         let (r, t, i) = (w.n + 1, w.n + 2, w.n + 3);
@@ -170,6 +181,7 @@ pub async fn page(
         rows,
         matching,
         waiting,
+        for_you,
         next,
         now_ms: now_ms(),
     })

@@ -112,6 +112,12 @@ pub(super) fn keyboard(
             return;
         }
         let key = ev.key();
+        // Enter on a focused link, button or menu (the folded navigation,
+        // the filters) belongs to that control, not to the queue.
+        if key == "Enter" && matches!(target_tag(&ev).as_deref(), Some("A" | "BUTTON" | "SUMMARY"))
+        {
+            return;
+        }
         if help.get_untracked() && !matches!(key.as_str(), "?" | "Escape") {
             return;
         }
@@ -179,11 +185,18 @@ pub(super) fn keyboard(
 
 /// Whether the key went to a form field (then it is text, not a command).
 fn typing(ev: &leptos::ev::KeyboardEvent) -> bool {
+    matches!(
+        target_tag(ev).as_deref(),
+        Some("INPUT" | "TEXTAREA" | "SELECT")
+    )
+}
+
+/// The tag of the element the key went to ("A", "INPUT", …).
+fn target_tag(ev: &leptos::ev::KeyboardEvent) -> Option<String> {
     use leptos::wasm_bindgen::JsCast;
     ev.target()
         .and_then(|t| t.dyn_into::<leptos::web_sys::Element>().ok())
-        .map(|el| matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"))
-        .unwrap_or(false)
+        .map(|el| el.tag_name())
 }
 
 /// The browser's monotonic clock, in milliseconds.

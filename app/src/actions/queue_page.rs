@@ -6,9 +6,10 @@ use super::pages::StateBadge;
 use super::queue_keys::{keyboard, KeyHelp, Selection};
 use super::queue_table::QueueTable;
 use super::*;
-use crate::clock;
+use crate::local_time::LocalTime;
 use crate::policy::{RuleKey, Stage};
 use crate::ui::ErrorNote;
+use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 #[component]
@@ -91,6 +92,15 @@ fn Queue() -> impl IntoView {
     );
     let facets = Resource::new(move || refresh.get(), |_| fetch_queue_facets());
     live_updates(refresh);
+    // The tab says how many wait for this reviewer, so a glance at the tab
+    // bar tells. Set from an effect (the browser only), so the server and
+    // the hydrating browser render the same title first.
+    let for_you = RwSignal::new(None::<i64>);
+    Effect::new(move |_| {
+        if let Some(Ok(p)) = page.get() {
+            for_you.set(Some(p.for_you));
+        }
+    });
     let help = RwSignal::new(false);
     // The selection lives here, above the table that each read redraws, so
     // it stays on the same request across live updates.
@@ -125,13 +135,17 @@ fn Queue() -> impl IntoView {
     });
     keyboard(rows, sel, approve, help);
     view! {
+        <Title text=move || match for_you.get() {
+            Some(n) if n > 0 => format!("({n}) Approvals · Belay"),
+            _ => "Approvals · Belay".to_string(),
+        }/>
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
                 let f = facets.await.unwrap_or_default();
                 view! { <Filters facets=f wanted=wanted.get_untracked()/> }
             })}
         </Transition>
-        <p class="muted small">
+        <p class="muted small keys-hint">
             "Keys: " <kbd>"j"</kbd> "/" <kbd>"k"</kbd> " select (its details open below it), "
             <kbd>"Enter"</kbd> " open, " <kbd>"a"</kbd> " approve what is shown, "
             <kbd>"r"</kbd> " reject, " <kbd>"?"</kbd> " "
@@ -205,7 +219,21 @@ fn live_updates(refresh: RwSignal<u32>) {
 #[component]
 fn Filters(facets: QueueFacets, wanted: Wanted) -> impl IntoView {
     let selected = |v: &Option<String>, option: &str| v.as_deref() == Some(option);
+    let set = [
+        &wanted.agent,
+        &wanted.capability,
+        &wanted.held_for,
+        &wanted.stage,
+    ]
+    .into_iter()
+    .filter(|v| v.is_some())
+    .count();
+    let open = set > 0;
+    // Folded on narrow screens (open when a filter is set, so it shows what
+    // narrows the list); CSS keeps it open on wide ones.
     view! {
+        <details class="filters-fold" open=open>
+        <summary>{if open { format!("Filters ({set} set)") } else { "Filters".to_string() }}</summary>
         <form method="get" action="/approvals" class="filters" aria-label="Filter the queue">
             <label>"Agent"
                 <select name="agent">
@@ -246,6 +274,7 @@ fn Filters(facets: QueueFacets, wanted: Wanted) -> impl IntoView {
             <button type="submit">"Filter"</button>
             <a href="/approvals">"Clear"</a>
         </form>
+        </details>
     }
 }
 
@@ -267,7 +296,7 @@ fn DecidedByMe() -> impl IntoView {
                                         <td>{r.agent_name}</td>
                                         <td>{r.verdict}</td>
                                         <td><StateBadge state=r.state/></td>
-                                        <td class="small">{clock::display(r.at_ms)}</td>
+                                        <td class="small"><LocalTime ms=r.at_ms/></td>
                                     </tr>
                                 }).collect_view()}
                             </tbody>

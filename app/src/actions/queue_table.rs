@@ -1,11 +1,12 @@
 //! One page of the queue as a table; the selected request opens below its
 //! row with the params an approval approves and its evidence, so `a` never
-//! approves what the reviewer has not seen.
+//! approves what the reviewer has not seen. On narrow screens CSS draws each
+//! row as a card, labelling its cells from `data-label`.
 
-use super::model::{age, QueuePage, QueueRow};
+use super::model::{QueuePage, QueueRow};
 use super::queue_keys::{Selection, DETAIL_ID};
-use crate::clock;
 use crate::evidence::{human_size, EvidenceInfo};
+use crate::local_time::Waited;
 use crate::policy::RuleKey;
 use crate::ui::StageBadge;
 use leptos::prelude::*;
@@ -59,15 +60,15 @@ pub(super) fn QueueTable(
                         <tr class:selected=is_selected aria-selected=move || is_selected.get().to_string()
                             data-risk=r.risk.to_string() data-id=r.id.clone()
                             on:click=move |_| rows.with_value(|rows| sel.pick(rows, i))>
-                            <td>
+                            <td class="what">
                                 <a href=format!("/approvals/{}", r.id)><code>{r.capability.clone()}</code></a>
                                 <div class="small">{r.summary.clone()}</div>
                             </td>
-                            <td>{r.agent_name.clone()} " " <StageBadge stage=r.stage/></td>
-                            <td><HeldFor keys=r.held_for.clone() triggers=r.triggers.clone() known=r.capability_known/></td>
-                            <td class="small">{format!("{} of {}", r.approvals, r.approvals_required)}</td>
-                            <td class="small">{r.target.clone()}</td>
-                            <td class="small" title=clock::display(r.created_at_ms)>{age(r.created_at_ms, now)}</td>
+                            <td data-label="Agent">{r.agent_name.clone()} " " <StageBadge stage=r.stage/></td>
+                            <td data-label="Held for"><HeldFor keys=r.held_for.clone() triggers=r.triggers.clone() known=r.capability_known/></td>
+                            <td class="small" data-label="Approvals">{format!("{} of {}", r.approvals, r.approvals_required)}</td>
+                            <td class="small" data-label="Target">{r.target.clone()}</td>
+                            <td class="small" data-label="Waiting"><Waited from_ms=r.created_at_ms now_ms=now/></td>
                         </tr>
                         {move || is_selected.get().then(|| view! { <Detail row=detail.clone()/> })}
                     }

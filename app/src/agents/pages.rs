@@ -1,6 +1,7 @@
 use super::*;
 use crate::actions::StateBadge;
 use crate::change::{ProposedNote, ReasonField};
+use crate::local_time::TimeText;
 use crate::scope::GrantsPanel;
 use crate::trust::{DemoteAgent, SuspendAgent};
 use crate::ui::{ErrorNote, StageBadge};
@@ -67,7 +68,7 @@ fn AgentTable(agents: Vec<AgentRow>) -> impl IntoView {
                                 <td>{a.status}</td>
                                 <td>{a.sponsor}</td>
                                 <td>{a.active_keys}</td>
-                                <td class="small">{a.created_at}</td>
+                                <td class="small"><TimeText text=a.created_at/></td>
                             </tr>
                         }
                     })
@@ -187,7 +188,7 @@ fn AgentDetailView(
             <dt>"Purpose"</dt><dd>{a.purpose.clone()}</dd>
             <dt>"Sponsor"</dt><dd>{a.sponsor.clone()}</dd>
             <dt>"Status"</dt><dd data-testid="agent-status">{a.status.clone()}</dd>
-            <dt>"Registered"</dt><dd>{a.created_at.clone()}</dd>
+            <dt>"Registered"</dt><dd><TimeText text=a.created_at.clone()/></dd>
             <dt>"Agent id"</dt><dd><code>{a.id.clone()}</code></dd>
         </dl>
         <section class="card">
@@ -303,7 +304,7 @@ fn RecentRequests(rows: Vec<RecentRequest>) -> impl IntoView {
                                 .into_iter()
                                 .map(|r| view! {
                                     <tr>
-                                        <td class="small">{r.created_at}</td>
+                                        <td class="small"><TimeText text=r.created_at/></td>
                                         <td><code>{r.capability}</code></td>
                                         <td><a href=format!("/approvals/{}", r.id)>{r.summary}</a></td>
                                         <td><StateBadge state=r.state/></td>
@@ -335,8 +336,8 @@ fn KeyTable(keys: Vec<KeyRow>, revoke: ServerAction<RevokeKey>) -> impl IntoView
                             <tr>
                                 <td><code>{format!("{}…", k.prefix)}</code></td>
                                 <td>{k.status.clone()}</td>
-                                <td class="small">{k.created_at}</td>
-                                <td class="small">{k.expires_at.unwrap_or_else(|| "never".into())}</td>
+                                <td class="small"><TimeText text=k.created_at/></td>
+                                <td class="small"><TimeText text=k.expires_at.unwrap_or_else(|| "never".into())/></td>
                                 <td>
                                     {active
                                         .then(|| {

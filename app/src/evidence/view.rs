@@ -98,7 +98,8 @@ fn Screenshot(src: String) -> impl IntoView {
                 on:click=move |_| zoom.set(Some(200))>"200%"</button>
             <a href=src.clone() target="_blank" rel="noopener">"Full size"</a>
         </div>
-        <div class="screenshot">
+        // Focusable, so a keyboard can scroll a zoomed screenshot too.
+        <div class="screenshot" tabindex="0" role="region" aria-label="Screenshot, scrollable when zoomed">
             <img src=src style=style alt="Screenshot the agent attached to this request"/>
         </div>
     }

@@ -2,6 +2,7 @@
 
 use super::{list_people, ChangePassword, PersonRow, ResetPassword, SetActive, SetRole};
 use crate::auth::Role;
+use crate::local_time::TimeText;
 use crate::ui::ErrorNote;
 use leptos::prelude::*;
 
@@ -72,7 +73,7 @@ fn PeopleTable(
                                 </ActionForm>
                             </td>
                             <td>{if p.active { "active" } else { "deactivated" }}</td>
-                            <td class="small">{p.created_at.clone()}</td>
+                            <td class="small"><TimeText text=p.created_at.clone()/></td>
                             <td>
                                 {(!p.you).then(|| view! {
                                     <ActionForm action=set_active attr:class="form inline">

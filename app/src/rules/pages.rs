@@ -3,6 +3,7 @@
 
 use super::{current_policy, simulate_choices, PolicyView, SavePolicy, Simulate, Simulation};
 use crate::change::{ProposedNote, Saved};
+use crate::local_time::TimeText;
 use crate::policy::Outcome;
 use crate::ui::{ErrorNote, StageBadge};
 use leptos::prelude::*;
@@ -112,7 +113,7 @@ fn PolicyEditor(policy: PolicyView, save: ServerAction<SavePolicy>) -> impl Into
                     {policy.history.into_iter().map(|v| view! {
                         <tr>
                             <td>{format!("v{}", v.version)}</td>
-                            <td class="small">{v.at}</td>
+                            <td class="small"><TimeText text=v.at/></td>
                             <td>{v.by.unwrap_or_else(|| "Belay".into())}</td>
                             <td>{v.note}</td>
                         </tr>

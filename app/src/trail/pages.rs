@@ -3,6 +3,7 @@
 //! event shown.
 
 use super::{audit_trail, EventRow, TrailFilter, TrailPage};
+use crate::local_time::TimeText;
 use crate::ui::ErrorNote;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -123,7 +124,7 @@ fn EventLine(e: EventRow) -> impl IntoView {
     view! {
         <tr data-event=e.n>
             <td>{e.n}</td>
-            <td class="small">{e.at.clone()}</td>
+            <td class="small"><TimeText text=e.at.clone()/></td>
             <td>{who}</td>
             <td><code>{e.what.clone()}</code></td>
             <td class="small">{format!("{} {}", e.subject_kind, e.subject_id)}</td>

@@ -4,6 +4,7 @@
 use super::list::of;
 use crate::change::{ChangeDetail, Diff};
 use crate::governance::{get_change, DecideChange, WithdrawChange};
+use crate::local_time::TimeText;
 use crate::ui::ErrorNote;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -45,10 +46,10 @@ fn ChangeView(
         <h1>{r.kind.title()} ": " {of(&r)}</h1>
         <dl class="facts">
             <dt>"State"</dt><dd data-testid="change-state">{r.state.clone()}</dd>
-            <dt>"Proposed"</dt><dd>{format!("{} by {}", r.opened_at, r.opened_by)}</dd>
+            <dt>"Proposed"</dt><dd><TimeText text=r.opened_at.clone()/>{format!(" by {}", r.opened_by)}</dd>
             {r.agent_id.clone().map(|a| view! { <dt>"Agent"</dt><dd><a href=format!("/agents/{a}")>{r.agent_name.clone()}</a></dd> })}
             <dt>"Approvals"</dt><dd>{format!("{} of {} from other leads", r.approvals, r.approvals_needed)}</dd>
-            {d.closed_at.clone().map(|at| view! { <dt>"Closed"</dt><dd>{at}</dd> })}
+            {d.closed_at.clone().map(|at| view! { <dt>"Closed"</dt><dd><TimeText text=at/></dd> })}
         </dl>
         <section class="card">
             <h2>"How it raises trust"</h2>
@@ -70,7 +71,7 @@ fn ChangeView(
                 view! {
                     <ul class="votes" data-testid="votes">
                         {d.votes.iter().cloned().map(|v| view! {
-                            <li><strong>{v.by}</strong> " " {v.verdict} " (" {v.at} "): " {v.reason}</li>
+                            <li><strong>{v.by}</strong> " " {v.verdict} " (" <TimeText text=v.at/> "): " {v.reason}</li>
                         }).collect_view()}
                     </ul>
                 }.into_any()

@@ -3,6 +3,7 @@
 
 use crate::change::ChangeRow;
 use crate::governance::{list_changes, one_person_mode, SetOnePersonMode};
+use crate::local_time::TimeText;
 use crate::trust::{list_reviews, ReviewTable};
 use crate::ui::ErrorNote;
 use leptos::prelude::*;
@@ -65,7 +66,7 @@ fn ChangeTable(rows: Vec<ChangeRow>) -> impl IntoView {
                         <td>{of(&r)}</td>
                         <td>{r.rises.join("; ")}</td>
                         <td>{format!("{} ({} of {} approvals)", r.state, r.approvals, r.approvals_needed)}</td>
-                        <td class="small">{format!("{} by {}", r.opened_at, r.opened_by)}</td>
+                        <td class="small"><TimeText text=r.opened_at/>{format!(" by {}", r.opened_by)}</td>
                     </tr>
                 }).collect_view()}
             </tbody>

@@ -2,6 +2,7 @@
 //! forms to decide it (through the one change-request decision).
 
 use crate::governance::{DecideChange, WithdrawChange};
+use crate::local_time::TimeText;
 use crate::trust::model::pct;
 use crate::trust::views::ReviewDetail;
 use crate::trust::{get_review, scope, what_if_text, CheckList};
@@ -53,17 +54,17 @@ fn ReviewView(
             <dt>"State"</dt><dd data-testid="review-state">{r.state.clone()}</dd>
             <dt>"Scope"</dt><dd>{scope(&r)}</dd>
             {d.max_per_hour.map(|n| view! { <dt>"New hourly limit"</dt><dd>{n}</dd> })}
-            <dt>"Opened"</dt><dd>{format!("{} by {}", r.opened_at, r.opened_by)}</dd>
+            <dt>"Opened"</dt><dd><TimeText text=r.opened_at.clone()/>{format!(" by {}", r.opened_by)}</dd>
             <dt>"Sponsor"</dt><dd>{d.sponsor.clone()}</dd>
             <dt>"Approvals"</dt><dd>{format!("{} of {} from other leads", r.approvals, r.approvals_needed)}</dd>
-            {d.closed_at.clone().map(|at| view! { <dt>"Closed"</dt><dd>{at}</dd> })}
+            {d.closed_at.clone().map(|at| view! { <dt>"Closed"</dt><dd><TimeText text=at/></dd> })}
         </dl>
         <section class="card">
             <h2>"The case"</h2>
             <p class="prewrap">{d.case_text.clone()}</p>
         </section>
         <section class="card">
-            <h2>"Readiness (frozen " {s.taken_at.clone()} ")"</h2>
+            <h2>"Readiness (frozen " <TimeText text=s.taken_at.clone()/> ")"</h2>
             {if r.criteria_met {
                 view! { <p class="success">"Every criterion for " {r.to.as_str()} " was met."</p> }.into_any()
             } else {
@@ -93,7 +94,7 @@ fn ReviewView(
                     <ul class="votes" data-testid="votes">
                         {d.votes.iter().cloned().map(|v| view! {
                             <li>
-                                <strong>{v.by}</strong> " " {v.verdict} " (" {v.at} "): " {v.reason}
+                                <strong>{v.by}</strong> " " {v.verdict} " (" <TimeText text=v.at/> "): " {v.reason}
                                 {v.override_reason.map(|o| view! { <div class="warning small">"Override: " {o}</div> })}
                             </li>
                         }).collect_view()}

@@ -1,6 +1,7 @@
 //! The dashboard (notices for leads, suggestions, what waits), the
 //! spot-check queue, and the readiness settings.
 
+use crate::local_time::TimeText;
 use crate::trust::model::Criteria;
 use crate::trust::views::{SpotCheck, TrustSettings};
 use crate::trust::{
@@ -42,7 +43,7 @@ fn DashboardView(d: DashboardData, clear: ServerAction<ClearNotice>) -> impl Int
                 <ul data-testid="notices">
                     {d.notices.into_iter().map(|n| view! {
                         <li class="warning">
-                            <span class="small muted">{n.at}</span> " "
+                            <span class="small muted"><TimeText text=n.at/></span> " "
                             <a href=format!("/agents/{}", n.agent_id)>{n.agent_name}</a> ": " {n.message}
                             <ActionForm action=clear attr:class="inline">
                                 <input type="hidden" name="id" value=n.id/>
@@ -146,7 +147,7 @@ fn SpotCheckItem(r: SpotCheck, mark: ServerAction<MarkSpotCheck>) -> impl IntoVi
         <li class="card">
             <a href=format!("/approvals/{}", r.id)>{r.summary}</a>
             <div class="small muted">
-                {format!("{} · {} on {} · {} · {}", r.agent_name, r.capability, r.target, r.state, r.created_at)}
+                {format!("{} · {} on {} · {} · ", r.agent_name, r.capability, r.target, r.state)}<TimeText text=r.created_at/>
             </div>
             <ActionForm action=mark attr:class="form inline">
                 <input type="hidden" name="id" value=r.id/>

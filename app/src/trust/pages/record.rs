@@ -4,6 +4,7 @@
 
 use super::charts::{OutcomeMix, WeeklyTrend};
 use super::{what_if_text, CheckList};
+use crate::local_time::TimeText;
 use crate::policy::Stage;
 use crate::trust::model::{pct, AgentMetrics, Figures, StageChange};
 use crate::trust::views::ReviewRow;
@@ -158,7 +159,7 @@ fn Timeline(history: Vec<StageChange>) -> impl IntoView {
                     };
                     view! {
                         <li class=format!("tl-{}", c.kind)>
-                            <span class="small muted">{c.at}</span>" "
+                            <span class="small muted"><TimeText text=c.at/></span>" "
                             <strong>{c.kind.replace('_', " ")}</strong>{scope}": "{change}
                             <div class="small">
                                 {c.reason}

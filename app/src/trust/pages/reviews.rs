@@ -1,6 +1,7 @@
 //! The promotion reviews table, shown on an agent's record and on the
 //! Reviews page.
 
+use crate::local_time::TimeText;
 use crate::trust::views::ReviewRow;
 use leptos::prelude::*;
 
@@ -30,7 +31,7 @@ pub fn ReviewTable(rows: Vec<ReviewRow>) -> impl IntoView {
                         <td>{scope(&r)}</td>
                         <td>{if r.criteria_met { "met" } else { "not met" }}</td>
                         <td>{format!("{} ({} of {} approvals)", r.state, r.approvals, r.approvals_needed)}</td>
-                        <td class="small">{format!("{} by {}", r.opened_at, r.opened_by)}</td>
+                        <td class="small"><TimeText text=r.opened_at/>{format!(" by {}", r.opened_by)}</td>
                     </tr>
                 }).collect_view()}
             </tbody>
