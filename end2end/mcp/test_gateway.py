@@ -119,3 +119,31 @@ async def test_a_call_that_outwaits_the_hold_is_joined_by_its_retry(impatient):
         assert later.is_error
     rows = b.requests("mcp.notes.delete_note")
     assert [s for _, s in rows] == ["succeeded", "pending_approval"]
+
+
+async def test_the_stdio_gateway_applies_the_same_rules(belay):
+    from mcp.client.session import ClientSession
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+
+    from conftest import BELAY
+
+    params = StdioServerParameters(
+        command=str(BELAY),
+        args=["mcp", "stdio", "--mcp-wait-secs", "1"],
+        env={"DATABASE_URL": f"sqlite://{belay.db_path}", "BELAY_AGENT_KEY": belay.keys["bot"],
+             "RUST_LOG": "warn"},
+    )
+    before = len(belay.calls("read_note"))
+    with open(belay.dir / "stdio.log", "w") as errlog:
+        async with stdio_client(params, errlog=errlog) as (read, write):
+            async with ClientSession(read, write) as s:
+                await s.initialize()
+                tools = {t.name: t for t in (await s.list_tools()).tools}
+                assert "Belay: runs at once" in tools["read_note"].description
+                result = await s.call_tool("read_note", {"name": "stdio"})
+                assert not result.is_error, text(result)
+                assert "note stdio: buy milk" in text(result)
+                held = await s.call_tool("delete_note", {"name": "stdio"})
+                assert held.is_error and "awaits human approval" in text(held)
+    assert len(belay.calls("read_note")) == before + 1
+    assert [c for c in belay.calls("delete_note") if c["args"]["name"] == "stdio"] == []

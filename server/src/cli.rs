@@ -153,8 +153,14 @@ pub async fn agent(db: &Db, command: AgentCommand) -> Result<(), StartupError> {
     }
 }
 
+/// `belay mcp …`: the MCP gateway's upstreams, registered as the operator.
+pub async fn mcp(db: &Db, command: crate::config::McpCommand) -> Result<(), StartupError> {
+    let by = Actor::Operator(format!("operator:{}", operator()));
+    crate::mcp::cli::run(db, &by, command).await
+}
+
 /// Who runs this command, as the audit trail names the operator.
-pub(crate) fn operator() -> String {
+fn operator() -> String {
     std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "unknown".into())

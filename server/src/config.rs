@@ -70,6 +70,16 @@ pub enum McpCommand {
         #[arg(long)]
         agent: String,
     },
+    /// Serve the gateway over stdio, for a local MCP client that starts
+    /// Belay itself: the same rules, on the same database, as `/mcp`.
+    Stdio {
+        /// The agent's API key.
+        #[arg(long, env = "BELAY_AGENT_KEY", hide_env_values = true)]
+        agent_key: String,
+        /// Seconds a call that needs approval is held for the decision.
+        #[arg(long, env = "BELAY_MCP_WAIT_SECS", default_value = "50")]
+        mcp_wait_secs: u64,
+    },
 }
 
 #[derive(Subcommand)]

@@ -1,5 +1,5 @@
 use belay::cli;
-use belay::config::{Cli, Command, Config};
+use belay::config::{Cli, Command, Config, McpCommand};
 use belay::startup::{open_database, Application, StartupError};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
@@ -46,7 +46,11 @@ async fn run(args: Cli) -> Result<(), StartupError> {
         Command::Agent(cmd) => cli::agent(&open_database(&url).await?, cmd).await,
         Command::Demo => belay::demo::run(open_database(&url).await?).await,
         Command::Audit(cmd) => belay::audit::run(&url, cmd).await,
-        Command::Mcp(cmd) => belay::mcp::cli::run(&open_database(&url).await?, cmd).await,
+        Command::Mcp(McpCommand::Stdio {
+            agent_key,
+            mcp_wait_secs,
+        }) => belay::mcp::serve_stdio(open_database(&url).await?, agent_key, mcp_wait_secs).await,
+        Command::Mcp(cmd) => cli::mcp(&open_database(&url).await?, cmd).await,
     }
 }
 

@@ -1,30 +1,34 @@
 //! `belay mcp add-upstream` and `belay mcp list`, run as the operator.
 
 use crate::config::McpCommand;
-use crate::startup::StartupError;
 use app::audit::Actor;
 use app::db::Db;
 use app::mcp::store::{self, NewTool};
 use app::mcp::{ToolHints, UpstreamName};
 use app::policy::Trigger;
 
-pub async fn run(db: &Db, command: McpCommand) -> Result<(), StartupError> {
+type Failure = Box<dyn std::error::Error + Send + Sync>;
+
+/// Runs a `belay mcp` command as `operator` (an `Actor::Operator`).
+pub async fn run(db: &Db, operator: &Actor, command: McpCommand) -> Result<(), Failure> {
     match command {
         McpCommand::AddUpstream {
             agent,
             name,
             command,
-        } => add_upstream(db, &agent, &name, command).await,
+        } => add_upstream(db, operator, &agent, &name, command).await,
         McpCommand::List { agent } => list(db, &agent).await,
+        McpCommand::Stdio { .. } => Err("`belay mcp stdio` is served by `mcp::serve_stdio`".into()),
     }
 }
 
 async fn add_upstream(
     db: &Db,
+    operator: &Actor,
     agent: &str,
     name: &str,
     command: Vec<String>,
-) -> Result<(), StartupError> {
+) -> Result<(), Failure> {
     let upstream = UpstreamName::parse(name)?;
     let command = store::parse_command(&command)?;
     // Refuse an unknown agent before starting anything.
@@ -46,8 +50,7 @@ async fn add_upstream(
             }
         })
         .collect();
-    let operator = Actor::Operator(format!("operator:{}", crate::cli::operator()));
-    let registered = store::register(db, &operator, agent, &upstream, &command, tools).await?;
+    let registered = store::register(db, operator, agent, &upstream, &command, tools).await?;
     println!(
         "Registered upstream {:?} for agent {agent:?} with {} tools:",
         upstream.as_str(),
@@ -77,7 +80,7 @@ async fn add_upstream(
     Ok(())
 }
 
-async fn list(db: &Db, agent: &str) -> Result<(), StartupError> {
+async fn list(db: &Db, agent: &str) -> Result<(), Failure> {
     let upstreams = store::for_agent_named(db, agent).await?;
     if upstreams.is_empty() {
         println!("Agent {agent:?} has no MCP upstreams.");

@@ -4,6 +4,7 @@
 
 use super::call::{self, Gate};
 use super::Caller;
+use app::auth::agent;
 use app::error::AppError;
 use app::mcp::store::{self, Tool as Mapped, Upstream};
 use app::policy::facts::decide_now;
@@ -14,20 +15,41 @@ use rmcp::model::{
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
+use std::sync::Arc;
 
 /// One MCP session's handler; everything it holds is shared.
 #[derive(Clone)]
 pub struct Gateway {
     pub gate: Gate,
+    /// Over stdio, the agent's key (there are no HTTP requests to carry
+    /// one); checked afresh on every request, as the HTTP guard does.
+    pub key: Option<Arc<String>>,
 }
 
-/// The caller of this request, as the gateway's guard authenticated it.
-fn caller(ctx: &RequestContext<RoleServer>) -> Result<Caller, ErrorData> {
-    ctx.extensions
-        .get::<axum::http::request::Parts>()
-        .and_then(|p| p.extensions.get::<Caller>())
-        .cloned()
-        .ok_or_else(|| ErrorData::internal_error("the request was not authenticated", None))
+impl Gateway {
+    /// The caller of this request: as the HTTP guard authenticated it, or,
+    /// over stdio, the key given at start, checked now.
+    async fn caller(&self, ctx: &RequestContext<RoleServer>) -> Result<Caller, ErrorData> {
+        let guarded = ctx
+            .extensions
+            .get::<axum::http::request::Parts>()
+            .and_then(|p| p.extensions.get::<Caller>())
+            .cloned();
+        match (guarded, &self.key) {
+            (Some(caller), _) => Ok(caller),
+            (None, Some(key)) => match agent::authenticate(&self.gate.state, key).await {
+                Ok(agent) => Ok(Caller {
+                    agent,
+                    key_hash: app::auth::keys::hash(key),
+                }),
+                Err(e) => Err(ErrorData::invalid_request(e.to_string(), None)),
+            },
+            (None, None) => Err(ErrorData::internal_error(
+                "the request was not authenticated",
+                None,
+            )),
+        }
+    }
 }
 
 fn internal(e: AppError) -> ErrorData {
@@ -129,7 +151,7 @@ impl ServerHandler for Gateway {
         _request: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let caller = caller(&ctx)?;
+        let caller = self.caller(&ctx).await?;
         let tools = self.tools(&caller).await.map_err(internal)?;
         Ok(ListToolsResult::with_all_items(tools))
     }
@@ -139,7 +161,7 @@ impl ServerHandler for Gateway {
         request: CallToolRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let caller = caller(&ctx)?;
+        let caller = self.caller(&ctx).await?;
         let upstreams = store::for_agent(&self.gate.state.db, &caller.agent.agent_id)
             .await
             .map_err(internal)?;

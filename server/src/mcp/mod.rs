@@ -7,7 +7,10 @@
 mod call;
 pub mod cli;
 mod gateway;
+mod stdio;
 pub mod upstreams;
+
+pub use stdio::serve_stdio;
 
 use crate::api::agent_auth::bearer;
 use crate::api::quota::Quotas;
@@ -52,7 +55,12 @@ pub fn router(
     // Host names are checked by Belay's own allow-list, outermost.
     let config = StreamableHttpServerConfig::default().disable_allowed_hosts();
     let service = StreamableHttpService::new(
-        move || Ok(gateway::Gateway { gate: gate.clone() }),
+        move || {
+            Ok(gateway::Gateway {
+                gate: gate.clone(),
+                key: None,
+            })
+        },
         LocalSessionManager::default().into(),
         config,
     );
