@@ -311,3 +311,58 @@ test.describe('every page on a phone', () => {
     }
   });
 });
+
+test.describe('on a phone, before and after the page is live', () => {
+  test.use({ viewport: { width: 390, height: 844 } });
+
+  test('the menu opens without JavaScript, so before the page hydrates', async ({ page, browser }) => {
+    const who = `noa-${run}`;
+    createUser(who, 'reviewer');
+    await signInAt(page, '/approvals', who);
+    const bare = await browser.newContext({
+      javaScriptEnabled: false,
+      viewport: { width: 390, height: 844 },
+      storageState: await page.context().storageState(),
+    });
+    const plain = await bare.newPage();
+    await plain.goto('/approvals');
+    await expect(plain.getByRole('link', { name: 'Reviews' })).toBeHidden();
+    await plain.locator('.nav-menu > summary').click();
+    await expect(plain.getByRole('link', { name: 'Reviews' })).toBeVisible();
+    await plain.getByRole('link', { name: 'Reviews' }).click();
+    await expect(plain).toHaveURL(/\/reviews$/);
+    await bare.close();
+  });
+
+  test('ages keep counting after the page loads', async ({ page }) => {
+    const key = createAgent(`ticker-${run}`, sponsor, 'act_with_approval');
+    const me = await (await fetch(`${BASE_URL}/api/v1/me`, { headers: { authorization: `Bearer ${key}` } })).json();
+    const action = await submit(key, {
+      capability: 'travel.hold_seat',
+      target: `seat-${run}`,
+      summary: 'Hold seat 14C for 24 hours',
+    });
+    await signInAt(page, '/approvals', reviewer);
+    await page.clock.install();
+    await page.goto(`/approvals?agent=${me.id}`);
+    await hydrated(page);
+    const waiting = page.locator('table.queue tbody tr[data-id] td[data-label="Waiting"]');
+    await expect(waiting).toHaveText(/^\d+s$/);
+    await page.clock.fastForward('03:00');
+    await expect(waiting).toHaveText(/^3m$/);
+
+    await page.goto(`/approvals/${action.id}`);
+    await hydrated(page);
+    // The page's clock is already 3 minutes on.
+    await expect(page.getByTestId('submitted')).toContainText(/[34] min ago/);
+    await page.clock.fastForward('10:00');
+    await expect(page.getByTestId('submitted')).toContainText(/1[34] min ago/);
+
+    // Withdrawn, so no other test finds it waiting.
+    const res = await fetch(`${BASE_URL}/api/v1/actions/${action.id}/cancel`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}` },
+    });
+    expect(res.status).toBe(200);
+  });
+});
