@@ -123,12 +123,9 @@ async fn finish(
     let link = format!("/approvals/{id}");
     let reasons = action.reasons.join("; ");
     Ok(match action.state {
-        RequestState::Allowed => forward(g, caller, up, tool, &action).await,
+        RequestState::Allowed => carry_out(g, caller, up, tool, action).await,
         RequestState::Approved => match action.carried_out_by() {
-            Some("agent") => {
-                let claimed = claim::claim(&g.state, &caller.agent, id).await?;
-                forward(g, caller, up, tool, &claimed).await
-            }
+            Some("agent") => carry_out(g, caller, up, tool, action).await,
             _ => CallToolResult::success(vec![ContentBlock::text(format!(
                 "Belay: approved ({link}); at this agent's stage a human carries it out, so Belay did not call {}.",
                 up.name
@@ -153,6 +150,36 @@ async fn finish(
         RequestState::Executing | RequestState::Succeeded | RequestState::Failed => error(
             format!("Belay: this call was already carried out ({link}); an approval runs once"),
         ),
+    })
+}
+
+/// Claims (if approved) and forwards the request in a task of its own:
+/// the wait for a decision ends with the caller, but once claimed, the
+/// call reaches the upstream and its outcome is reported even if the
+/// client has hung up meanwhile.
+async fn carry_out(
+    g: &Gate,
+    caller: &Caller,
+    up: &Upstream,
+    tool: &Tool,
+    action: ActionDetail,
+) -> CallToolResult {
+    let (g, caller, up, tool) = (g.clone(), caller.clone(), up.clone(), tool.clone());
+    let done = tokio::spawn(async move {
+        let action = if action.state == RequestState::Approved {
+            match claim::claim(&g.state, &caller.agent, &action.id).await {
+                Ok(claimed) => claimed,
+                Err(e) => return error(format!("Belay refused the call: {}", message(&e))),
+            }
+        } else {
+            action
+        };
+        forward(&g, &caller, &up, &tool, &action).await
+    })
+    .await;
+    done.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "an MCP call failed while it was carried out");
+        error("Belay could not finish the call; the error was logged".into())
     })
 }
 

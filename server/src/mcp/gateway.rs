@@ -57,14 +57,6 @@ fn internal(e: AppError) -> ErrorData {
     ErrorData::internal_error("Belay could not answer; the error was logged", None)
 }
 
-fn internal_task(e: &tokio::task::JoinError) -> ErrorData {
-    tracing::error!(error = %e, "an MCP tool call failed");
-    ErrorData::internal_error(
-        "Belay could not finish the call; the error was logged",
-        None,
-    )
-}
-
 /// The tools as the agent sees them: under their own names, or, when the
 /// agent has several upstreams, as `<upstream>__<tool>` so none collide.
 fn exposed(upstreams: &[Upstream]) -> Vec<(String, &Upstream, &Mapped)> {
@@ -175,13 +167,7 @@ impl ServerHandler for Gateway {
             ));
         };
         let arguments = request.arguments.unwrap_or_default();
-        // Its own task: a client that hangs up mid-call does not leave a
-        // claimed request unforwarded or its outcome unreported.
-        let (gate, up, tool) = (self.gate.clone(), up.clone(), tool.clone());
-        let done =
-            tokio::spawn(async move { call::call(&gate, &caller, &up, &tool, arguments).await })
-                .await
-                .map_err(|e| internal_task(&e))?;
+        let done = call::call(&self.gate, &caller, up, tool, arguments).await;
         Ok(done.into())
     }
 }

@@ -131,3 +131,81 @@ async fn add_upstream_refuses_bad_names_unknown_agents_and_dead_commands() {
         text(&listed)
     );
 }
+
+/// A stdio MCP server in a few lines of shell: it answers `initialize` and
+/// `tools/list` (one read-only tool, one destructive, one unannotated).
+const FAKE_UPSTREAM: &str = r#"#!/bin/sh
+while IFS= read -r line; do
+  id=$(printf '%s' "$line" | sed -n 's/.*"id":\([0-9][0-9]*\).*/\1/p')
+  case "$line" in
+    *'"method":"initialize"'*)
+      printf '%s\n' '{"jsonrpc":"2.0","id":'"$id"',"result":{"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"fake","version":"1"}}}' ;;
+    *'"method":"tools/list"'*)
+      printf '%s\n' '{"jsonrpc":"2.0","id":'"$id"',"result":{"tools":[{"name":"read_file","description":"Reads a file.","inputSchema":{"type":"object"},"annotations":{"readOnlyHint":true}},{"name":"Delete File","inputSchema":{"type":"object"},"annotations":{"readOnlyHint":false,"destructiveHint":true,"openWorldHint":false}},{"name":"send","inputSchema":{"type":"object"}}]}}' ;;
+  esac
+done
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn add_upstream_registers_each_tool_as_a_capability_with_triggers_from_its_hints() {
+    let app = TestApp::spawn().await;
+    let (agent_id, _) = app.agent("mcp-bot", Stage::ActWithApproval).await;
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("fake-upstream.sh");
+    std::fs::write(&script, FAKE_UPSTREAM).unwrap();
+    let script = script.display().to_string();
+    let db = app.db_url.as_str();
+    let add = [
+        "mcp",
+        "add-upstream",
+        "--agent",
+        "mcp-bot",
+        "--name",
+        "files",
+        "--",
+        "sh",
+        &script,
+    ];
+    let out = belay(db, &add, None);
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    for line in [
+        "read_file -> mcp.files.read_file: added to the catalog (no risk triggers)",
+        "Delete File -> mcp.files.delete_file: added to the catalog (destructive)",
+        // Unannotated: the riskier reading of every hint.
+        "send -> mcp.files.send: added to the catalog (external_send,destructive)",
+        "Break-glass",
+    ] {
+        assert!(said.contains(line), "{line:?} in {said}");
+    }
+    assert_eq!(app.audit_count("mcp.upstream_added", &agent_id).await, 1);
+    assert_eq!(
+        app.audit_count("capability.added", "mcp.files.read_file")
+            .await,
+        1
+    );
+
+    // Registering again keeps the catalog as leads keep it.
+    sqlx::query("UPDATE capabilities SET triggers = 'purchase' WHERE name = 'mcp.files.read_file'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let again = belay(db, &add, None);
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(text(&again).contains("read_file -> mcp.files.read_file: already in the catalog"));
+    assert_eq!(app.audit_count("mcp.upstream_changed", &agent_id).await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM mcp_upstreams").await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM mcp_tools").await, 3);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM capabilities WHERE name = 'mcp.files.read_file' AND triggers = 'purchase'")
+            .await,
+        1
+    );
+
+    let listed = text(&belay(db, &["mcp", "list", "--agent", "mcp-bot"], None));
+    assert!(listed.contains(&format!("files: sh {script}")), "{listed}");
+    assert!(
+        listed.contains("Delete File -> mcp.files.delete_file"),
+        "{listed}"
+    );
+}
