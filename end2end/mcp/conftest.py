@@ -197,6 +197,7 @@ def setup(tmp: Path, wait_secs: int) -> Belay:
     belay.user("rev", "reviewer")
     belay.agent("bot", "act_with_approval")
     belay.agent("watcher", "observe")
+    belay.agent("drafter", "draft")
     belay.start()
     belay.grant("bot", "mcp.notes.read_note")
     belay.grant("bot", "mcp.notes.delete_note")

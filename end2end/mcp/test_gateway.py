@@ -86,6 +86,17 @@ async def test_an_agent_at_observe_never_reaches_the_upstream(belay):
     assert len(belay.calls()) == before
 
 
+async def test_an_agent_at_draft_records_a_draft_and_runs_nothing(belay):
+    before = len(belay.calls())
+    async with belay.mcp("drafter") as s:
+        tools = {t.name: t for t in (await s.list_tools()).tools}
+        assert "recorded as a draft" in tools["delete_note"].description
+        result = await s.call_tool("delete_note", {"name": "plans"})
+    assert not result.is_error
+    assert "recorded as a draft for humans" in text(result)
+    assert len(belay.calls()) == before
+
+
 async def test_the_gateway_refuses_a_missing_or_wrong_key(belay):
     body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
     # A fresh connection each: a refusal answers before the body is read.

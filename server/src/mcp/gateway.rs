@@ -123,6 +123,10 @@ impl Gateway {
             let sep = if original.is_empty() { "" } else { "\n\n" };
             tool.description = Some(format!("{original}{sep}Belay: {belay}").into());
             tool.name = name.into();
+            // Belay answers some calls itself (a draft recorded, a call
+            // that awaits approval), so it cannot promise the upstream's
+            // output schema; structured results still pass through.
+            tool.output_schema = None;
             out.push(tool);
         }
         Ok(out)

@@ -12,6 +12,8 @@ use std::time::Duration;
 
 /// How long an upstream may take to start and answer `initialize`.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one tool call may take upstream; past it, the call failed.
+const CALL_TIMEOUT: Duration = Duration::from_secs(300);
 
 type Client = RunningService<RoleClient, ()>;
 
@@ -94,8 +96,12 @@ impl Upstreams {
         };
         let mut params = CallToolRequestParams::new(tool.to_string());
         params.arguments = Some(arguments);
-        peer.call_tool(params)
-            .await
-            .map_err(|e| format!("the upstream failed: {e}"))
+        match tokio::time::timeout(CALL_TIMEOUT, peer.call_tool(params)).await {
+            Ok(done) => done.map_err(|e| format!("the upstream failed: {e}")),
+            Err(_) => Err(format!(
+                "the upstream did not answer within {}s",
+                CALL_TIMEOUT.as_secs()
+            )),
+        }
     }
 }
