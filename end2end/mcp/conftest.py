@@ -60,12 +60,13 @@ class Belay:
     def user(self, name: str, role: str) -> None:
         self.cli("user", "create", "--username", name, "--role", role, "--password-stdin", stdin=PASSWORD)
 
-    def agent(self, name: str, stage: str) -> str:
+    def agent(self, name: str, stage: str, upstreams: tuple[str, ...] = ("notes",)) -> str:
         out = self.cli("agent", "create", "--name", name, "--sponsor", "lead1", "--stage", stage)
         key = out.strip().splitlines()[-1].split(": ")[-1]
         self.keys[name] = key
-        self.cli("mcp", "add-upstream", "--agent", name, "--name", "notes", "--",
-                 sys.executable, str(UPSTREAM), str(self.log))
+        for upstream in upstreams:
+            self.cli("mcp", "add-upstream", "--agent", name, "--name", upstream, "--",
+                     sys.executable, str(UPSTREAM), str(self.log))
         return key
 
     def start(self) -> None:
@@ -198,6 +199,7 @@ def setup(tmp: Path, wait_secs: int) -> Belay:
     belay.agent("bot", "act_with_approval")
     belay.agent("watcher", "observe")
     belay.agent("drafter", "draft")
+    belay.agent("multi", "act_with_approval", ("notes", "archive"))
     belay.start()
     belay.grant("bot", "mcp.notes.read_note")
     belay.grant("bot", "mcp.notes.delete_note")

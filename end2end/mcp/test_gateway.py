@@ -97,6 +97,12 @@ async def test_an_agent_at_draft_records_a_draft_and_runs_nothing(belay):
     assert len(belay.calls()) == before
 
 
+async def test_tools_of_several_upstreams_are_named_by_their_upstream(belay):
+    async with belay.mcp("multi") as s:
+        names = sorted(t.name for t in (await s.list_tools()).tools)
+    assert names == ["archive__delete_note", "archive__read_note", "notes__delete_note", "notes__read_note"]
+
+
 async def test_the_gateway_refuses_a_missing_or_wrong_key(belay):
     body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
     # A fresh connection each: a refusal answers before the body is read.
