@@ -143,6 +143,9 @@ async fn finish(
             by(&action),
             action.decision_note.as_deref().unwrap_or("no reason given")
         )),
+        RequestState::Expired if action.claim_by_ms.is_some() => error(format!(
+            "Belay: the approval expired before the call was carried out ({link}); call again to ask anew"
+        )),
         RequestState::Expired => error(format!(
             "Belay: nobody approved this call in time, so it expired ({link}); expiry means no"
         )),
