@@ -30,41 +30,25 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional, Union, cast
+from typing import Any, Optional, Union, cast
 
 from . import _core
-from ._types import CARRIED_OUT
+from ._blocked import check_runnable, clean_text, failure_details
+from ._protocols import Arguments, AsyncClient, SyncClient, Text
 from .errors import (
     ActionBlocked,
-    ActionCancelled,
-    ActionDenied,
-    ActionDrafted,
-    ActionExpired,
-    ActionRejected,
-    AlreadyCarriedOut,
     ApiError,
     ApprovalTimeout,
     ApprovedArgumentsInvalid,
     Conflict,
     Forbidden,
-    HumanMustCarryOut,
 )
 from .evidence import Evidence
 from .models import Action
 
-if TYPE_CHECKING:
-    from .async_client import AsyncBelay
-    from .client import Belay
-
 log = logging.getLogger("belay_client")
-
-Arguments = Mapping[str, Any]
-#: A fixed string, a ``str.format`` template over the arguments
-#: (``"Refund {amount} to {customer}"``), or a function of the arguments.
-Text = Union[str, Callable[[Arguments], str]]
 
 
 class ClaimRefused(ActionBlocked):
@@ -110,21 +94,6 @@ class GuardOptions:
     describe_result: Optional[Callable[[Any], Optional[str]]] = None
     #: Whether a failure did harm (reported as an incident, which demotes the capability).
     incident: Optional[Callable[[BaseException], bool]] = None
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-
-
-def clean_text(text: Optional[str], limit: int = 10_000) -> Optional[str]:
-    """Text Belay accepts as free text: no control characters, not blank, bounded."""
-    if text is None:
-        return None
-    text = _CONTROL.sub(" ", text).strip()[:limit].strip()
-    return text or None
-
-
-def _failure_details(exc: BaseException) -> str:
-    return clean_text(f"{type(exc).__name__}: {exc}") or type(exc).__name__
 
 
 class _Signature:
@@ -238,47 +207,6 @@ def _prepare(
     )
 
 
-_BLOCKED: dict[str, type[ActionBlocked]] = {
-    "denied": ActionDenied,
-    "drafted": ActionDrafted,
-    "rejected": ActionRejected,
-    "expired": ActionExpired,
-    "cancelled": ActionCancelled,
-}
-
-
-def _describe(action: Action) -> str:
-    text = f"{action.capability} on {action.target!r} was {action.state.replace('_', ' ')}"
-    if action.decision_note:
-        text += f": {action.decision_note}"
-    elif action.reasons:
-        text += f" ({'; '.join(action.reasons)})"
-    return text
-
-
-def check_runnable(action: Action) -> None:
-    """Raise the ``ActionBlocked`` error for a request the agent may not carry out now.
-
-    Fails closed: only ``allowed``, and ``approved`` for the agent to carry
-    out, pass; an unknown state is refused.
-    """
-    if action.state == "allowed":
-        return
-    if action.state == "approved":
-        if action.carried_out_by != "agent":
-            raise HumanMustCarryOut(
-                f"{action.capability} on {action.target!r} was approved for a person to carry out "
-                f"(decided at {action.stage}); the agent never runs it",
-                action,
-            )
-        return
-    if action.state in CARRIED_OUT:
-        raise AlreadyCarriedOut(
-            f"request {action.id} was already claimed or carried out ({action.state})", action
-        )
-    raise _BLOCKED.get(action.state, ActionBlocked)(_describe(action), action)
-
-
 def _timeout_error(action: Action, o: GuardOptions) -> ApprovalTimeout:
     what = "withdrawn" if action.state == "cancelled" else "left waiting"
     return ApprovalTimeout(
@@ -295,7 +223,7 @@ def _claim_refused(action: Action, exc: ApiError) -> ClaimRefused:
 # -- sync ----------------------------------------------------------------------
 
 
-def guard_sync(client: Belay, fn: Any, o: GuardOptions) -> Any:
+def guard_sync(client: SyncClient, fn: Any, o: GuardOptions) -> Any:
     if inspect.iscoroutinefunction(fn):
         raise TypeError("guard: this is an async function; use AsyncBelay(...).guard")
     sig = _Signature(fn, o.exclude)
@@ -331,7 +259,7 @@ def guard_sync(client: Belay, fn: Any, o: GuardOptions) -> Any:
     return guarded
 
 
-def _sync_timed_out(client: Belay, action: Action, o: GuardOptions) -> Action:
+def _sync_timed_out(client: SyncClient, action: Action, o: GuardOptions) -> Action:
     if o.cancel_on_timeout:
         try:
             action = client.cancel(action.id)
@@ -344,14 +272,18 @@ def _sync_timed_out(client: Belay, action: Action, o: GuardOptions) -> Action:
 
 
 def _sync_run(
-    client: Belay, fn: Callable[..., Any], action: Action, call: dict[str, Any], o: GuardOptions
+    client: SyncClient,
+    fn: Callable[..., Any],
+    action: Action,
+    call: dict[str, Any],
+    o: GuardOptions,
 ) -> Any:
     try:
         result = fn(**call)
     except BaseException as exc:
         incident = bool(o.incident is not None and o.incident(exc))
         try:
-            client.report_failure(action.id, _failure_details(exc), incident=incident)
+            client.report_failure(action.id, failure_details(exc), incident=incident)
         except Exception as report_exc:  # the function's own error matters more
             log.error("belay: could not report the failure of %s: %s", action.id, report_exc)
         raise
@@ -366,7 +298,7 @@ def _sync_run(
 # -- async ---------------------------------------------------------------------
 
 
-def guard_async(client: AsyncBelay, fn: Any, o: GuardOptions) -> Any:
+def guard_async(client: AsyncClient, fn: Any, o: GuardOptions) -> Any:
     if not inspect.iscoroutinefunction(fn):
         raise TypeError("guard: AsyncBelay guards async functions; use Belay(...).guard")
     sig = _Signature(fn, o.exclude)
@@ -404,7 +336,7 @@ def guard_async(client: AsyncBelay, fn: Any, o: GuardOptions) -> Any:
     return guarded
 
 
-async def _async_timed_out(client: AsyncBelay, action: Action, o: GuardOptions) -> Action:
+async def _async_timed_out(client: AsyncClient, action: Action, o: GuardOptions) -> Action:
     if o.cancel_on_timeout:
         try:
             action = await client.cancel(action.id)
@@ -416,7 +348,7 @@ async def _async_timed_out(client: AsyncBelay, action: Action, o: GuardOptions) 
 
 
 async def _async_run(
-    client: AsyncBelay,
+    client: AsyncClient,
     fn: Callable[..., Any],
     action: Action,
     call: dict[str, Any],
@@ -427,7 +359,7 @@ async def _async_run(
     except BaseException as exc:
         incident = bool(o.incident is not None and o.incident(exc))
         try:
-            await client.report_failure(action.id, _failure_details(exc), incident=incident)
+            await client.report_failure(action.id, failure_details(exc), incident=incident)
         except Exception as report_exc:
             log.error("belay: could not report the failure of %s: %s", action.id, report_exc)
         raise
@@ -440,7 +372,7 @@ async def _async_run(
 
 
 def guard(
-    client: Union[Belay, AsyncBelay], capability: str, **options: Any
+    client: Union[SyncClient, AsyncClient], capability: str, **options: Any
 ) -> Callable[[Any], Any]:
     """``guard(client, "cap", ...)`` -- the same as ``client.guard("cap", ...)``."""
     return cast(Callable[[Any], Any], client.guard(capability, **options))

@@ -12,7 +12,8 @@ from . import _core
 from ._core import Call, RetryPolicy
 from .errors import TransportError, error_from_response
 from .evidence import Evidence
-from ._guard import Arguments, GuardOptions, Text, guard_sync
+from ._guard import GuardOptions, guard_sync
+from ._protocols import Arguments, Text
 from .models import Action, Me
 
 F = TypeVar("F", bound=Callable[..., Any])
