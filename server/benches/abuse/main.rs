@@ -10,6 +10,7 @@
 //! /proc) include the load generator: an upper bound for the server.
 
 mod scenes;
+mod sign_in;
 
 use app::audit::Actor;
 use app::auth::{users, Role};
@@ -58,8 +59,8 @@ fn main() {
         .unwrap();
     rt.block_on(async move {
         println!("abuse: Belay on {} (release, SQLite)\n", server.base);
-        scenes::sign_in_floods(&server).await;
-        scenes::guesses(&server).await;
+        sign_in::floods(&server).await;
+        sign_in::guesses(&server).await;
         scenes::evidence_pages(&server).await;
         scenes::fake_key_body(&server).await;
         scenes::quota(&server).await;
