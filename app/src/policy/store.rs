@@ -216,7 +216,7 @@ async fn load(conn: &mut AnyConnection, epoch: i64) -> Result<Index, AppError> {
 }
 
 /// An agent's own quotas; a negative number (written by hand) is unset.
-fn quotas_from_row(r: &sqlx::any::AnyRow) -> Result<super::QuotaOverrides, sqlx::Error> {
+pub fn quotas_from_row(r: &sqlx::any::AnyRow) -> Result<super::QuotaOverrides, sqlx::Error> {
     let own = |column: &str| -> Result<Option<u64>, sqlx::Error> {
         Ok(r.try_get::<Option<i64>, _>(column)?
             .and_then(|v| u64::try_from(v).ok()))

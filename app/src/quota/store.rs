@@ -61,17 +61,7 @@ pub async fn read(conn: &mut AnyConnection, agent_id: &str) -> Result<Overrides,
     .fetch_optional(&mut *conn)
     .await?
     .ok_or_else(|| AppError::NotFound("no such agent".into()))?;
-    let v = |c: &str| -> Result<Option<u64>, AppError> {
-        Ok(row
-            .try_get::<Option<i64>, _>(c)?
-            .and_then(|v| u64::try_from(v).ok()))
-    };
-    Ok(Overrides {
-        submissions_per_minute: v("quota_submissions_per_minute")?,
-        pending: v("quota_pending")?,
-        evidence_bytes_per_day: v("quota_evidence_bytes_per_day")?,
-        long_polls: v("quota_long_polls")?,
-    })
+    Ok(crate::policy::store::quotas_from_row(&row)?)
 }
 
 /// Evidence bytes the agent stored today (UTC).
