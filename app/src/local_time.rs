@@ -17,7 +17,7 @@ pub fn LocalTime(ms: i64, #[prop(optional)] ago: bool) -> impl IntoView {
         text.set(local(ms));
         if ago {
             since.set(Some(clock::ago(ms, browser_now())));
-            every_half_minute(move || since.set(Some(clock::ago(ms, browser_now()))));
+            every(30, move || since.set(Some(clock::ago(ms, browser_now()))));
         }
     });
     view! {
@@ -28,13 +28,13 @@ pub fn LocalTime(ms: i64, #[prop(optional)] ago: bool) -> impl IntoView {
 
 /// How long a request has waited, first by the server's clock at `now_ms`
 /// (so the server and the browser render the same), then ticking on in the
-/// browser from when the page arrived.
+/// browser from when the page arrived; every 10 s, as it shows seconds.
 #[component]
 pub fn Waited(from_ms: i64, now_ms: i64) -> impl IntoView {
     let text = RwSignal::new(clock::age(from_ms, now_ms));
     Effect::new(move |_| {
         let arrived = browser_now();
-        every_half_minute(move || {
+        every(10, move || {
             let server_now = now_ms + (browser_now() - arrived);
             text.set(clock::age(from_ms, server_now));
         });
@@ -46,9 +46,9 @@ pub fn Waited(from_ms: i64, now_ms: i64) -> impl IntoView {
     }
 }
 
-/// Runs `tick` every 30 s while the calling component is on the page.
-fn every_half_minute(tick: impl Fn() + 'static) {
-    if let Ok(handle) = set_interval_with_handle(tick, std::time::Duration::from_secs(30)) {
+/// Runs `tick` every `secs` seconds while the calling component is on the page.
+fn every(secs: u64, tick: impl Fn() + 'static) {
+    if let Ok(handle) = set_interval_with_handle(tick, std::time::Duration::from_secs(secs)) {
         on_cleanup(move || handle.clear());
     }
 }
