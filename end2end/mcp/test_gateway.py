@@ -164,3 +164,22 @@ async def test_the_stdio_gateway_applies_the_same_rules(belay):
                 assert held.is_error and "awaits human approval" in text(held)
     assert len(belay.calls("read_note")) == before + 1
     assert [c for c in belay.calls("delete_note") if c["args"]["name"] == "stdio"] == []
+
+
+async def test_identical_calls_at_the_same_moment_make_one_request(impatient):
+    b = impatient
+    # `multi` holds no grants here, so every call waits for approval.
+    async with b.mcp("multi") as s:
+        results = []
+
+        async def call():
+            results.append(await s.call_tool("archive__delete_note", {"name": "twice"}))
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(3):
+                tg.start_soon(call)
+    assert all(r.is_error and "awaits human approval" in text(r) for r in results)
+    rows = b.query(
+        "SELECT r.id FROM action_requests r JOIN agents a ON a.id = r.agent_id "
+        "WHERE a.name = 'multi' AND r.capability = 'mcp.archive.delete_note'")
+    assert len(rows) == 1, rows

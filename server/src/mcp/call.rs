@@ -3,14 +3,14 @@
 //! forwarded upstream with exactly the approved arguments, its outcome
 //! reported. Nothing that was not allowed or approved reaches the upstream.
 
+use super::join::{self, InFlight};
 use super::upstreams::Upstreams;
 use super::Caller;
 use crate::api::quota::Quotas;
 use app::actions::commit::Committer;
 use app::actions::model::{ActionDetail, RequestState};
 use app::actions::submission::{Submission, SubmitRequest};
-use app::actions::{claim, execute, service, store};
-use app::db::now_ms;
+use app::actions::{claim, execute, service};
 use app::error::AppError;
 use app::mcp::store::{Tool, Upstream};
 use app::quota::limits::Kind;
@@ -28,6 +28,8 @@ pub struct Gate {
     /// Submissions a minute per agent, shared with the REST API.
     pub quotas: Arc<Quotas>,
     pub upstreams: Arc<Upstreams>,
+    /// Identical calls in flight, so concurrent ones make one request.
+    pub in_flight: Arc<InFlight>,
     pub wait: Duration,
 }
 
@@ -62,32 +64,15 @@ async fn run(
         observation: None,
     })?;
     let agent = &caller.agent;
-    // A retry of a call still waiting (or approved, not yet carried out)
-    // joins that request: people are not asked twice.
-    let now = now_ms();
-    let open = store::open_of_agent(
-        &g.state.db,
-        &agent.agent_id,
-        &submission.capability,
-        &submission.target,
-    )
-    .await?;
-    let joined = open.into_iter().find(|a| same_call(a, &submission, now));
     let own = crate::api::agent_auth::own_quotas(&g.state, &agent.agent_id).await?;
     let limits = g.state.settings.quotas.for_agent(&own);
-    let mut action = match joined {
-        Some(a) => a,
-        None => {
-            // Joining adds nothing; a new request counts, as on the REST API.
-            let per_minute = limits.get(Kind::Submissions);
-            g.quotas
-                .submission(&g.state.quota, &agent.agent_id, per_minute)?;
-            g.writer
-                .submit(caller.key_hash.clone(), submission, None)
-                .await?
-                .action
-        }
+    let door = join::Door {
+        state: &g.state,
+        writer: &g.writer,
+        quotas: &g.quotas,
+        in_flight: &g.in_flight,
     };
+    let mut action = join::join_or_submit(door, caller, submission, &limits).await?;
     if action.state == RequestState::PendingApproval {
         // A held call holds a connection, as a long-poll does, and counts as one.
         let limit = limits.get(Kind::LongPolls);
@@ -96,20 +81,6 @@ async fn run(
         }
     }
     finish(g, caller, up, tool, action).await
-}
-
-/// The same call as an open request: same payload, nothing attached, and
-/// not past its deadline (an overdue one expires when touched).
-fn same_call(a: &ActionDetail, s: &Submission, now: i64) -> bool {
-    let live = match a.state {
-        RequestState::PendingApproval => a.expires_at_ms.is_none_or(|t| t > now),
-        RequestState::Approved => a.claim_by_ms.is_some_and(|t| t > now),
-        _ => false,
-    };
-    live && a.summary == s.summary
-        && a.params == s.params
-        && a.observation.is_none()
-        && a.evidence.is_empty()
 }
 
 async fn finish(

@@ -7,6 +7,7 @@
 mod call;
 pub mod cli;
 mod gateway;
+mod join;
 mod stdio;
 pub mod upstreams;
 
@@ -50,6 +51,7 @@ pub fn router(
         writer,
         quotas,
         upstreams: Arc::new(upstreams::Upstreams::default()),
+        in_flight: Arc::default(),
         wait,
     };
     // Host names are checked by Belay's own allow-list, outermost.

@@ -33,6 +33,7 @@ pub async fn serve_stdio(
             writer: Committer::start(&state),
             quotas: Arc::new(Quotas::default()),
             upstreams: Arc::new(Upstreams::default()),
+            in_flight: Arc::default(),
             state,
             wait,
         },
