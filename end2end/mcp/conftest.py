@@ -201,9 +201,13 @@ def setup(tmp: Path, wait_secs: int) -> Belay:
     belay.agent("drafter", "draft")
     belay.agent("multi", "act_with_approval", ("notes", "archive"))
     belay.start()
-    belay.grant("bot", "mcp.notes.read_note")
-    belay.grant("bot", "mcp.notes.delete_note")
-    belay.use_once("bot", "mcp.notes.read_note")
+    try:
+        belay.grant("bot", "mcp.notes.read_note")
+        belay.grant("bot", "mcp.notes.delete_note")
+        belay.use_once("bot", "mcp.notes.read_note")
+    except BaseException:
+        belay.stop()
+        raise
     return belay
 
 
