@@ -35,6 +35,7 @@ pub struct Gate {
 
 /// The call, decided and (if allowed or approved) carried out. Refusals
 /// are tool errors the agent reads, never protocol errors.
+#[tracing::instrument(skip_all, fields(agent = %caller.agent.name, upstream = %up.name, tool = %tool.tool))]
 pub async fn call(
     g: &Gate,
     caller: &Caller,
@@ -170,6 +171,7 @@ async fn forward(
         serde_json::Value::Object(m) => m.clone(),
         _ => JsonObject::new(),
     };
+    tracing::info!(action_id = %action.id, "calling the upstream");
     let result = g
         .upstreams
         .call(&up.id, &up.command, &tool.tool, arguments)
