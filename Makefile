@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(CURDIR)/.tools/node_modules/.bin:$(PATH)
 
-.PHONY: run setup test check unit unit-postgres api-fuzz sdk-python e2e
+.PHONY: run setup test check unit unit-postgres api-fuzz sdk-python mcp-e2e e2e
 PG := postgres://postgres@127.0.0.1:5432
 # Both crates in one cargo call, so each is compiled once with one feature set.
 RUST := -p app -p belay --features app/ssr
@@ -18,10 +18,10 @@ setup:
 	.ci/setup
 
 ## Set up a fresh machine and run every test: lints, unit, integration,
-## the API fuzz run, the Python SDK, browser
+## the API fuzz run, the Python SDK, the MCP gateway, browser
 test:
 	.ci/setup --browser
-	$(MAKE) check unit unit-postgres api-fuzz sdk-python e2e
+	$(MAKE) check unit unit-postgres api-fuzz sdk-python mcp-e2e e2e
 
 check:
 	cargo fmt --all -- --check
@@ -50,6 +50,12 @@ api-fuzz:
 sdk-python:
 	cargo test $(RUST) --no-run
 	sdk/python/run-tests
+
+## The MCP gateway end to end: the official MCP Python client against the
+## server the Rust tests built, with a real stdio upstream (about 30 s).
+mcp-e2e:
+	cargo test $(RUST) --no-run
+	end2end/mcp/run-tests
 
 ## The browser tests start the server the Rust tests built (no second
 ## server build); only the front end is built here.
