@@ -241,42 +241,6 @@ async fn malformed_json_is_400_and_unknown_or_missing_fields_422() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_oversized_body_is_413() {
-    let app = TestApp::spawn().await;
-    let (_, key) = app.agent("verbose", Stage::ActWithApproval).await;
-    let huge = json!({"capability": "email.send", "target": "x", "summary": "y",
-                      "params": {"blob": "x".repeat(17 * 1024 * 1024)}});
-    // The server answers once it has read 16 MiB and closes the connection;
-    // a client still sending the rest may see the close before the answer
-    // (a race in TCP, not a second answer), so a reset is tried again.
-    let mut res = None;
-    for _ in 0..3 {
-        let sent = app
-            .http
-            .post(format!("{}/api/v1/actions", app.base))
-            .bearer_auth(&key)
-            .json(&huge)
-            .send()
-            .await;
-        if let Ok(r) = sent {
-            res = Some(r);
-            break;
-        }
-    }
-    assert_problem(res.expect("an answer within three tries"), 413).await;
-    // Within the body limit but over the per-evidence limit.
-    let big = "A".repeat(7 * 1024 * 1024);
-    let res = app
-        .submit(
-            &key,
-            json!({"capability": "email.send", "target": "x", "summary": "y",
-            "evidence": [{"type": "screenshot", "content_base64": big}]}),
-        )
-        .await;
-    assert_problem(res, 413).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_endpoints_and_methods_are_problems_too() {
     let app = TestApp::spawn().await;
     let res = app
