@@ -6,31 +6,56 @@
 use super::limits::Kind;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 /// Agents tracked at most; past it, the counts start again (agents are
 /// registered by people, so this is far beyond any real deployment).
 const MAX_AGENTS: usize = 100_000;
 
+/// One log line per agent and quota at most this often: an agent that
+/// ignores `Retry-After` is refused thousands of times a second, and a line
+/// each would fill the disk.
+const LOG_EVERY: Duration = Duration::from_secs(60);
+
+/// One agent's refusals, by kind (in `Kind::ALL` order).
+#[derive(Default)]
+struct Refused {
+    counts: [u64; 4],
+    /// When each kind was last logged, and how many since.
+    logged: [Option<Instant>; 4],
+    unlogged: [u64; 4],
+}
+
 #[derive(Default)]
 pub struct Usage {
-    refusals: Mutex<HashMap<String, [u64; 4]>>,
+    refusals: Mutex<HashMap<String, Refused>>,
     long_polls: Arc<Mutex<HashMap<String, u64>>>,
 }
 
 impl Usage {
-    /// Counts one refusal, and logs it.
+    /// Counts one refusal, and logs it (the first, then at most once a
+    /// minute with how many came since).
     pub fn refused(&self, agent_id: &str, kind: Kind, limit: u64) {
-        tracing::warn!(
-            agent_id,
-            quota = kind.as_str(),
-            limit,
-            "agent over its quota"
-        );
         let mut all = lock(&self.refusals);
         if all.len() >= MAX_AGENTS && !all.contains_key(agent_id) {
             all.clear();
         }
-        all.entry(agent_id.to_string()).or_default()[kind.index()] += 1;
+        let r = all.entry(agent_id.to_string()).or_default();
+        let k = kind.index();
+        r.counts[k] += 1;
+        r.unlogged[k] += 1;
+        let now = Instant::now();
+        if r.logged[k].is_none_or(|at| now.duration_since(at) >= LOG_EVERY) {
+            tracing::warn!(
+                agent_id,
+                quota = kind.as_str(),
+                limit,
+                refusals = r.unlogged[k],
+                "agent over its quota"
+            );
+            r.logged[k] = Some(now);
+            r.unlogged[k] = 0;
+        }
     }
 
     /// The agent's refusals by kind (in `Kind::ALL` order) since this
@@ -38,20 +63,18 @@ impl Usage {
     pub fn refusals_of(&self, agent_id: &str) -> [u64; 4] {
         lock(&self.refusals)
             .get(agent_id)
-            .copied()
+            .map(|r| r.counts)
             .unwrap_or_default()
     }
 
     /// Every refusal this replica has counted, by kind.
     pub fn refusals_total(&self) -> [u64; 4] {
-        lock(&self.refusals)
-            .values()
-            .fold([0; 4], |mut sum, counts| {
-                for (s, c) in sum.iter_mut().zip(counts) {
-                    *s += c;
-                }
-                sum
-            })
+        lock(&self.refusals).values().fold([0; 4], |mut sum, r| {
+            for (s, c) in sum.iter_mut().zip(r.counts) {
+                *s += c;
+            }
+            sum
+        })
     }
 
     /// One more long-poll for the agent, if it holds fewer than `limit`;

@@ -197,10 +197,7 @@ pub async fn cancel(
 /// A place for one more long-poll by the agent, or 429: each one holds a
 /// connection and a task for up to a minute.
 async fn long_poll(state: &AppState, agent_id: &str) -> Result<LongPoll, AppError> {
-    let own = match state.policy.cached() {
-        Some(index) if index.agents.contains_key(agent_id) => index.agents[agent_id].quotas,
-        _ => super::agent_auth::own_quotas(state, agent_id).await?,
-    };
+    let own = super::agent_auth::own_quotas(state, agent_id).await?;
     let limit = state.settings.quotas.for_agent(&own).get(Kind::LongPolls);
     state.quota.long_poll(agent_id, limit).ok_or_else(|| {
         state.quota.refused(agent_id, Kind::LongPolls, limit);

@@ -66,8 +66,14 @@ impl FromRequestParts<AppState> for AgentKey {
     }
 }
 
-/// The agent's own quotas, from the index as of now.
+/// The agent's own quotas: from the cached index when it knows the agent
+/// (no query on the hot path; a change reaches it with the next reload),
+/// otherwise from the index as of now.
 pub async fn own_quotas(state: &AppState, agent_id: &str) -> Result<Overrides, AppError> {
+    let cached = state.policy.cached();
+    if let Some(quotas) = cached.and_then(|i| i.agents.get(agent_id).map(|a| a.quotas)) {
+        return Ok(quotas);
+    }
     let mut conn = state.db.acquire().await?;
     let index = state.policy.current(&mut conn).await?;
     Ok(index
