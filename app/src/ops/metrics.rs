@@ -48,8 +48,8 @@ impl Metrics {
     /// The registry, with quota refusals read from `usage` (which counts
     /// them already) at each scrape.
     pub fn new(usage: Arc<Usage>) -> Self {
-        let mut registry = Registry::with_prefix("belay");
-        let m = Metrics {
+        let mut m = Metrics {
+            registry: Registry::with_prefix("belay"),
             decisions: Family::default(),
             time_to_decision: Family::new_with_constructor(decision_buckets),
             queue_depth: Gauge::default(),
@@ -61,9 +61,8 @@ impl Metrics {
             claims: Family::default(),
             outcomes: Family::default(),
             sign_in_refusals: Family::default(),
-            registry: Registry::default(),
         };
-        let r = &mut registry;
+        let r = &mut m.registry;
         r.register(
             "decisions",
             "Submissions decided by the policy, by decision and the agent's stage",
@@ -110,7 +109,7 @@ impl Metrics {
             m.sign_in_refusals.clone(),
         );
         r.register_collector(Box::new(QuotaRefusals(usage)));
-        Metrics { registry, ..m }
+        m
     }
 
     /// A submission the policy decided (replays are not counted again):
