@@ -146,6 +146,20 @@ pub async fn migrate(db: &Db, url: &str) -> Result<(), sqlx::migrate::MigrateErr
     }
 }
 
+/// The migration versions this build carries for `backend` (readiness
+/// compares them with the applied ones).
+pub fn migration_versions(backend: Backend) -> std::collections::BTreeSet<i64> {
+    let migrator = match backend {
+        Backend::Sqlite => &SQLITE_MIGRATIONS,
+        Backend::Postgres => &POSTGRES_MIGRATIONS,
+    };
+    migrator
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .map(|m| m.version)
+        .collect()
+}
+
 /// Milliseconds since the Unix epoch: how times are stored.
 pub fn now_ms() -> i64 {
     let now = time::OffsetDateTime::now_utc();

@@ -22,6 +22,8 @@ pub struct AppState {
     pub sign_in: Arc<crate::auth::throttle::SignInGuard>,
     /// Quota refusals and open long-polls, counted on this replica.
     pub quota: Arc<crate::quota::usage::Usage>,
+    /// What this replica counts for Prometheus (`/metrics`).
+    pub metrics: Arc<crate::ops::metrics::Metrics>,
     pub leptos_options: leptos::config::LeptosOptions,
 }
 
@@ -53,10 +55,12 @@ impl AppState {
         leptos_options: leptos::config::LeptosOptions,
     ) -> Self {
         let (changes, _) = broadcast::channel(1024);
+        let quota = Arc::new(crate::quota::usage::Usage::default());
         AppState {
             policy: Arc::new(PolicyCache::default()),
             sign_in: Arc::new(Default::default()),
-            quota: Arc::new(Default::default()),
+            metrics: Arc::new(crate::ops::metrics::Metrics::new(quota.clone())),
+            quota,
             db,
             settings: Arc::new(settings),
             changes,

@@ -22,8 +22,25 @@ pub struct Cli {
     )]
     pub database_url: String,
 
+    /// Log lines as text, or as JSON (one object a line, with the request
+    /// id and the other span fields).
+    #[arg(
+        long,
+        env = "BELAY_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -214,6 +231,13 @@ pub struct ServeArgs {
     /// is told it awaits approval and may call again to keep waiting.
     #[arg(long, env = "BELAY_MCP_WAIT_SECS", default_value = "50")]
     pub mcp_wait_secs: u64,
+    /// Where Prometheus scrapes `/metrics`, or `off`. Off loopback it needs
+    /// --metrics-token. Default (`Default`, for embedding): off.
+    #[arg(long, env = "BELAY_METRICS_ADDR", default_value = "127.0.0.1:9464")]
+    pub metrics_addr: crate::ops::MetricsAddr,
+    /// A bearer token `/metrics` asks of Prometheus.
+    #[arg(long, env = "BELAY_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 impl Default for ServeArgs {
@@ -229,6 +253,8 @@ impl Default for ServeArgs {
             allowed_hosts: Vec::new(),
             trusted_proxies: Vec::new(),
             mcp_wait_secs: 50,
+            metrics_addr: crate::ops::MetricsAddr(None),
+            metrics_token: None,
         }
     }
 }
@@ -272,6 +298,11 @@ impl fmt::Debug for Config {
             .field("quotas", &self.serve.quotas())
             .field("allowed_hosts", &self.serve.allowed_hosts)
             .field("trusted_proxies", &self.serve.trusted_proxies)
+            .field("metrics_addr", &self.serve.metrics_addr.0)
+            .field(
+                "metrics_token",
+                &self.serve.metrics_token.as_ref().map(|_| "***"),
+            )
             .finish()
     }
 }
@@ -304,5 +335,14 @@ mod tests {
         assert!(
             Cli::try_parse_from(["belay", "serve", "--approval-ttl-secs", "99999999999"]).is_err()
         );
+        // Metrics on loopback, text logs; JSON on request.
+        let Some(Command::Serve(s)) = Cli::try_parse_from(["belay", "serve"]).unwrap().command
+        else {
+            panic!("expected serve")
+        };
+        assert_eq!(s.metrics_addr.0, Some(([127, 0, 0, 1], 9464).into()));
+        let json = Cli::try_parse_from(["belay", "migrate", "--log-format", "json"]).unwrap();
+        assert_eq!(json.log_format, LogFormat::Json);
+        assert!(Cli::try_parse_from(["belay", "--log-format", "yaml"]).is_err());
     }
 }

@@ -10,5 +10,7 @@ mod events;
 mod evidence;
 mod hosts;
 pub mod mcp;
+pub mod ops;
+mod request_id;
 pub mod startup;
 pub mod web;

@@ -1,5 +1,5 @@
 use belay::cli;
-use belay::config::{Cli, Command, Config, McpCommand};
+use belay::config::{Cli, Command, Config, LogFormat, McpCommand};
 use belay::startup::{open_database, Application, StartupError};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
@@ -11,13 +11,17 @@ async fn main() {
         // `belay` alone means `belay serve`, with serve's flags and environment.
         args = Cli::parse_from(std::env::args().chain(["serve".to_string()]));
     }
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn,rmcp=warn")),
         )
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match args.log_format {
+        LogFormat::Text => logs.init(),
+        // Each line carries its spans' fields: the request id among them.
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
     if let Err(e) = run(args).await {
         eprintln!("error: {e}");
         std::process::exit(1);

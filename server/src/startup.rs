@@ -28,6 +28,8 @@ pub struct Application {
     router: Router,
     state: AppState,
     sessions: Sessions,
+    /// `/metrics`, on its own listener (see `ops`).
+    metrics: Option<(TcpListener, Router)>,
 }
 
 #[derive(Clone)]
@@ -117,6 +119,11 @@ impl Application {
             ..ServerSettings::default()
         };
         let state = AppState::new(pool, settings, leptos_options.clone());
+        let (metrics_addr, token) = (
+            config.serve.metrics_addr,
+            config.serve.metrics_token.as_deref(),
+        );
+        let metrics = crate::ops::listen(metrics_addr, token, &state).await?;
         // The one writer that decides and group-commits submissions.
         let writer = Committer::start(&state);
 
@@ -181,10 +188,11 @@ impl Application {
             (writer.clone(), quotas.clone()),
             Duration::from_secs(config.serve.mcp_wait_secs),
         );
-        let router = web::with_security_headers(Router::new().nest("/api/v1", api::router(writer, quotas)).merge(gateway).merge(web), config.serve.secure_cookies)
+        let router = web::with_security_headers(Router::new().nest("/api/v1", api::router(writer, quotas)).merge(gateway).merge(crate::ops::router()).merge(web), config.serve.secure_cookies)
             .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), agent = tracing::field::Empty)
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = crate::request_id::of(req), agent = tracing::field::Empty)
             }))
+            .layer(axum::middleware::from_fn_with_state(std::sync::Arc::new(state.settings.trusted_proxies.clone()), crate::request_id::assign))
             .with_state(state.clone())
             // Outermost: a request for another host name is refused first.
             .layer(axum::middleware::from_fn_with_state(
@@ -200,7 +208,13 @@ impl Application {
             router,
             state,
             sessions,
+            metrics,
         })
+    }
+
+    pub fn metrics_port(&self) -> Option<u16> {
+        let (listener, _) = self.metrics.as_ref()?;
+        listener.local_addr().ok().map(|a| a.port())
     }
 
     pub fn port(&self) -> u16 {
@@ -217,6 +231,9 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let sweeper = tokio::spawn(sweep(self.state.clone(), self.sessions.clone()));
+        let metrics = self.metrics.map(|(listener, router)| {
+            tokio::spawn(async move { axum::serve(listener, router).await })
+        });
         // The peer address reaches handlers (sign-in throttling keys on it).
         let service = self
             .router
@@ -232,6 +249,9 @@ impl Application {
             .with_graceful_shutdown(shutdown)
             .await;
         sweeper.abort();
+        if let Some(m) = metrics {
+            m.abort();
+        }
         result
     }
 }

@@ -87,6 +87,7 @@ pub async fn claim(
         )
         .await?;
         tx.commit().await?;
+        state.metrics.claim("refused");
         return Err(AppError::Conflict(why));
     }
     let approved = store::approved_hash(&mut tx, id).await?;
@@ -113,6 +114,7 @@ pub async fn claim(
     )
     .await?;
     tx.commit().await?;
+    state.metrics.claim("claimed");
     state.notify_changed(id);
     load(&state.db, id).await?.ok_or(AppError::Internal)
 }

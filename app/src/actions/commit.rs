@@ -51,6 +51,7 @@ impl Committer {
             changes: state.changes.clone(),
             quotas: state.settings.quotas,
             usage: state.quota.clone(),
+            metrics: state.metrics.clone(),
         };
         tokio::spawn(run(writer, rx));
         Committer { jobs }
@@ -92,6 +93,7 @@ struct Writer {
     /// The default quotas; each agent's own are in the index.
     quotas: Limits,
     usage: Arc<Usage>,
+    metrics: Arc<crate::ops::metrics::Metrics>,
 }
 
 async fn run(writer: Writer, mut rx: mpsc::Receiver<Job>) {
@@ -178,6 +180,7 @@ pub struct Submitted {
 /// batch and nothing in it is acknowledged.
 async fn commit(w: &Writer, jobs: &[&Entry]) -> Result<Vec<Result<Submitted, AppError>>, AppError> {
     let (db, cache) = (&w.db, &*w.cache);
+    let began = std::time::Instant::now();
     let mut tx = db.begin().await?;
     // Take the lock every change to the policy also takes, first: on SQLite
     // the write lock (a read transaction may fail to upgrade later), on
@@ -290,6 +293,7 @@ async fn commit(w: &Writer, jobs: &[&Entry]) -> Result<Vec<Result<Submitted, App
     // Audit last: the chain's head is the last lock any transaction takes.
     audit_batch(&mut tx, &prepared).await?;
     tx.commit().await?;
+    w.metrics.batch_committed(jobs.len(), began.elapsed());
     let details: Vec<ActionDetail> = prepared.into_iter().map(|p| p.detail).collect();
     let mut answers = Vec::with_capacity(slots.len());
     for slot in slots {
@@ -297,6 +301,7 @@ async fn commit(w: &Writer, jobs: &[&Entry]) -> Result<Vec<Result<Submitted, App
             Slot::Refused(e) => Err(e),
             Slot::New(i) => {
                 let d = details[i].clone();
+                w.metrics.decided(d.decision.as_str(), d.stage.as_str());
                 tracing::info!(action_id = %d.id, agent = %d.agent_name, capability = %d.capability,
                     decision = d.decision.as_str(), "action submitted");
                 Ok(Submitted {

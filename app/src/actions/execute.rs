@@ -135,6 +135,7 @@ pub async fn outcome(
     )
     .await?;
     tx.commit().await?;
+    state.metrics.outcome(report.succeeded, report.incident);
     state.notify_changed(id);
     load(&state.db, id).await?.ok_or(AppError::Internal)
 }

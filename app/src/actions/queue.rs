@@ -15,6 +15,18 @@ use crate::state::AppState;
 use sqlx::any::AnyArguments;
 use sqlx::{Arguments, Row};
 
+/// Requests waiting for approval now, and when the oldest was submitted
+/// (ms): read at each metrics scrape, from the `(state, created_at)` index.
+pub async fn waiting(db: &Db) -> Result<(i64, Option<i64>), AppError> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM action_requests \
+         WHERE state = 'pending_approval'",
+    )
+    .fetch_one(db)
+    .await?;
+    Ok((row.try_get("n")?, row.try_get("oldest")?))
+}
+
 /// Where a page ends: the last row's sort key. Opaque to callers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor {

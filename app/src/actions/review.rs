@@ -198,6 +198,9 @@ pub async fn decide_request(
     )
     .await?;
     tx.commit().await?;
+    state
+        .metrics
+        .finally_decided(next.as_str(), now - req.created_at);
     // Every change tells the queue; a final one also wakes the agent's long-poll.
     state.notify_changed(id);
     if next == RequestState::Rejected {

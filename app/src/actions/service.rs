@@ -222,6 +222,9 @@ async fn expire_where(state: &AppState, only: Option<&str>) -> Result<usize, App
         )
         .await?;
         tx.commit().await?;
+        if waited {
+            state.metrics.finally_decided("expired", now - created_at);
+        }
         state.notify_changed(&id);
         expired += 1;
     }

@@ -43,8 +43,9 @@ pub async fn login(
         // Back-off first: a throttled attempt costs no hash and reveals
         // nothing (unknown usernames back off the same way).
         let keys = throttle::keys(&username, &client_address(&state).await);
-        state.sign_in.begin(&keys)?;
-        let _slot = state.sign_in.hashing_slot().await?;
+        let refused = |e: &AppError| state.metrics.sign_in_refused(e);
+        state.sign_in.begin(&keys).inspect_err(refused)?;
+        let _slot = state.sign_in.hashing_slot().await.inspect_err(refused)?;
         // A malformed username cannot exist; it still costs a hash check.
         let found = match users::parse_username(&username) {
             Ok(name) => users::credentials(&state.db, &name).await?,
@@ -60,7 +61,9 @@ pub async fn login(
             _ => {
                 tracing::info!(username = %username.trim(), "sign-in refused");
                 users::audit_session(&state.db, "user.sign_in_refused", None, &username).await?;
-                return Err(AppError::Unauthorized("wrong username or password".into()));
+                let wrong = AppError::Unauthorized("wrong username or password".into());
+                refused(&wrong);
+                return Err(wrong);
             }
         };
         state.sign_in.succeeded(&keys);

@@ -5,6 +5,7 @@
 
 use super::limits::Kind;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -29,6 +30,8 @@ struct Refused {
 #[derive(Default)]
 pub struct Usage {
     refusals: Mutex<HashMap<String, Refused>>,
+    /// Every refusal by kind, never reset (Prometheus reads these).
+    totals: [AtomicU64; 4],
     long_polls: Arc<Mutex<HashMap<String, u64>>>,
 }
 
@@ -42,6 +45,7 @@ impl Usage {
         }
         let r = all.entry(agent_id.to_string()).or_default();
         let k = kind.index();
+        self.totals[k].fetch_add(1, Ordering::Relaxed);
         r.counts[k] += 1;
         r.unlogged[k] += 1;
         let now = Instant::now();
@@ -69,12 +73,7 @@ impl Usage {
 
     /// Every refusal this replica has counted, by kind.
     pub fn refusals_total(&self) -> [u64; 4] {
-        lock(&self.refusals).values().fold([0; 4], |mut sum, r| {
-            for (s, c) in sum.iter_mut().zip(r.counts) {
-                *s += c;
-            }
-            sum
-        })
+        self.totals.each_ref().map(|t| t.load(Ordering::Relaxed))
     }
 
     /// One more long-poll for the agent, if it holds fewer than `limit`;

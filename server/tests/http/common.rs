@@ -22,6 +22,8 @@ pub struct TestApp {
     /// The database's URL, for the CLI.
     pub db_url: String,
     pub state: app::state::AppState,
+    /// `/metrics`' base URL, when the test asked for a metrics listener.
+    pub metrics: Option<String>,
     pub http: reqwest::Client,
     _dir: tempfile::TempDir,
     _stop: tokio::sync::oneshot::Sender<()>,
@@ -49,6 +51,7 @@ impl TestApp {
         let base = format!("http://127.0.0.1:{}", app.port());
         let db = app.state().db.clone();
         let state = app.state().clone();
+        let metrics = app.metrics_port().map(|p| format!("http://127.0.0.1:{p}"));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(app.run_until_stopped(async {
             let _ = stopped.await;
@@ -58,6 +61,7 @@ impl TestApp {
             db,
             db_url,
             state,
+            metrics,
             http: client(reqwest::Client::builder()),
             _dir: dir,
             _stop: stop,

@@ -13,6 +13,7 @@ mod common;
 mod evidence_and_idempotency;
 mod evidence_view;
 mod mcp_gateway;
+mod operable;
 mod people;
 mod policy;
 mod promotion;

@@ -1,0 +1,260 @@
+//! Operating Belay: health and readiness for load balancers, Prometheus
+//! metrics on a listener of their own (loopback names, or a token), counted
+//! where the work happens, and a request id on every response.
+
+use crate::common::TestApp;
+use crate::review::{id_of, mailer, send};
+use app::auth::Role;
+use app::policy::Stage;
+use belay::config::ServeArgs;
+use reqwest::Response;
+use serde_json::{json, Value};
+
+fn with_metrics(s: &mut ServeArgs) {
+    s.metrics_addr = "127.0.0.1:0".parse().unwrap();
+}
+
+async fn get(app: &TestApp, path: &str) -> Response {
+    let url = format!("{}{path}", app.base);
+    app.http.get(url).send().await.unwrap()
+}
+
+async fn scrape(app: &TestApp) -> String {
+    let url = format!(
+        "{}/metrics",
+        app.metrics.as_ref().expect("a metrics listener")
+    );
+    let res = app.http.get(url).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    res.text().await.unwrap()
+}
+
+/// One series' value, e.g. `belay_claims_total{result="claimed"}`; 0 if
+/// it has not appeared yet.
+fn value(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map_or(0.0, |v| v.parse().unwrap())
+}
+
+fn moved(before: &str, after: &str, series: &str) -> f64 {
+    value(after, series) - value(before, series)
+}
+
+fn request_id(res: &Response) -> String {
+    res.headers()["x-request-id"].to_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_readiness_answer_anyone_but_only_to_belays_host_names() {
+    let app = TestApp::spawn().await;
+    for (path, status) in [("/healthz", "ok"), ("/readyz", "ready")] {
+        let res = get(&app, path).await;
+        assert_eq!(res.status(), 200, "{path}");
+        assert_eq!(res.headers()["cache-control"], "no-store");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["status"], status);
+        let url = format!("{}{path}", app.base);
+        let foreign = app.http.get(url).header("host", "evil.example");
+        assert_eq!(foreign.send().await.unwrap().status(), 421, "{path}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_behind_on_migrations_is_not_ready_but_the_process_is_healthy() {
+    let app = TestApp::spawn().await;
+    sqlx::query(
+        "DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let res = get(&app, "/readyz").await;
+    assert_eq!(res.status(), 503);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["status"], "not ready");
+    let reason = body["reason"].as_str().unwrap();
+    assert!(reason.contains("behind"), "{reason}");
+    assert_eq!(get(&app, "/healthz").await.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_served_apart_to_loopback_names_or_with_the_token() {
+    let app = TestApp::spawn_with(with_metrics).await;
+    let url = format!("{}/metrics", app.metrics.as_ref().unwrap());
+    let res = app.http.get(&url).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let kind = res.headers()["content-type"].to_str().unwrap().to_string();
+    assert!(kind.starts_with("application/openmetrics-text"), "{kind}");
+    let text = res.text().await.unwrap();
+    assert!(text.contains("# TYPE belay_queue_depth gauge"), "{text}");
+    assert!(text.ends_with("# EOF\n"));
+    // A web page that points its own name at 127.0.0.1 (DNS rebinding).
+    let rebound = app.http.get(&url).header("host", "evil.example:9464");
+    assert_eq!(rebound.send().await.unwrap().status(), 421);
+    // Not on the main address, which a reverse proxy may put online.
+    let main = get(&app, "/metrics").await.text().await.unwrap();
+    assert!(!main.contains("belay_queue_depth"));
+
+    let token = "a-long-random-scrape-token";
+    let app = TestApp::spawn_with(|s| {
+        with_metrics(s);
+        s.metrics_token = Some(token.into());
+    })
+    .await;
+    let url = format!("{}/metrics", app.metrics.as_ref().unwrap());
+    let status = |req: reqwest::RequestBuilder| async move { req.send().await.unwrap().status() };
+    assert_eq!(status(app.http.get(&url)).await, 401);
+    assert_eq!(status(app.http.get(&url).bearer_auth("guess")).await, 401);
+    assert_eq!(status(app.http.get(&url).bearer_auth(token)).await, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counters_move_where_the_work_happens() {
+    let app = TestApp::spawn_with(|s| {
+        with_metrics(s);
+        s.pending_per_agent = 1;
+    })
+    .await;
+    app.user("rita", Role::Reviewer).await;
+    let (_, key) = mailer(&app, "mailer", Stage::ActWithApproval).await;
+    let before = scrape(&app).await;
+
+    let sent = send(&app, &key, json!({"amount": 300, "to": "a@b.c"})).await;
+    assert_eq!(sent["decision"], "pending_approval");
+    let id = id_of(&sent);
+    // Over its quota of one waiting request.
+    let again = json!({"capability": "email.send", "target": "customer-42", "summary": "again",
+                       "params": {"amount": 1, "to": "a@b.c"}});
+    assert_eq!(app.submit(&key, again).await.status(), 429);
+    let waiting = scrape(&app).await;
+    let decided = r#"belay_decisions_total{decision="pending_approval",stage="act_with_approval"}"#;
+    assert_eq!(moved(&before, &waiting, decided), 1.0);
+    let pending = r#"belay_quota_refusals_total{quota="pending"}"#;
+    assert_eq!(moved(&before, &waiting, pending), 1.0);
+    assert_eq!(value(&waiting, "belay_queue_depth"), 1.0);
+    assert!(moved(&before, &waiting, "belay_writer_batch_size_count") >= 1.0);
+    assert!(moved(&before, &waiting, "belay_writer_commit_seconds_count") >= 1.0);
+
+    let rita = app.browser("rita").await;
+    assert_eq!(rita.approve(&id).await.status(), 200);
+    assert_eq!(app.agent_post(&key, &id, "claim", None).await.status(), 200);
+    let report = json!({"status": "succeeded", "details": "sent"});
+    let res = app.agent_post(&key, &id, "outcome", Some(report)).await;
+    assert_eq!(res.status(), 200);
+    let wrong = [
+        ("username", "rita"),
+        ("password", "not her password"),
+        ("next", ""),
+    ];
+    let res = app.anonymous_browser().rpc("login", &wrong).await;
+    assert_eq!(res.status(), 401);
+
+    let after = scrape(&app).await;
+    for series in [
+        r#"belay_time_to_decision_seconds_count{outcome="approved"}"#,
+        r#"belay_claims_total{result="claimed"}"#,
+        r#"belay_outcomes_total{result="succeeded",incident="false"}"#,
+        r#"belay_sign_in_refusals_total{reason="wrong_credentials"}"#,
+    ] {
+        assert_eq!(moved(&waiting, &after, series), 1.0, "{series}\n{after}");
+    }
+    assert_eq!(value(&after, "belay_queue_depth"), 0.0);
+    assert!(
+        !after.contains(&key) && !after.contains("mailer"),
+        "no agent names a series"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_response_has_a_request_id_and_only_a_trusted_proxy_may_choose_it() {
+    let app = TestApp::spawn().await;
+    let (a, b) = (
+        get(&app, "/healthz").await,
+        get(&app, "/api/v1/actions").await,
+    );
+    assert_eq!(b.status(), 405, "an error carries one too");
+    let (a, b) = (request_id(&a), request_id(&b));
+    assert_eq!(a.len(), 36, "{a}");
+    assert_ne!(a, b);
+    let url = format!("{}/healthz", app.base);
+    let chosen = app
+        .http
+        .get(&url)
+        .header("x-request-id", "chosen-by-client");
+    assert_ne!(
+        request_id(&chosen.send().await.unwrap()),
+        "chosen-by-client"
+    );
+
+    // The tests connect from 127.0.0.1: here that is the trusted proxy.
+    let app = TestApp::spawn_with(|s| s.trusted_proxies = vec!["127.0.0.1".into()]).await;
+    let url = format!("{}/healthz", app.base);
+    let kept = app.http.get(&url).header("x-request-id", "proxy-7f3a.1");
+    assert_eq!(request_id(&kept.send().await.unwrap()), "proxy-7f3a.1");
+    let odd = app.http.get(&url).header("x-request-id", "two words\"}");
+    let replaced = request_id(&odd.send().await.unwrap());
+    assert_eq!(replaced.len(), 36, "{replaced}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_put_the_request_id_on_the_requests_lines() {
+    use std::io::{BufRead, BufReader, Read};
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_belay"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--metrics-addr", "off"])
+        .args(["--site-root", &dir.path().display().to_string()])
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/belay.db", dir.path().display()),
+        )
+        .env("BELAY_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(server.stdout.take().unwrap());
+    let base = loop {
+        let mut line = String::new();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "the server stopped"
+        );
+        if let Some(url) = line.trim().strip_prefix("Belay is listening on ") {
+            break url.to_string();
+        }
+    };
+    // A failed sign-in logs one line while the request is served.
+    let res = reqwest::Client::new()
+        .post(format!("{base}/rpc/login"))
+        .header("origin", &base)
+        .form(&[("username", "nobody"), ("password", "wrong"), ("next", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let id = request_id(&res);
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let mut logs = String::new();
+    server
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    let lines: Vec<Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    let refused = lines
+        .iter()
+        .find(|l| l["message"] == "sign-in refused")
+        .unwrap_or_else(|| panic!("no sign-in line in {logs}"));
+    // The request's span, among the spans the line was logged in.
+    let request = refused["spans"]
+        .as_array()
+        .and_then(|spans| spans.iter().find(|s| s["name"] == "request"));
+    assert_eq!(request.unwrap()["request_id"], id.as_str(), "{refused}");
+}
