@@ -22,11 +22,11 @@ pub struct Checked {
 pub async fn all(path: &Path) -> Result<Checked, StartupError> {
     let mut conn = super::open(path, false)
         .await
-        .map_err(|e| format!("cannot open the backup: {e}"))?;
+        .map_err(|e| format!("the backup is damaged or not a SQLite database: {e}"))?;
     let found: Vec<String> = sqlx::query("PRAGMA integrity_check")
         .fetch_all(&mut conn)
         .await
-        .map_err(|e| format!("the backup is not a readable SQLite database: {e}"))?
+        .map_err(|e| format!("the backup is damaged or not a SQLite database: {e}"))?
         .iter()
         .map(|r| r.try_get::<String, _>(0))
         .collect::<Result<_, _>>()?;

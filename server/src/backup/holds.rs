@@ -130,10 +130,16 @@ pub fn size(bytes: u64) -> String {
 
 impl fmt::Display for Holds {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = |n: i64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         writeln!(
             f,
-            "It holds {} people, {} agents, {} requests with {} pieces of evidence, and {} audit events; its schema is at migration {}.",
-            self.people, self.agents, self.requests, self.evidence, self.events, self.migration
+            "It holds {}, {}, {} with {} of evidence, and {}; its schema is at migration {}.",
+            n(self.people, "person", "people"),
+            n(self.agents, "agent", "agents"),
+            n(self.requests, "request", "requests"),
+            n(self.evidence, "piece", "pieces"),
+            n(self.events, "audit event", "audit events"),
+            self.migration
         )?;
         match &self.newest {
             Some(newest) => writeln!(f, "Newest audit event: {newest}.")?,
