@@ -10,7 +10,7 @@
 //! nobody was answered about, and the audit chain must verify.
 //!
 //! A program rather than a libtest test (harness = false): it stops by
-//! itself within a minute, prints its figures and exits non-zero on any
+//! itself (well within a minute per backend), prints its figures and exits non-zero on any
 //! loss. On SQLite by default; on PostgreSQL when `BELAY_TEST_POSTGRES`
 //! names a server (as the HTTP suite). `make crash` runs both.
 
@@ -27,8 +27,10 @@ use std::time::{Duration, Instant};
 
 const KILLS: usize = 6;
 const WORKERS: usize = 24;
-/// The whole run, setup to verdict, per backend.
-const BUDGET: Duration = Duration::from_secs(60);
+/// The whole run, setup to verdict, per backend: typically 15 s on SQLite
+/// and 30 s on PostgreSQL on a busy 2-core machine; past this it fails
+/// (something hangs), rather than stall the test run.
+const BUDGET: Duration = Duration::from_secs(90);
 /// After a restart, the last requests acknowledged before the kill are
 /// retried, and this many more from all earlier ones.
 const LAST_BEFORE_KILL: usize = 40;
