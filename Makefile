@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(CURDIR)/.tools/node_modules/.bin:$(PATH)
 
-.PHONY: run setup test check unit unit-postgres api-fuzz sdk-python mcp-e2e e2e
+.PHONY: run setup test check unit unit-postgres crash api-fuzz sdk-python mcp-e2e e2e
 PG := postgres://postgres@127.0.0.1:5432
 # Both crates in one cargo call, so each is compiled once with one feature set.
 RUST := -p app -p belay --features app/ssr
@@ -29,15 +29,24 @@ check:
 	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 ## Every Rust test, built once: unit tests, the HTTP suite on SQLite, the
-## CLI tests and the module-structure test.
+## CLI tests, the module-structure test and the crash test on SQLite.
 unit:
 	cargo test $(RUST)
 
-## The HTTP integration suite again, each test on a fresh PostgreSQL database
+## The HTTP integration suite and the crash test again, each test on a
+## fresh PostgreSQL database
 unit-postgres:
 	pg_isready -q -h 127.0.0.1 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
-	BELAY_TEST_POSTGRES=$(PG) cargo test $(RUST) --test http; \
+	BELAY_TEST_POSTGRES=$(PG) cargo test $(RUST) --test http --test crash; \
 	  status=$$?; .ci/drop-test-databases $(PG); exit $$status
+
+## The crash test alone, on SQLite and on PostgreSQL: `belay serve` killed
+## with SIGKILL under load six times; every 201 and every retry checked
+## (`make unit` and `make unit-postgres` run it too, so `make test` does).
+crash:
+	cargo test $(RUST) --test crash
+	pg_isready -q -h 127.0.0.1 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
+	BELAY_TEST_POSTGRES=$(PG) cargo test $(RUST) --test crash
 
 ## schemathesis against the OpenAPI document the server serves, on the
 ## server the Rust tests built: no 5xx, no answer the document does not allow.

@@ -140,9 +140,15 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrati
 
 pub async fn migrate(db: &Db, url: &str) -> Result<(), sqlx::migrate::MigrateError> {
     let backend = Backend::of(url).map_err(|e| sqlx::migrate::MigrateError::Source(e.into()))?;
+    migrations(backend).run(db).await
+}
+
+/// The migrations this binary knows for a backend (a restore checks a
+/// backup's against them).
+pub fn migrations(backend: Backend) -> &'static sqlx::migrate::Migrator {
     match backend {
-        Backend::Sqlite => SQLITE_MIGRATIONS.run(db).await,
-        Backend::Postgres => POSTGRES_MIGRATIONS.run(db).await,
+        Backend::Sqlite => &SQLITE_MIGRATIONS,
+        Backend::Postgres => &POSTGRES_MIGRATIONS,
     }
 }
 

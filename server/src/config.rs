@@ -64,6 +64,19 @@ pub enum Command {
     /// The MCP gateway: upstream MCP servers Belay fronts for an agent.
     #[command(subcommand)]
     Mcp(McpCommand),
+    /// Copy the SQLite database to a new file while Belay serves it (a
+    /// consistent copy); never overwrites. On PostgreSQL use pg_dump.
+    Backup {
+        /// The file to write; it must not exist.
+        path: std::path::PathBuf,
+    },
+    /// Check a backup (integrity, migrations, audit chain) and install it
+    /// as the database, keeping the previous one beside it. Stop the
+    /// server first: a database in use is refused.
+    Restore {
+        /// The backup file, as `belay backup` wrote it.
+        path: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand)]

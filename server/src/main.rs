@@ -55,6 +55,8 @@ async fn run(args: Cli) -> Result<(), StartupError> {
             mcp_wait_secs,
         }) => belay::mcp::serve_stdio(open_database(&url).await?, agent_key, mcp_wait_secs).await,
         Command::Mcp(cmd) => cli::mcp(&open_database(&url).await?, cmd).await,
+        Command::Backup { path } => belay::backup::backup(&url, &path).await,
+        Command::Restore { path } => belay::backup::restore(&url, &path).await,
     }
 }
 

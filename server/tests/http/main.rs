@@ -7,6 +7,7 @@ mod agent_api;
 mod approval_window;
 mod approvals;
 mod audit_trail;
+mod backup;
 mod browser_front_door;
 mod cli;
 mod common;
