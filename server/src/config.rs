@@ -1,6 +1,7 @@
 //! Typed configuration from flags and environment, with defaults that run
 //! out of the box. The database URL may hold a password, so it is redacted.
 
+use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand};
 use std::fmt;
 use std::net::SocketAddr;
@@ -222,13 +223,16 @@ pub struct ServeArgs {
     #[arg(long, env = "BELAY_SUBMISSIONS_PER_MINUTE", default_value = "600")]
     pub submissions_per_minute: std::num::NonZeroU32,
     /// Requests one agent may have waiting for approval at once.
-    #[arg(long, env = "BELAY_PENDING_PER_AGENT", default_value = "1000")]
+    #[arg(long, env = "BELAY_PENDING_PER_AGENT", default_value = "1000",
+          value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub pending_per_agent: u32,
     /// Evidence one agent may store a day (UTC), in MiB.
-    #[arg(long, env = "BELAY_EVIDENCE_MIB_PER_DAY", default_value = "1024")]
+    #[arg(long, env = "BELAY_EVIDENCE_MIB_PER_DAY", default_value = "1024",
+          value_parser = clap::value_parser!(u32).range(0..=1_048_576))]
     pub evidence_mib_per_day: u32,
     /// Long-polls (`?wait=`) one agent may hold open at once.
-    #[arg(long, env = "BELAY_LONG_POLLS_PER_AGENT", default_value = "16")]
+    #[arg(long, env = "BELAY_LONG_POLLS_PER_AGENT", default_value = "16",
+          value_parser = clap::value_parser!(u32).range(1..=10_000).map(non_zero))]
     pub long_polls_per_agent: std::num::NonZeroU32,
     /// Host names Belay is reached by, comma-separated (a port is optional).
     /// Default: on loopback, localhost, 127.0.0.1 and [::1]; elsewhere any.
@@ -276,7 +280,8 @@ impl ServeArgs {
     /// Every agent's quotas, unless it has its own.
     pub fn quotas(&self) -> app::quota::limits::Limits {
         use app::quota::limits::{Kind, Limits};
-        // Each flag's type keeps it within its quota's range.
+        // Each flag's parser keeps it within its quota's range
+        // (`Kind::range`; a test holds the two together), so none is dropped here.
         let set = |l: Limits, k, v: u64| l.with(k, v).unwrap_or(l);
         let l = Limits::default();
         let l = set(
@@ -292,6 +297,11 @@ impl ServeArgs {
         );
         set(l, Kind::LongPolls, self.long_polls_per_agent.get().into())
     }
+}
+
+/// For a parser whose range starts at 1.
+fn non_zero(v: u32) -> std::num::NonZeroU32 {
+    std::num::NonZeroU32::new(v).unwrap_or(std::num::NonZeroU32::MIN)
 }
 
 /// Everything `Application::build` needs.
@@ -357,5 +367,32 @@ mod tests {
         let json = Cli::try_parse_from(["belay", "migrate", "--log-format", "json"]).unwrap();
         assert_eq!(json.log_format, LogFormat::Json);
         assert!(Cli::try_parse_from(["belay", "--log-format", "yaml"]).is_err());
+    }
+
+    #[test]
+    fn a_quota_flag_out_of_its_range_is_refused_not_dropped() {
+        use app::quota::limits::Kind;
+        let serve = |flag: &str, v: u64| {
+            Cli::try_parse_from(["belay", "serve", flag, &v.to_string()]).map(|c| match c.command {
+                Some(Command::Serve(s)) => s.quotas(),
+                _ => panic!("expected serve"),
+            })
+        };
+        for (flag, kind, unit) in [
+            ("--pending-per-agent", Kind::Pending, 1),
+            ("--evidence-mib-per-day", Kind::EvidenceBytes, 1 << 20),
+            ("--long-polls-per-agent", Kind::LongPolls, 1),
+        ] {
+            let (low, high) = kind.range();
+            let (low, high) = (low.div_ceil(unit), high / unit);
+            for v in [low, high] {
+                let limits = serve(flag, v).unwrap_or_else(|e| panic!("{flag} {v}: {e}"));
+                assert_eq!(limits.get(kind), v * unit, "{flag} {v}");
+            }
+            assert!(serve(flag, high + 1).is_err(), "{flag} above its range");
+            if low > 0 {
+                assert!(serve(flag, low - 1).is_err(), "{flag} below its range");
+            }
+        }
     }
 }
