@@ -75,6 +75,8 @@ pub mod db;
 #[cfg(feature = "ssr")]
 pub mod mcp;
 #[cfg(feature = "ssr")]
+pub mod openapi;
+#[cfg(feature = "ssr")]
 pub mod state;
 
 use leptos::prelude::*;

@@ -29,18 +29,22 @@ pub const EVIDENCE_KINDS: [&str; 8] = [
     "diff",
 ];
 
+/// Exactly one of content (text, or JSON for structured evidence) or content_base64 (bytes); at most 5 MiB decoded (413). Belay decides the media type from the type and the bytes: a screenshot must be a PNG, JPEG or WebP image (415) whose header gives at most 16384 px a side and 40 megapixels (422); extracted_data, events and request_log must be JSON, the other types UTF-8 text (422). A media_type given must agree with what Belay decides (415); it is compared case-insensitively, surrounding whitespace ignored.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema), schema(as = EvidenceIn))]
 #[serde(deny_unknown_fields)]
 pub struct EvidenceRequest {
     #[serde(rename = "type")]
+    #[cfg_attr(feature = "ssr", schema(value_type = crate::openapi::EvidenceType))]
     pub kind: String,
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(examples("image/png")))]
     pub media_type: Option<String>,
-    /// Text, or JSON for structured evidence.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(schema_with = crate::openapi::evidence_content))]
     pub content: Option<serde_json::Value>,
-    /// Binary evidence (screenshots), base64.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(schema_with = crate::openapi::evidence_base64))]
     pub content_base64: Option<String>,
 }
 
