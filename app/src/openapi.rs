@@ -3,7 +3,6 @@
 //! lengths), sets the rule book names by constants, and JSON with bounds.
 //! Server only; the document itself is put together in `belay::api::doc`.
 
-use crate::evidence::parse::EVIDENCE_KINDS;
 use std::borrow::Cow;
 use utoipa::openapi::schema::{
     AnyOfBuilder, ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type,
@@ -98,7 +97,7 @@ pub fn date_time_or_null() -> ObjectBuilder {
     string(true).format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
 }
 
-fn one_of_strings(values: &[&str], nullable: bool) -> ObjectBuilder {
+pub fn one_of_strings(values: &[&str], nullable: bool) -> ObjectBuilder {
     let mut all: Vec<serde_json::Value> = values.iter().map(|v| (*v).into()).collect();
     if nullable {
         all.push(serde_json::Value::Null);
@@ -122,36 +121,10 @@ pub fn evidence_phase() -> RefOr<Schema> {
         .into()
 }
 
-/// The evidence types of PRODUCT.md (`EVIDENCE_KINDS`).
-pub struct EvidenceType;
-
-impl PartialSchema for EvidenceType {
-    fn schema() -> RefOr<Schema> {
-        one_of_strings(&EVIDENCE_KINDS, false).into()
-    }
+/// A file part of a multipart body.
+pub fn binary() -> ObjectBuilder {
+    string(false).format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
 }
-
-impl ToSchema for EvidenceType {}
-
-/// The `multipart/form-data` body of `POST /actions/{id}/evidence`: one
-/// part per piece of evidence, named by its type.
-pub struct EvidenceParts;
-
-impl PartialSchema for EvidenceParts {
-    fn schema() -> RefOr<Schema> {
-        let binary = || string(false).format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)));
-        let mut parts = ObjectBuilder::new()
-            .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)))
-            .min_properties(Some(1))
-            .description(Some("One part per piece of evidence, named by its type (a type may repeat); the same checks as EvidenceIn. A part's Content-Type, unless application/octet-stream, must agree with the bytes (415)."));
-        for kind in EVIDENCE_KINDS {
-            parts = parts.property(kind, binary());
-        }
-        parts.into()
-    }
-}
-
-impl ToSchema for EvidenceParts {}
 
 /// Any JSON value whose numbers are exact in JSON (`canonical::check_exact`).
 pub struct JsonValue;

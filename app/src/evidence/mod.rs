@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 pub struct EvidenceInfo {
     pub id: String,
     #[serde(rename = "type")]
-    #[cfg_attr(feature = "ssr", schema(value_type = crate::openapi::EvidenceType))]
+    #[cfg_attr(feature = "ssr", schema(value_type = parse::EvidenceType))]
     pub kind: String,
     pub media_type: String,
     pub size_bytes: i64,

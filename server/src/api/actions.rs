@@ -192,7 +192,7 @@ pub async fn outcome(
     tag = "actions",
     operation_id = "addEvidence",
     params(("id" = String, Path, description = ID)),
-    request_body(content = inline(app::openapi::EvidenceParts), content_type = "multipart/form-data"),
+    request_body(content = inline(app::evidence::parse::EvidenceParts), content_type = "multipart/form-data"),
     responses(
         (status = 200, description = "Added", body = AgentView),
         (status = 400, response = ProblemAnswer),

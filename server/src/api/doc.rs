@@ -97,7 +97,8 @@ fn overlay(doc: &mut Value, rules: &Value, at: &str, stale: &mut Vec<String>) {
 /// What the overlay may add: the keywords utoipa's model has no field for.
 const ADDED_KEYWORDS: [&str; 6] = ["if", "then", "oneOf", "allOf", "const", "required"];
 
-/// `wait` is a u64 on the wire: anything larger is refused as unreadable (400).
+/// `wait` is a u64 on the wire: anything larger is refused as unreadable
+/// (400). utoipa writes u64 as int64, which would halve the range.
 pub fn bound_wait(doc: &mut Value) {
     let params = doc
         .pointer_mut("/paths/~1actions~1{id}/get/parameters")
@@ -105,6 +106,9 @@ pub fn bound_wait(doc: &mut Value) {
     for param in params.into_iter().flatten() {
         if param["name"] == "wait" {
             param["schema"]["maximum"] = Value::from(u64::MAX);
+            if let Some(schema) = param["schema"].as_object_mut() {
+                schema.remove("format");
+            }
         }
     }
 }
