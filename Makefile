@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(CURDIR)/.tools/node_modules/.bin:$(PATH)
 
-.PHONY: run setup test check unit unit-postgres crash api-fuzz sdk-python mcp-e2e e2e
+.PHONY: run setup test check unit unit-postgres crash api-fuzz sdk-python mcp-e2e e2e openapi
 PG := postgres://postgres@127.0.0.1:5432
 # Both crates in one cargo call, so each is compiled once with one feature set.
 RUST := -p app -p belay --features app/ssr
@@ -47,6 +47,11 @@ crash:
 	cargo test $(RUST) --test crash
 	pg_isready -q -h 127.0.0.1 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
 	BELAY_TEST_POSTGRES=$(PG) cargo test $(RUST) --test crash
+
+## Rewrite server/src/api/openapi.json, the checked-in copy of the agent
+## API's generated OpenAPI document (`make unit` fails while they differ).
+openapi:
+	BELAY_WRITE_OPENAPI=1 cargo test $(RUST) --lib the_checked_in_openapi_document
 
 ## schemathesis against the OpenAPI document the server serves, on the
 ## server the Rust tests built: no 5xx, no answer the document does not allow.

@@ -38,7 +38,30 @@ pub enum AppError {
     Transport(String),
 }
 
+/// RFC 9457 problem details: the body of every error the REST API answers.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Problem {
+    /// `/problems/<slug>`, one per kind of error.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: &'static str,
+    #[cfg_attr(feature = "ssr", schema(minimum = 400, maximum = 599))]
+    pub status: u16,
+    pub detail: String,
+}
+
 impl AppError {
+    /// The problem details the REST API answers with.
+    pub fn problem(&self) -> Problem {
+        Problem {
+            kind: format!("/problems/{}", self.slug()),
+            title: self.title(),
+            status: self.status(),
+            detail: self.to_string(),
+        }
+    }
+
     pub fn status(&self) -> u16 {
         match self {
             AppError::BadRequest(_) => 400,
@@ -152,16 +175,16 @@ mod ssr {
         fn into_response(self) -> Response {
             let status =
                 StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let body = serde_json::json!({
-                "type": format!("/problems/{}", self.slug()),
-                "title": self.title(),
-                "status": status.as_u16(),
-                "detail": self.to_string(),
-            });
+            let body = super::Problem {
+                status: status.as_u16(),
+                ..self.problem()
+            };
+            // Four plain fields: serializing them cannot fail.
+            let body = serde_json::to_string(&body).unwrap_or_default();
             let mut res = (
                 status,
                 [(header::CONTENT_TYPE, "application/problem+json")],
-                body.to_string(),
+                body,
             )
                 .into_response();
             if let Some(secs) = self.retry_after() {

@@ -77,6 +77,8 @@ pub mod mcp;
 #[cfg(feature = "ssr")]
 pub mod ops;
 #[cfg(feature = "ssr")]
+pub mod openapi;
+#[cfg(feature = "ssr")]
 pub mod state;
 
 use leptos::prelude::*;

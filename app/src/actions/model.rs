@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// Where a request is in its lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RequestState {
     Allowed,

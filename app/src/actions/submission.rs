@@ -12,18 +12,25 @@ use sqlx::Row;
 /// Largest `params` object, serialized.
 pub const MAX_PARAMS_BYTES: usize = 64 * 1024;
 
-/// `POST /api/v1/actions` as sent. Unknown fields are refused.
+/// An intended action, as an agent submits it. Unknown fields are refused.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema), schema(as = Submission))]
 #[serde(deny_unknown_fields)]
 pub struct SubmitRequest {
+    #[cfg_attr(feature = "ssr", schema(schema_with = crate::openapi::capability))]
     pub capability: String,
+    #[cfg_attr(feature = "ssr", schema(schema_with = crate::openapi::target))]
     pub target: String,
+    #[cfg_attr(feature = "ssr", schema(schema_with = crate::openapi::summary))]
     pub summary: String,
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(schema_with = crate::openapi::params))]
     pub params: Option<serde_json::Value>,
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(max_items = 20))]
     pub evidence: Vec<EvidenceRequest>,
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(schema_with = crate::openapi::long_text))]
     pub observation: Option<String>,
 }
 

@@ -25,15 +25,18 @@ use serde::{Deserialize, Serialize};
 
 /// One piece of evidence, described (its bytes are fetched separately).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema), schema(as = Evidence))]
 pub struct EvidenceInfo {
     pub id: String,
     #[serde(rename = "type")]
+    #[cfg_attr(feature = "ssr", schema(value_type = parse::EvidenceType))]
     pub kind: String,
     pub media_type: String,
     pub size_bytes: i64,
     pub sha256: String,
     /// `request` (reviewed with it, covered by the payload hash) or
     /// `outcome` (sent with the agent's report afterwards).
+    #[cfg_attr(feature = "ssr", schema(schema_with = crate::openapi::evidence_phase))]
     pub phase: String,
 }
 

@@ -6,6 +6,8 @@ use crate::error::AppError;
 use base64::Engine;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema};
+use utoipa::openapi::RefOr;
 
 /// Largest single piece of evidence, decoded.
 pub const MAX_EVIDENCE_BYTES: usize = 5 * 1024 * 1024;
@@ -29,18 +31,52 @@ pub const EVIDENCE_KINDS: [&str; 8] = [
     "diff",
 ];
 
+/// The evidence types (`EVIDENCE_KINDS`), as the API document names them.
+pub struct EvidenceType;
+
+impl utoipa::PartialSchema for EvidenceType {
+    fn schema() -> RefOr<Schema> {
+        crate::openapi::one_of_strings(&EVIDENCE_KINDS, false).into()
+    }
+}
+
+impl utoipa::ToSchema for EvidenceType {}
+
+/// The `multipart/form-data` body of `POST /actions/{id}/evidence`: one
+/// part per piece of evidence, named by its type.
+pub struct EvidenceParts;
+
+impl utoipa::PartialSchema for EvidenceParts {
+    fn schema() -> RefOr<Schema> {
+        let mut parts = ObjectBuilder::new()
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .min_properties(Some(1))
+            .description(Some("One part per piece of evidence, named by its type (a type may repeat); the same checks as EvidenceIn. A part's Content-Type, unless application/octet-stream, must agree with the bytes (415)."));
+        for kind in EVIDENCE_KINDS {
+            parts = parts.property(kind, crate::openapi::binary());
+        }
+        parts.into()
+    }
+}
+
+impl utoipa::ToSchema for EvidenceParts {}
+
+/// Exactly one of content (text, or JSON for structured evidence) or content_base64 (bytes); at most 5 MiB decoded (413). Belay decides the media type from the type and the bytes: a screenshot must be a PNG, JPEG or WebP image (415) whose header gives at most 16384 px a side and 40 megapixels (422); extracted_data, events and request_log must be JSON, the other types UTF-8 text (422). A media_type given must agree with what Belay decides (415); it is compared case-insensitively, surrounding whitespace ignored.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema), schema(as = EvidenceIn))]
 #[serde(deny_unknown_fields)]
 pub struct EvidenceRequest {
     #[serde(rename = "type")]
+    #[cfg_attr(feature = "ssr", schema(value_type = EvidenceType))]
     pub kind: String,
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(examples("image/png")))]
     pub media_type: Option<String>,
-    /// Text, or JSON for structured evidence.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(schema_with = crate::openapi::evidence_content))]
     pub content: Option<serde_json::Value>,
-    /// Binary evidence (screenshots), base64.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(schema_with = crate::openapi::evidence_base64))]
     pub content_base64: Option<String>,
 }
 

@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 
 /// What a submitted action becomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", schema(as = Decision))]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Allowed,

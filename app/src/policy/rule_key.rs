@@ -4,8 +4,9 @@ use super::Trigger;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// Why an action is held: a catalog trigger, or a condition Belay computes.
+/// Why an action is held: a catalog risk trigger, or a condition Belay computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RuleKey {
     ExternalSend,

@@ -4,6 +4,7 @@ use std::fmt;
 /// A risk trigger from the fixed, documented set. `out_of_scope` is not
 /// here: it is computed from the agent's grants, never declared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Trigger {
     ExternalSend,

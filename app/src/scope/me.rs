@@ -10,48 +10,65 @@ use crate::policy::{AgentStatus, CatalogEntry, Grant, RuleKey, Stage, Trigger};
 use crate::state::AppState;
 use serde::Serialize;
 
+/// The calling agent: identity, stage, status, and its scope with limits.
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Me {
     pub id: String,
     pub name: String,
+    #[cfg_attr(feature = "ssr", schema(schema_with = crate::openapi::agent_status))]
     pub status: &'static str,
+    /// The agent's own stage; a grant may set another for one capability.
     pub stage: Stage,
     pub policy_version: i64,
+    /// Granted capabilities. Anything not listed is out of scope (held for approval).
     pub scope: Vec<ScopeEntry>,
+    #[cfg_attr(feature = "ssr", schema(value_type = Vec<String>))]
     pub notes: [&'static str; 2],
 }
 
 /// One granted capability; a grant that cannot be read says so.
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema), schema(as = Grant))]
 #[serde(untagged)]
 pub enum ScopeEntry {
     Readable(GrantScope),
+    /// A stored grant that cannot be read: using it is out of scope.
     Unreadable {
         capability: String,
+        /// false: the stored grant cannot be read, and using it is out of scope
         readable: bool,
         note: &'static str,
     },
 }
 
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct GrantScope {
     pub capability: String,
+    /// false: the stored grant cannot be read, and using it is out of scope
     pub readable: bool,
     pub in_catalog: bool,
     pub stage: Stage,
     pub triggers: Vec<Trigger>,
+    /// triggers that pause even at scoped_autonomy
     pub always_approve: Vec<Trigger>,
+    /// true until one request for it has been approved; the first use is always held
     pub first_use_pending: bool,
     pub expired: bool,
     pub limits: Limits,
 }
 
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Limits {
     pub max_per_hour: Option<u32>,
     pub used_last_hour: Option<u32>,
+    #[cfg_attr(feature = "ssr", schema(examples(json!(["amount <= 500"]))))]
     pub params: Vec<String>,
+    /// exact, or a prefix ending in *; empty: any target
     pub targets: Vec<String>,
+    #[cfg_attr(feature = "ssr", schema(format = DateTime))]
     pub expires_at: Option<String>,
 }
 

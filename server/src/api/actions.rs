@@ -1,6 +1,7 @@
 //! `/api/v1/actions`: thin handlers over the action rule book.
 
 use super::agent_auth::{Agent, AgentKey};
+use super::answers::{ProblemAnswer, Replayed, TooManyRequestsAnswer, UnauthorizedAnswer};
 use super::json::ApiJson;
 use app::actions::agent_view::AgentView;
 use app::actions::commit::Committer;
@@ -23,7 +24,42 @@ use axum::response::IntoResponse;
 use axum::Json;
 use serde::Deserialize;
 use std::time::Duration;
+use utoipa::{IntoParams, ToSchema};
 
+/// How each `{id}` in a path is described.
+const ID: &str = "The request's id, as POST /actions answered it.";
+
+/// Submit an intended action and get Belay's decision
+///
+/// The decision, the request and its audit record are stored durably before the answer is sent. Refused with 429 (and Retry-After) past the agent's quotas: submissions a minute, requests waiting for approval at once, evidence stored a day.
+#[utoipa::path(
+    post,
+    path = "/actions",
+    tag = "actions",
+    operation_id = "submitAction",
+    params(
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, pattern = "^[!-~]{1,255}$",
+         description = "Retry safely: the same key with the same body answers with the request it first made (header `Idempotent-Replayed: true`); the same key with another body is 422. Per agent, kept at least 24 hours. 1–255 visible ASCII characters."),
+    ),
+    request_body(content = SubmitRequest, content_type = "application/json", example = json!({
+        "capability": "email.send",
+        "target": "customer@example.com",
+        "summary": "Send the overdue-invoice reminder",
+        "params": {"template": "reminder", "invoice": "INV-7"},
+        "evidence": [{"type": "plan", "content": "1. Look up the invoice\n2. Send the reminder"}]
+    })),
+    responses(
+        (status = 201, description = "Recorded and decided", body = AgentView,
+         headers(("Idempotent-Replayed" = inline(Replayed), description = "true when this answers an earlier request with the same Idempotency-Key"))),
+        (status = 400, response = ProblemAnswer),
+        (status = 401, response = UnauthorizedAnswer),
+        (status = 403, response = ProblemAnswer),
+        (status = 413, response = ProblemAnswer),
+        (status = 415, response = ProblemAnswer),
+        (status = 422, response = ProblemAnswer),
+        (status = 429, response = TooManyRequestsAnswer),
+    )
+)]
 pub async fn submit(
     Extension(writer): Extension<Committer>,
     AgentKey(key_hash): AgentKey,
@@ -50,6 +86,24 @@ pub async fn submit(
     ))
 }
 
+/// Claim an approved request to carry it out: exactly once
+///
+/// Only for a request approved at act_with_approval or above (at propose a human carries it out: 403). Answers `approved_params`: the params as approved, possibly edited by the reviewer; carry out exactly these. Refused (409) when already claimed, not approved, when the approval's window has passed (the request is then expired), when the approval no longer covers the action as the policy stands now (grant removed or expired, targets or bounds no longer admit the approved params, the capability re-rated or gone from the catalog, the hourly limit reached counting claims), or when what is stored differs from the payload that was approved. Refusals are audited.
+#[utoipa::path(
+    post,
+    path = "/actions/{id}/claim",
+    tag = "actions",
+    operation_id = "claimAction",
+    params(("id" = String, Path, description = ID)),
+    responses(
+        (status = 200, description = "Claimed: now executing", body = AgentView),
+        (status = 400, response = ProblemAnswer),
+        (status = 401, response = UnauthorizedAnswer),
+        (status = 403, response = ProblemAnswer),
+        (status = 404, response = ProblemAnswer),
+        (status = 409, response = ProblemAnswer),
+    )
+)]
 pub async fn claim(
     State(state): State<AppState>,
     Agent(agent): Agent,
@@ -60,26 +114,54 @@ pub async fn claim(
     Ok(Json(AgentView::from(&action)))
 }
 
-/// `POST /actions/{id}/outcome`.
-#[derive(Deserialize)]
+/// How a request went, as `POST /actions/{id}/outcome` takes it.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = Outcome)]
 #[serde(deny_unknown_fields)]
 pub struct OutcomeRequest {
+    #[schema(inline)]
     status: OutcomeStatus,
     #[serde(default)]
+    #[schema(schema_with = app::openapi::long_text)]
     details: Option<String>,
+    /// A failure that did harm; only with status failed.
     #[serde(default)]
+    #[schema(default = false)]
     incident: bool,
     #[serde(default)]
+    #[schema(max_items = 20)]
     evidence: Vec<EvidenceRequest>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 enum OutcomeStatus {
     Succeeded,
     Failed,
 }
 
+/// Report how a claimed (or allowed) request went, once
+#[utoipa::path(
+    post,
+    path = "/actions/{id}/outcome",
+    tag = "actions",
+    operation_id = "reportOutcome",
+    params(("id" = String, Path, description = ID)),
+    request_body(content = OutcomeRequest, content_type = "application/json",
+        example = json!({"status": "succeeded", "details": "Reminder sent at 10:02"})),
+    responses(
+        (status = 200, description = "Recorded", body = AgentView),
+        (status = 400, response = ProblemAnswer),
+        (status = 401, response = UnauthorizedAnswer),
+        (status = 403, response = ProblemAnswer),
+        (status = 404, response = ProblemAnswer),
+        (status = 409, response = ProblemAnswer),
+        (status = 413, response = ProblemAnswer),
+        (status = 415, response = ProblemAnswer),
+        (status = 422, response = ProblemAnswer),
+        (status = 429, response = TooManyRequestsAnswer),
+    )
+)]
 pub async fn outcome(
     State(state): State<AppState>,
     Agent(agent): Agent,
@@ -101,9 +183,29 @@ pub async fn outcome(
     Ok(Json(AgentView::from(&action)))
 }
 
-/// `POST /actions/{id}/evidence`, multipart: each part is one piece of
-/// evidence, named by its type (`screenshot`, `plan`, …); a part's
-/// Content-Type, if it gives a real one, must agree with the bytes.
+/// Add evidence to a request while it waits for approval
+///
+/// multipart/form-data; each part is one piece of evidence, named by its type (screenshot, dom_snapshot, request_log, events, plan, prompt, extracted_data, diff). At most 5 MiB a piece (413) and 20 pieces a request (422); an action holds at most 20 pieces (409) and 20 MiB (413) in all. Types are checked by content (415 when a declared type disagrees); screenshot dimensions are read from the header (422 over 16384 px a side or 40 megapixels). Approvals given before no longer count: reviewers approve what they saw.
+#[utoipa::path(
+    post,
+    path = "/actions/{id}/evidence",
+    tag = "actions",
+    operation_id = "addEvidence",
+    params(("id" = String, Path, description = ID)),
+    request_body(content = inline(app::evidence::parse::EvidenceParts), content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "Added", body = AgentView),
+        (status = 400, response = ProblemAnswer),
+        (status = 401, response = UnauthorizedAnswer),
+        (status = 403, response = ProblemAnswer),
+        (status = 404, response = ProblemAnswer),
+        (status = 409, response = ProblemAnswer),
+        (status = 413, response = ProblemAnswer),
+        (status = 415, response = ProblemAnswer),
+        (status = 422, response = ProblemAnswer),
+        (status = 429, response = TooManyRequestsAnswer),
+    )
+)]
 pub async fn add_evidence(
     State(state): State<AppState>,
     Agent(agent): Agent,
@@ -158,13 +260,30 @@ fn multipart_error(e: MultipartError) -> AppError {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct GetQuery {
-    /// Long-poll for up to this many seconds while the request is pending.
+    /// Seconds to wait for a decision while the request is pending; longer waits are cut to 60. Past the agent's quota of long-polls held open at once: 429. No other query parameters are accepted (400).
     wait: Option<u64>,
 }
 
+/// One of the agent's requests; long-polls while it waits for approval
+#[utoipa::path(
+    get,
+    path = "/actions/{id}",
+    tag = "actions",
+    operation_id = "getAction",
+    params(("id" = String, Path, description = ID), GetQuery),
+    responses(
+        (status = 200, description = "The request now", body = AgentView),
+        (status = 400, response = ProblemAnswer),
+        (status = 401, response = UnauthorizedAnswer),
+        (status = 403, response = ProblemAnswer),
+        (status = 404, response = ProblemAnswer),
+        (status = 429, response = TooManyRequestsAnswer),
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     Agent(agent): Agent,
@@ -184,6 +303,22 @@ pub async fn get(
     Ok(Json(AgentView::from(&action)))
 }
 
+/// Withdraw one of the agent's requests while it waits for approval
+#[utoipa::path(
+    post,
+    path = "/actions/{id}/cancel",
+    tag = "actions",
+    operation_id = "cancelAction",
+    params(("id" = String, Path, description = ID)),
+    responses(
+        (status = 200, description = "Cancelled", body = AgentView),
+        (status = 400, response = ProblemAnswer),
+        (status = 401, response = UnauthorizedAnswer),
+        (status = 403, response = ProblemAnswer),
+        (status = 404, response = ProblemAnswer),
+        (status = 409, response = ProblemAnswer),
+    )
+)]
 pub async fn cancel(
     State(state): State<AppState>,
     Agent(agent): Agent,

@@ -219,6 +219,8 @@ class Grant:
     first_use_pending: Optional[bool] = None
     expired: Optional[bool] = None
     limits: Optional[Limits] = None
+    #: Why an unreadable grant (``readable`` false) cannot be used.
+    note: Optional[str] = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Grant:
@@ -236,6 +238,7 @@ class Grant:
             first_use_pending=None if first is None else bool(first),
             expired=None if expired is None else bool(expired),
             limits=Limits.from_json(limits) if isinstance(limits, dict) else None,
+            note=_opt_str(data.get("note")),
         )
 
 
