@@ -42,7 +42,8 @@
 //!    already decided.
 //!
 //! The agent then claims it (`actions/execute.rs`, the same `Move`), and
-//! long-polls see the change through `AppState::changes` (`state.rs`).
+//! long-polls see the change through `AppState::changes` (`state.rs`), on
+//! every replica (`replicas/`).
 #![recursion_limit = "256"]
 
 pub mod actions;
@@ -74,6 +75,8 @@ pub mod canonical;
 pub mod db;
 #[cfg(feature = "ssr")]
 pub mod mcp;
+#[cfg(feature = "ssr")]
+pub mod replicas;
 #[cfg(feature = "ssr")]
 pub mod state;
 

@@ -28,6 +28,8 @@ pub struct Application {
     router: Router,
     state: AppState,
     sessions: Sessions,
+    /// On PostgreSQL, what keeps this replica in step with the others.
+    replicas: Option<app::replicas::Replicas>,
 }
 
 #[derive(Clone)]
@@ -117,6 +119,7 @@ impl Application {
             ..ServerSettings::default()
         };
         let state = AppState::new(pool, settings, leptos_options.clone());
+        let replicas = app::replicas::start(&state);
         // The one writer that decides and group-commits submissions.
         let writer = Committer::start(&state);
 
@@ -200,6 +203,7 @@ impl Application {
             router,
             state,
             sessions,
+            replicas,
         })
     }
 
@@ -217,6 +221,7 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let sweeper = tokio::spawn(sweep(self.state.clone(), self.sessions.clone()));
+        let replicas = self.replicas;
         // The peer address reaches handlers (sign-in throttling keys on it).
         let service = self
             .router
@@ -232,6 +237,7 @@ impl Application {
             .with_graceful_shutdown(shutdown)
             .await;
         sweeper.abort();
+        drop(replicas);
         result
     }
 }
@@ -242,11 +248,22 @@ async fn server_fn(State(state): State<AppState>, req: Request<Body>) -> impl In
 
 /// Background upkeep: overdue requests expire (expiry means no), queued
 /// rejection-spike checks run, and expired sessions and day-old
-/// idempotency keys are removed.
+/// idempotency keys are removed. One replica a period runs it; each step
+/// is also safe run twice at once (conditional moves and deletes), should a
+/// sweep outlast its period.
 async fn sweep(state: AppState, sessions: Sessions) {
-    let mut every = tokio::time::interval(Duration::from_secs(15));
+    let period = app::replicas::UPKEEP_EVERY_MS as u64;
+    let mut every = tokio::time::interval(Duration::from_millis(period));
     loop {
         every.tick().await;
+        match app::replicas::claim_upkeep(&state.db, app::db::now_ms()).await {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot claim background upkeep; trying next period");
+                continue;
+            }
+        }
         match app::actions::service::expire_due(&state).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(expired = n, "expired overdue requests"),
