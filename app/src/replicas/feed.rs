@@ -28,9 +28,10 @@ pub const DEAF_REREAD: Duration = Duration::from_secs(1);
 /// its commit and the notice).
 pub const HEARING_REREAD: Duration = Duration::from_secs(10);
 
-/// Silence after which this replica counts itself deaf: its own heartbeat
-/// (sent every `HEARTBEAT`) did not come back through the database.
+/// How often each replica sends itself a heartbeat through the database.
 pub const HEARTBEAT: Duration = Duration::from_secs(5);
+/// Silence after which this replica counts itself deaf: its own heartbeat
+/// did not come back.
 pub const DEAF_AFTER: Duration = Duration::from_secs(15);
 
 pub struct ChangeFeed {
