@@ -42,7 +42,8 @@
 //!    already decided.
 //!
 //! The agent then claims it (`actions/execute.rs`, the same `Move`), and
-//! long-polls see the change through `AppState::changes` (`state.rs`).
+//! long-polls see the change through `AppState::changes` (`state.rs`), on
+//! every replica (`replicas/`).
 #![recursion_limit = "256"]
 
 pub mod actions;
@@ -78,6 +79,8 @@ pub mod mcp;
 pub mod ops;
 #[cfg(feature = "ssr")]
 pub mod openapi;
+#[cfg(feature = "ssr")]
+pub mod replicas;
 #[cfg(feature = "ssr")]
 pub mod state;
 

@@ -6,16 +6,17 @@
 
 use crate::db::Db;
 use crate::policy::store::PolicyCache;
+use crate::replicas::feed::ChangeFeed;
 use std::sync::Arc;
-use tokio::sync::broadcast;
 
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
     pub settings: Arc<ServerSettings>,
     /// Ids of action requests that were just submitted for approval or
-    /// changed state; long-polls and the live queue listen here.
-    pub changes: broadcast::Sender<String>,
+    /// changed state, here or (on PostgreSQL) on another replica;
+    /// long-polls and the live queue listen here.
+    pub changes: Arc<ChangeFeed>,
     /// What the decision reads, cached until the policy epoch moves.
     pub policy: Arc<PolicyCache>,
     /// Sign-in back-off and the bound on concurrent password hashes.
@@ -54,7 +55,6 @@ impl AppState {
         settings: ServerSettings,
         leptos_options: leptos::config::LeptosOptions,
     ) -> Self {
-        let (changes, _) = broadcast::channel(1024);
         let quota = Arc::new(crate::quota::usage::Usage::default());
         AppState {
             policy: Arc::new(PolicyCache::default()),
@@ -63,14 +63,15 @@ impl AppState {
             quota,
             db,
             settings: Arc::new(settings),
-            changes,
+            changes: Arc::default(),
             leptos_options,
         }
     }
 
-    /// Tell long-polls that this request changed. Nobody listening is fine.
+    /// Tell long-polls and the live queue, here and on every replica, that
+    /// this request changed. Call after the change committed.
     pub fn notify_changed(&self, action_id: &str) {
-        let _ = self.changes.send(action_id.to_string());
+        self.changes.send(action_id.to_string());
     }
 }
 

@@ -8,34 +8,24 @@
 //!
 //! Run: `cargo bench -p belay --bench load` (BELAY_BENCH_SECS sets the
 //! measuring time per point, default 10). Both servers listen on loopback
-//! and run on their own runtime; the load generator keeps one keep-alive
-//! connection per simulated client and stops by itself.
+//! and run on their own runtime; the load generator (`shared/loadgen.rs`,
+//! also driving the `replicas` benchmark) keeps one keep-alive connection
+//! per simulated client and stops by itself.
 
-use app::audit::Actor;
-use app::auth::{users, Role};
-use app::policy::Stage;
+#[path = "shared/loadgen.rs"]
+mod loadgen;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
-use belay::config::{Config, ServeArgs};
-use belay::startup::Application;
+use loadgen::{run, start_belay, Target};
 use serde_json::{json, Value};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-struct Target {
-    name: &'static str,
-    url: String,
-    key: Option<String>,
-    /// For Belay: whether the trust sensor's rollups are kept in the
-    /// write transaction.
-    sensor: Option<bool>,
-}
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 fn main() {
     let secs: u64 = std::env::var("BELAY_BENCH_SECS")
@@ -55,7 +45,8 @@ fn main() {
             .unwrap();
         rt.block_on(async move {
             let control = start_control(&dir_path).await;
-            let belay = start_belay(&dir_path).await;
+            let url = format!("sqlite://{}/belay.db", dir_path.display());
+            let belay = start_belay(&dir_path, &url).await;
             ready_tx.send((control, belay)).unwrap();
             std::future::pending::<()>().await;
         });
@@ -94,7 +85,7 @@ fn main() {
                 if let Some(on) = target.sensor {
                     app::trust::rollup::KEEP.store(on, Ordering::Relaxed);
                 }
-                let r = run(target, conns, Duration::from_secs(secs)).await;
+                let r = run(&[target], conns, Duration::from_secs(secs)).await;
                 println!(
                     "{:<8} {:>5} {:>10.0} {:>9.2} {:>9.2} {:>9}",
                     target.name, conns, r.rate, r.p50_ms, r.p99_ms, r.errors
@@ -128,84 +119,6 @@ fn main() {
         );
     });
     drop(dir);
-}
-
-struct Outcome {
-    rate: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    errors: usize,
-}
-
-async fn run(target: &Target, conns: usize, measure: Duration) -> Outcome {
-    let warmup = Duration::from_secs(2);
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = Instant::now();
-    let measure_from = started + warmup;
-    let mut tasks = Vec::new();
-    for c in 0..conns {
-        let client = reqwest::Client::builder()
-            .pool_max_idle_per_host(1)
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap();
-        let url = reqwest::Url::parse(&target.url).unwrap();
-        let key = target.key.clone();
-        let stop = stop.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let mut errors = 0usize;
-            let mut i = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                i += 1;
-                let body = format!(
-                    r#"{{"capability":"docs.summarize","target":"doc-{c}-{i}","summary":"Summarize the quarterly report for the finance team","params":{{"pages":12,"language":"en"}}}}"#
-                );
-                let mut req = client
-                    .post(url.clone())
-                    .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .body(body);
-                if let Some(k) = &key {
-                    req = req.bearer_auth(k);
-                }
-                let t = Instant::now();
-                let ok = match req.send().await {
-                    Ok(res) if res.status() == StatusCode::CREATED => {
-                        let v: Value = res.json().await.unwrap_or(Value::Null);
-                        v["decision"] == "allowed" || v["ok"] == true
-                    }
-                    _ => false,
-                };
-                let done = Instant::now();
-                if done >= measure_from {
-                    if ok {
-                        latencies.push((done - t).as_micros() as u32);
-                    } else {
-                        errors += 1;
-                    }
-                }
-            }
-            (latencies, errors)
-        }));
-    }
-    tokio::time::sleep_until((measure_from + measure).into()).await;
-    stop.store(true, Ordering::Relaxed);
-    let ended = Instant::now();
-    let mut all = Vec::new();
-    let mut errors = 0;
-    for t in tasks {
-        let (l, e) = t.await.unwrap();
-        all.extend(l);
-        errors += e;
-    }
-    all.sort_unstable();
-    let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)] as f64 / 1000.0;
-    Outcome {
-        rate: all.len() as f64 / (ended - measure_from).as_secs_f64(),
-        p50_ms: pct(0.5),
-        p99_ms: pct(0.99),
-        errors,
-    }
 }
 
 /// The control: parse the JSON, insert one row, commit (fsync), answer 201.
@@ -270,86 +183,4 @@ async fn start_control(dir: &std::path::Path) -> Target {
 fn uuid_v4() -> String {
     use rand::Rng;
     format!("{:032x}", rand::thread_rng().gen::<u128>())
-}
-
-/// Belay itself, on a fresh SQLite file, with an agent at act_with_approval
-/// granted `docs.summarize` (no risk triggers) and past its first use.
-async fn start_belay(dir: &std::path::Path) -> Target {
-    let config = Config {
-        database_url: format!("sqlite://{}/belay.db", dir.display()),
-        serve: ServeArgs {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            site_root: dir.join("site").display().to_string(),
-            // The load generator is one agent at full speed: no quota.
-            submissions_per_minute: std::num::NonZeroU32::MAX,
-            ..ServeArgs::default()
-        },
-    };
-    let app = Application::build(config).await.expect("belay builds");
-    let db = app.state().db.clone();
-    let url = format!("http://127.0.0.1:{}/api/v1/actions", app.port());
-    users::create(
-        &db,
-        &Actor::System,
-        "lead",
-        Role::Lead,
-        "bench password 123".into(),
-    )
-    .await
-    .unwrap();
-    let lead = users::find_by_username(&db, "lead").await.unwrap().unwrap();
-    let (agent, key) = app::agents::store::create_with_key(
-        &db,
-        &Actor::System,
-        app::agents::store::NewAgent {
-            name: "bench",
-            purpose: "load test",
-            sponsor: "lead",
-            stage: Stage::ActWithApproval,
-        },
-    )
-    .await
-    .unwrap();
-    let form = app::scope::GrantForm {
-        capability: "docs.summarize".into(),
-        ..Default::default()
-    };
-    let saved = app::scope::store::save(&db, &lead, &agent.id, &form, "the benchmark")
-        .await
-        .unwrap();
-    // A new grant waits for a second lead, as in production.
-    if let Some(p) = saved.proposed() {
-        users::create(
-            &db,
-            &Actor::System,
-            "second",
-            Role::Lead,
-            "bench password 123".into(),
-        )
-        .await
-        .unwrap();
-        let second = users::find_by_username(&db, "second")
-            .await
-            .unwrap()
-            .unwrap();
-        let ballot = app::governance::decide::Ballot::Approve {
-            reason: "benchmark".into(),
-            override_reason: None,
-        };
-        app::governance::decide::vote(app.state(), &second, &p.change_id, ballot)
-            .await
-            .unwrap();
-    }
-    let mut tx = db.begin().await.unwrap();
-    app::policy::facts::record_use(&mut tx, &agent.id, "docs.summarize", 0)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
-    Target {
-        name: "belay",
-        url,
-        key: Some(key.secret),
-        sensor: Some(true),
-    }
 }

@@ -30,6 +30,8 @@ pub struct Application {
     sessions: Sessions,
     /// `/metrics`, on its own listener (see `ops`).
     metrics: Option<(TcpListener, Router)>,
+    /// On PostgreSQL, what keeps this replica in step with the others.
+    replicas: Option<app::replicas::Replicas>,
 }
 
 #[derive(Clone)]
@@ -124,6 +126,7 @@ impl Application {
             config.serve.metrics_token.as_deref(),
         );
         let metrics = crate::ops::listen(metrics_addr, token, &state).await?;
+        let replicas = app::replicas::start(&state);
         // The one writer that decides and group-commits submissions.
         let writer = Committer::start(&state);
 
@@ -209,6 +212,7 @@ impl Application {
             state,
             sessions,
             metrics,
+            replicas,
         })
     }
 
@@ -234,6 +238,7 @@ impl Application {
         let metrics = self.metrics.map(|(listener, router)| {
             tokio::spawn(async move { axum::serve(listener, router).await })
         });
+        let replicas = self.replicas;
         // The peer address reaches handlers (sign-in throttling keys on it).
         let service = self
             .router
@@ -252,6 +257,7 @@ impl Application {
         if let Some(m) = metrics {
             m.abort();
         }
+        drop(replicas);
         result
     }
 }
@@ -262,11 +268,22 @@ async fn server_fn(State(state): State<AppState>, req: Request<Body>) -> impl In
 
 /// Background upkeep: overdue requests expire (expiry means no), queued
 /// rejection-spike checks run, and expired sessions and day-old
-/// idempotency keys are removed.
+/// idempotency keys are removed. One replica a period runs it; each step
+/// is also safe run twice at once (conditional moves and deletes), should a
+/// sweep outlast its period.
 async fn sweep(state: AppState, sessions: Sessions) {
-    let mut every = tokio::time::interval(Duration::from_secs(15));
+    let period = app::replicas::UPKEEP_EVERY_MS as u64;
+    let mut every = tokio::time::interval(Duration::from_millis(period));
     loop {
         every.tick().await;
+        match app::replicas::claim_upkeep(&state.db, app::db::now_ms()).await {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot claim background upkeep; trying next period");
+                continue;
+            }
+        }
         match app::actions::service::expire_due(&state).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(expired = n, "expired overdue requests"),

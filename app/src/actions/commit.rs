@@ -21,7 +21,7 @@ use crate::quota::limits::Limits;
 use crate::quota::usage::Usage;
 use std::collections::HashMap;
 use std::sync::Arc;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 /// Most submissions in one transaction.
 const MAX_BATCH: usize = 256;
@@ -89,7 +89,7 @@ impl Committer {
 struct Writer {
     db: Db,
     cache: Arc<PolicyCache>,
-    changes: broadcast::Sender<String>,
+    changes: Arc<crate::replicas::feed::ChangeFeed>,
     /// The default quotas; each agent's own are in the index.
     quotas: Limits,
     usage: Arc<Usage>,
@@ -121,8 +121,7 @@ async fn settle(w: Writer, mut jobs: Vec<Job>) {
             for (job, result) in jobs.into_iter().zip(results) {
                 if let Ok(done) = &result {
                     if !done.replayed && done.action.state == RequestState::PendingApproval {
-                        // Nobody watching the queue is fine.
-                        let _ = w.changes.send(done.action.id.clone());
+                        w.changes.send(done.action.id.clone());
                     }
                 }
                 let _ = job.reply.send(result);

@@ -7,6 +7,7 @@ use crate::audit::{self, Actor};
 use crate::auth::agent::Principal;
 use crate::db::{known_id, now_ms};
 use crate::error::AppError;
+use crate::replicas::feed::EVERYTHING;
 use crate::state::AppState;
 use sqlx::Row;
 use std::time::Duration;
@@ -43,12 +44,16 @@ pub async fn wait_for_agent(
         if action.state != RequestState::PendingApproval || now >= deadline {
             return Ok(action);
         }
-        // Re-read at least every second: another replica may have decided,
-        // or the request may have expired.
-        let tick = deadline.min(now + Duration::from_secs(1));
+        // Re-read anyway now and then (a change this replica cannot hear of),
+        // and when the wait for approval runs out.
+        let mut tick = deadline.min(now + state.changes.reread_every());
+        if let Some(at) = action.expires_at_ms {
+            let left = u64::try_from(at - now_ms()).unwrap_or(0);
+            tick = tick.min(now + Duration::from_millis(left + 10));
+        }
         loop {
             match tokio::time::timeout_at(tick, changes.recv()).await {
-                Ok(Ok(changed)) if changed != id => continue,
+                Ok(Ok(changed)) if changed != id && changed != EVERYTHING => continue,
                 _ => break,
             }
         }

@@ -17,11 +17,19 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 /// Marks everything the decision reads as changed. Call inside the
-/// transaction that makes the change.
+/// transaction that makes the change. On PostgreSQL every replica hears of
+/// it and reloads (`replicas/listen.rs`): the notice is sent in this
+/// transaction, so it arrives only once the change is visible, and never
+/// for a change rolled back.
 pub async fn bump_epoch(tx: &mut Tx<'_>) -> Result<(), AppError> {
     sqlx::query("UPDATE policy_epoch SET value = value + 1 WHERE id = 1")
         .execute(&mut **tx)
         .await?;
+    if tx.backend_name() == "PostgreSQL" {
+        sqlx::query("SELECT pg_notify('belay_policy', '')")
+            .execute(&mut **tx)
+            .await?;
+    }
     Ok(())
 }
 

@@ -157,6 +157,10 @@ async fn after_rejection(
         recent.len()
     );
     let lowered = lower_capability(&mut tx, agent_id, capability, "rejection_spike", &why).await?;
-    tx.commit().await?;
+    // Already lowered (by an earlier check, here or on another replica):
+    // roll back, so the epoch stays and no replica reloads for nothing.
+    if lowered {
+        tx.commit().await?;
+    }
     Ok(lowered)
 }

@@ -24,6 +24,8 @@ pub async fn serve_stdio(
         .output_name("belay")
         .build();
     let state = AppState::new(db, ServerSettings::default(), options);
+    // On PostgreSQL, a decision made in `belay serve` wakes a wait here.
+    let _replicas = app::replicas::start(&state);
     // Refuse a bad key at once, rather than on the client's first call.
     let agent = app::auth::agent::authenticate(&state, &key).await?;
     tracing::info!(agent = %agent.name, "serving the MCP gateway over stdio");

@@ -36,13 +36,28 @@ impl TestApp {
 
     pub async fn spawn_with(tweak: impl FnOnce(&mut ServeArgs)) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
+        let db_url = database_url(dir.path()).await;
+        Self::start(dir, db_url, tweak).await
+    }
+
+    /// Another replica on this app's database: its own server, port and
+    /// in-memory state, as a second `belay serve` would have.
+    pub async fn replica(&self) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start(dir, self.db_url.clone(), |_| {}).await
+    }
+
+    async fn start(
+        dir: tempfile::TempDir,
+        db_url: String,
+        tweak: impl FnOnce(&mut ServeArgs),
+    ) -> TestApp {
         let mut serve = ServeArgs {
             addr: "127.0.0.1:0".parse().unwrap(),
             site_root: dir.path().join("site").display().to_string(),
             ..ServeArgs::default()
         };
         tweak(&mut serve);
-        let db_url = database_url(dir.path()).await;
         let config = Config {
             database_url: db_url.clone(),
             serve,
@@ -76,13 +91,7 @@ impl TestApp {
 
     /// Registers an agent (sponsored by `sponsor`, created if missing) and returns (id, key).
     pub async fn agent(&self, name: &str, stage: Stage) -> (String, String) {
-        if users::find_by_username(&self.db, "sponsor")
-            .await
-            .unwrap()
-            .is_none()
-        {
-            self.user("sponsor", Role::Lead).await;
-        }
+        self.lead().await;
         let (agent, key) = store::create_with_key(
             &self.db,
             &Actor::System,
@@ -236,18 +245,13 @@ impl TestApp {
         app::rules::store::current(&self.db).await.unwrap().version
     }
 
+    /// The lead who sponsors test agents (created if missing).
     pub async fn lead(&self) -> UserView {
-        if users::find_by_username(&self.db, "sponsor")
-            .await
-            .unwrap()
-            .is_none()
-        {
+        let find = || users::find_by_username(&self.db, "sponsor");
+        if find().await.unwrap().is_none() {
             self.user("sponsor", Role::Lead).await;
         }
-        users::find_by_username(&self.db, "sponsor")
-            .await
-            .unwrap()
-            .unwrap()
+        find().await.unwrap().unwrap()
     }
 
     pub async fn count(&self, sql: &str) -> i64 {

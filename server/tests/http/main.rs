@@ -20,6 +20,7 @@ mod policy;
 mod promotion;
 mod quotas;
 mod races;
+mod replicas;
 mod review;
 mod review_queue;
 mod scope;
