@@ -10,5 +10,6 @@ mod events;
 mod evidence;
 mod hosts;
 pub mod mcp;
+mod site;
 pub mod startup;
 pub mod web;
