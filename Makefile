@@ -13,7 +13,7 @@ RELEASE := LEPTOS_SITE_ROOT=target/site-release cargo leptos build --release --p
 
 ## Set up a fresh machine, build a release and serve Belay at http://127.0.0.1:3000
 run: setup
-	@printf '\033[1m==> building the release: server and front end (about 8 minutes the first time)\033[0m\n'
+	@printf '\033[1m==> building the release: the front end, then the server that carries it (several minutes the first time)\033[0m\n'
 	$(RELEASE)
 	@printf '\033[1m==> serving Belay at http://127.0.0.1:3000 (Ctrl-C stops it)\033[0m\n'
 	./target/release/belay serve
@@ -67,8 +67,8 @@ e2e: debug-build
 	cd end2end && npx playwright test
 
 ## One binary: the release build, then the release and the debug binary,
-## each started in an empty folder, must hydrate in the browser (about
-## 10 minutes, nearly all of it the release build).
+## each started in an empty folder, must hydrate in the browser (the
+## browser part takes seconds; the release build is the cost).
 binary: debug-build
 	time $(RELEASE)
 	end2end/binary/run-tests
