@@ -2,15 +2,19 @@
 SHELL := /bin/bash
 export PATH := $(CURDIR)/.tools/node_modules/.bin:$(PATH)
 
-.PHONY: run setup test check unit unit-postgres crash api-fuzz sdk-python mcp-e2e e2e openapi
+.PHONY: run setup test check unit unit-postgres crash api-fuzz sdk-python mcp-e2e e2e binary debug-build openapi
 PG := postgres://postgres@127.0.0.1:5432
 # Both crates in one cargo call, so each is compiled once with one feature set.
 RUST := -p app -p belay --features app/ssr
+# The release: cargo-leptos builds the front end, compresses it (br, gzip),
+# then the server, which carries it (server/build.rs). Its site folder is
+# its own, so the debug front end the browser tests use stays in target/site.
+RELEASE := LEPTOS_SITE_ROOT=target/site-release cargo leptos build --release --precompress
 
 ## Set up a fresh machine, build a release and serve Belay at http://127.0.0.1:3000
 run: setup
-	@printf '\033[1m==> building the release: server and front end (about 8 minutes the first time)\033[0m\n'
-	cargo leptos build --release
+	@printf '\033[1m==> building the release: the front end, then the server that carries it (several minutes the first time)\033[0m\n'
+	$(RELEASE)
 	@printf '\033[1m==> serving Belay at http://127.0.0.1:3000 (Ctrl-C stops it)\033[0m\n'
 	./target/release/belay serve
 
@@ -21,7 +25,7 @@ setup:
 ## the API fuzz run, the Python SDK, the MCP gateway, browser
 test:
 	.ci/setup --browser
-	$(MAKE) check unit unit-postgres api-fuzz sdk-python mcp-e2e e2e
+	$(MAKE) check unit unit-postgres api-fuzz sdk-python mcp-e2e e2e binary
 
 check:
 	cargo fmt --all -- --check
@@ -73,7 +77,18 @@ mcp-e2e:
 
 ## The browser tests start the server the Rust tests built (no second
 ## server build); only the front end is built here.
-e2e:
+e2e: debug-build
+	cd end2end && npx playwright test
+
+## One binary: the release build, then the release and the debug binary,
+## each started in an empty folder, must hydrate in the browser (the
+## browser part takes seconds; the release build is the cost).
+binary: debug-build
+	time $(RELEASE)
+	end2end/binary/run-tests
+
+# The server the Rust tests built and the debug front end; made once per
+# make, however many targets need them.
+debug-build:
 	cargo test $(RUST) --no-run
 	cargo leptos build --frontend-only
-	cd end2end && npx playwright test

@@ -85,7 +85,7 @@ pub mod replicas;
 pub mod state;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
@@ -101,6 +101,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // Light or dark before the stylesheet arrives (style/main.css has both).
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                // In the shell, not the app: the release binary names its
+                // front end's files by version (see server/src/site).
+                <link
+                    id="leptos"
+                    rel="stylesheet"
+                    href=format!("/{}/{}.css", options.site_pkg_dir, options.output_name)
+                />
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -148,7 +155,6 @@ pub fn App() -> impl IntoView {
         }
     });
     view! {
-        <Stylesheet id="leptos" href="/pkg/belay.css"/>
         <Title text="Belay"/>
         <Router>
             <nav::Nav/>

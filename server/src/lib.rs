@@ -13,5 +13,6 @@ mod hosts;
 pub mod mcp;
 pub mod ops;
 mod request_id;
+mod site;
 pub mod startup;
 pub mod web;

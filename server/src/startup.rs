@@ -107,12 +107,7 @@ impl Application {
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", config.serve.addr))?;
         let addr = listener.local_addr()?;
-        let leptos_options = LeptosOptions::builder()
-            .output_name("belay")
-            .site_root(config.serve.site_root.as_str())
-            .site_pkg_dir("pkg")
-            .site_addr(addr)
-            .build();
+        let leptos_options = crate::site::options(&config.serve.site_root, addr);
         let settings = ServerSettings {
             quotas: config.serve.quotas(),
             trusted_proxies: app::auth::client::TrustedProxies::parse(
@@ -157,19 +152,13 @@ impl Application {
                     move || app::shell(options.clone())
                 },
             )
-            .fallback(leptos_axum::file_and_error_handler_with_context::<
-                AppState,
-                _,
-            >(
-                {
-                    let state = state.clone();
-                    move || {
-                        provide_context(state.clone());
-                        leptos::nonce::provide_nonce();
-                    }
-                },
-                app::shell,
-            ))
+            .fallback(crate::site::fallback({
+                let state = state.clone();
+                move || {
+                    provide_context(state.clone());
+                    leptos::nonce::provide_nonce();
+                }
+            }))
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),
                 web::require_sign_in,

@@ -24,7 +24,20 @@ pub fn session_layer<S: SessionStore + Clone>(store: S, secure: bool) -> Session
 /// Headers on every response: no MIME sniffing, no framing of Belay's
 /// pages by other sites, no full URLs leaked in Referer, no powerful browser
 /// features for any page; and, when served over HTTPS (`secure`), HSTS.
+/// Pages are never stored: they hold a signed-in person's data and a
+/// one-time CSP nonce, and name the front end of the binary that served them.
 pub fn with_security_headers(router: Router<AppState>, secure: bool) -> Router<AppState> {
+    let router = router.layer(SetResponseHeaderLayer::if_not_present(
+        header::CACHE_CONTROL,
+        |res: &Response| {
+            let page = res
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("text/html"));
+            page.then(|| HeaderValue::from_static("no-store"))
+        },
+    ));
     let mut headers = vec![
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),

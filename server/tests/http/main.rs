@@ -13,6 +13,7 @@ mod cli;
 mod common;
 mod evidence_and_idempotency;
 mod evidence_view;
+mod front_end;
 mod mcp_gateway;
 mod operable;
 mod people;
