@@ -3,7 +3,7 @@
 //! forwarded upstream with exactly the approved arguments, its outcome
 //! reported. Nothing that was not allowed or approved reaches the upstream.
 
-use super::join::{self, InFlight};
+use super::join::{self, InFlight, CALL_EVIDENCE};
 use super::upstreams::Upstreams;
 use super::Caller;
 use crate::api::quota::Quotas;
@@ -20,9 +20,6 @@ use rmcp::model::{CallToolResult, ContentBlock, JsonObject};
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::Instrument;
-
-/// The evidence type a call's JSON-RPC request is recorded as.
-pub const CALL_EVIDENCE: &str = "request_log";
 
 /// What every call needs: the rule book's writer, the upstream processes,
 /// and how long a call is held for a decision.

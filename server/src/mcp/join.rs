@@ -4,7 +4,6 @@
 //! retries a call that outwaited its hold; identical calls made at the
 //! same moment are taken one at a time here, so the second joins the first.
 
-use super::call::CALL_EVIDENCE;
 use super::Caller;
 use crate::api::quota::Quotas;
 use app::actions::commit::Committer;
@@ -20,6 +19,9 @@ use std::sync::{Arc, Mutex};
 use tracing::Instrument;
 
 type Key = (String, String);
+
+/// The evidence type a call's JSON-RPC request is recorded as.
+pub const CALL_EVIDENCE: &str = "request_log";
 
 /// Identical calls in flight in this process, by (agent, payload hash).
 #[derive(Default)]
