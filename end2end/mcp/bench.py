@@ -195,8 +195,8 @@ async def main() -> None:
             assert len(belay.calls(TOOL)) == WARMUP + N, "every call through Belay reached the upstream once"
             report(times, belay)
         finally:
-            # BELAY_BENCH_LOG=<dir>: the servers' logs are kept there (with
-            # RUST_LOG=belay::mcp=debug, each stage's span timings).
+            # BELAY_BENCH_LOG=<dir>: the servers' logs are kept there (RUST_LOG
+            # is passed on; the gateway's stages are debug spans, mcp.*).
             if keep := os.environ.get("BELAY_BENCH_LOG"):
                 for b in (belay, before):
                     if b:
