@@ -10,11 +10,15 @@ calls interleaved round by round so every path sees the same machine:
   direct  the upstream served by FastMCP itself over Streamable HTTP;
   belay   Belay's `/mcp` over Streamable HTTP, Belay talking to the upstream
           over stdio; the agent is granted the tool, past its first use;
-  stdio   (reference) the upstream over stdio, no HTTP at all.
+  stdio   (reference) the upstream over stdio, no HTTP at all;
+  before  (with BELAY_BIN_BEFORE=<another belay binary>) the `belay` path
+          through that build, in the same run: a before/after comparison
+          under the same load.
 """
 
 import logging
 import math
+import shutil
 import os
 import socket
 import subprocess
@@ -121,9 +125,10 @@ def report(times: dict[str, list[int]], belay: Belay) -> None:
     print(f"  {'path':<8}{'p50':>8}{'p90':>8}{'p99':>8}{'max':>8}")
     for name, t in times.items():
         print(f"  {name:<8}{pct(t, .5):8.2f}{pct(t, .9):8.2f}{pct(t, .99):8.2f}{t[-1] / 1e6:8.2f}")
-    added = {q: pct(times["belay"], q) - pct(times["direct"], q) for q in (.5, .9, .99)}
-    print(f"\nadded by Belay at p50: {added[.5]:+.2f} ms  (p90 {added[.9]:+.2f}, p99 {added[.99]:+.2f}; "
-          f"goal <= 2 ms at p50: {'met' if added[.5] <= 2 else 'NOT met'})")
+    for path in [p for p in ("before", "belay") if p in times]:
+        added = {q: pct(times[path], q) - pct(times["direct"], q) for q in (.5, .9, .99)}
+        print(f"\nadded by {path} at p50: {added[.5]:+.2f} ms  (p90 {added[.9]:+.2f}, p99 {added[.99]:+.2f}; "
+              f"goal <= 2 ms at p50: {'met' if added[.5] <= 2 else 'NOT met'})")
     done = belay.query("SELECT count(*) FROM action_requests WHERE capability = ? AND state = 'succeeded'",
                        f"mcp.notes.{TOOL}")[0][0]
     print(f"""
@@ -152,8 +157,10 @@ async def main() -> None:
                                   stdout=subprocess.DEVNULL, stderr=open(tmp / "direct.log", "w"))
         (tmp / "belay").mkdir()
         belay = Belay(tmp / "belay", 30)
+        before = None
         # Default quota is 600 submissions a minute; the bench submits more than that.
         belay.env["BELAY_SUBMISSIONS_PER_MINUTE"] = "1000000"
+        belay.env["RUST_LOG"] = os.environ.get("RUST_LOG", "warn")
         try:
             wait_for_port(port, direct, "the FastMCP server")
             belay.user("lead1", "lead")
@@ -163,6 +170,17 @@ async def main() -> None:
             belay.start()
             belay.grant("bot", f"mcp.notes.{TOOL}")
             belay.use_once("bot", f"mcp.notes.{TOOL}")
+            if os.environ.get("BELAY_BIN_BEFORE"):
+                (tmp / "before").mkdir()
+                before = Belay(tmp / "before", 30, Path(os.environ["BELAY_BIN_BEFORE"]).resolve())
+                before.env["BELAY_SUBMISSIONS_PER_MINUTE"] = "1000000"
+                before.env["RUST_LOG"] = belay.env["RUST_LOG"]
+                for name, role in (("lead1", "lead"), ("lead2", "lead"), ("rev", "reviewer")):
+                    before.user(name, role)
+                before.agent("bot", "act_with_approval")
+                before.start()
+                before.grant("bot", f"mcp.notes.{TOOL}")
+                before.use_once("bot", f"mcp.notes.{TOOL}")
             async with AsyncExitStack() as stack:
                 sessions = {
                     "direct": await http_session(stack, f"http://127.0.0.1:{port}/mcp"),
@@ -170,11 +188,22 @@ async def main() -> None:
                                                 {"Authorization": f"Bearer {belay.keys['bot']}"}),
                     "stdio": await stdio_session(stack, tmp / "stdio.jsonl"),
                 }
+                if before:
+                    sessions["before"] = await http_session(stack, f"{before.base}/mcp",
+                                                            {"Authorization": f"Bearer {before.keys['bot']}"})
                 times = await measure(sessions)
             assert len(belay.calls(TOOL)) == WARMUP + N, "every call through Belay reached the upstream once"
             report(times, belay)
         finally:
+            # BELAY_BENCH_LOG=<dir>: the servers' logs are kept there (RUST_LOG
+            # is passed on; the gateway's stages are debug spans, mcp.*).
+            if keep := os.environ.get("BELAY_BENCH_LOG"):
+                for b in (belay, before):
+                    if b:
+                        shutil.copy(b.dir / "serve.log", Path(keep) / f"{b.dir.name}-serve.log")
             belay.stop()
+            if before:
+                before.stop()
             direct.terminate()
             direct.wait(timeout=10)
 

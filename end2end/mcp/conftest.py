@@ -35,10 +35,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_for_port(port: int, proc: subprocess.Popen, what: str) -> None:
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{what} exited with {proc.returncode}")
+            time.sleep(0.1)
+    raise RuntimeError(f"{what} did not start")
+
+
 class Belay:
     """One server and its database; one method per thing a test does."""
 
-    def __init__(self, tmp: Path, wait_secs: int):
+    def __init__(self, tmp: Path, wait_secs: int, bin: Path = BELAY):
+        self.bin = bin
         self.dir = tmp
         self.db_path = tmp / "belay.db"
         self.env = {**os.environ, "DATABASE_URL": f"sqlite://{self.db_path}", "RUST_LOG": "warn"}
@@ -52,7 +66,7 @@ class Belay:
 
     def cli(self, *args: str, stdin: str | None = None) -> str:
         done = subprocess.run(
-            [str(BELAY), *args], env=self.env, input=stdin, capture_output=True, text=True, timeout=60
+            [str(self.bin), *args], env=self.env, input=stdin, capture_output=True, text=True, timeout=60
         )
         assert done.returncode == 0, f"belay {' '.join(args)}: {done.stdout}{done.stderr}"
         return done.stdout
@@ -71,7 +85,7 @@ class Belay:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [str(BELAY), "serve", "--addr", f"127.0.0.1:{self.port}",
+            [str(self.bin), "serve", "--addr", f"127.0.0.1:{self.port}",
              "--mcp-wait-secs", str(self.wait_secs)],
             env=self.env, cwd=self.dir, stdout=subprocess.DEVNULL, stderr=open(self.dir / "serve.log", "w"),
         )
@@ -107,6 +121,24 @@ class Belay:
         return self.query(
             "SELECT id, state FROM action_requests WHERE capability = ? ORDER BY created_at", capability
         )
+
+    async def settled(self, capability: str, timeout: float = 10) -> list[tuple]:
+        """`requests`, once no call is still `executing`: Belay records a
+        call's outcome just after the agent has its answer."""
+        import anyio
+
+        deadline = time.time() + timeout
+        while (rows := self.requests(capability)) and any(s == "executing" for _, s in rows):
+            assert time.time() < deadline, f"a call to {capability} never got its outcome: {rows}"
+            await anyio.sleep(0.05)
+        return rows
+
+    def sent(self, id: str) -> dict:
+        """The evidence a gateway call was recorded with: the call as sent."""
+        [(kind, media, content)] = self.query(
+            "SELECT kind, media_type, content FROM evidence WHERE action_id = ?", id)
+        assert (kind, media) == ("request_log", "application/json")
+        return json.loads(content)
 
     async def pending(self, capability: str, timeout: float = 20) -> str:
         """The id of the first request for `capability` waiting for approval."""

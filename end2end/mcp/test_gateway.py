@@ -29,9 +29,24 @@ async def test_a_read_only_tool_runs_at_once(belay):
     assert "note shopping: buy milk" in text(result)
     calls = belay.calls("read_note")
     assert len(calls) == before + 1 and calls[-1]["args"] == {"name": "shopping"}
-    # Recorded as an action, its outcome reported.
-    states = [s for _, s in belay.requests("mcp.notes.read_note")]
-    assert states[-1] == "succeeded"
+    # Recorded as an action, claimed as it was decided, its outcome reported.
+    id, state = (await belay.settled("mcp.notes.read_note"))[-1]
+    assert state == "succeeded"
+    [(claimed, decision)] = belay.query("SELECT claimed_at, decision FROM action_requests WHERE id = ?", id)
+    assert claimed is not None and decision == "allowed"
+    # The evidence is the call as the client sent it.
+    sent = belay.sent(id)
+    assert sent["method"] == "tools/call"
+    assert sent["params"]["name"] == "read_note" and sent["params"]["arguments"] == {"name": "shopping"}
+
+
+async def test_a_calls_meta_is_recorded_with_it(belay):
+    async with belay.mcp("bot") as s:
+        result = await s.call_tool("read_note", {"name": "meta"}, meta={"trace": "t-42"})
+    assert not result.is_error, text(result)
+    id, _ = (await belay.settled("mcp.notes.read_note"))[-1]
+    params = belay.sent(id)["params"]
+    assert params["_meta"]["trace"] == "t-42", params
 
 
 async def test_a_held_call_runs_once_with_the_arguments_the_reviewer_approved(belay):
@@ -54,7 +69,9 @@ async def test_a_held_call_runs_once_with_the_arguments_the_reviewer_approved(be
     assert belay.calls("delete_note") == [
         {"tool": "delete_note", "args": {"name": "groceries-2024", "reason": "old"}}
     ]
-    assert dict(belay.requests("mcp.notes.delete_note"))[id] == "succeeded"
+    assert dict(await belay.settled("mcp.notes.delete_note"))[id] == "succeeded"
+    assert belay.sent(id)["params"]["arguments"] == {"name": "groceries", "reason": "old"}, \
+        "the evidence is what the agent sent, not what the reviewer approved"
 
 
 async def test_a_rejected_call_returns_the_reason_and_never_runs(belay):
@@ -134,7 +151,7 @@ async def test_a_call_that_outwaits_the_hold_is_joined_by_its_retry(impatient):
         # Once carried out, the same call again is a new request.
         later = await s.call_tool("delete_note", args)
         assert later.is_error
-    rows = b.requests("mcp.notes.delete_note")
+    rows = await b.settled("mcp.notes.delete_note")
     assert [s for _, s in rows] == ["succeeded", "pending_approval"]
 
 

@@ -1,6 +1,7 @@
-"""A small upstream MCP server (stdio) for the gateway tests: one read-only
-tool and one destructive tool, each appending the arguments it received to
-the file named on the command line, so a test can count calls exactly."""
+"""A small upstream MCP server (stdio, or HTTP behind a bearer token) for
+the gateway tests: one read-only tool and one destructive tool, each
+appending the arguments it received to the file named on the command line,
+so a test can count calls exactly."""
 
 import json
 import sys
@@ -33,5 +34,34 @@ def delete_note(name: str, reason: str = "") -> str:
     return f"deleted {name}"
 
 
+def require_bearer(app, token: str):
+    """The ASGI app, answering 401 to any HTTP request without the token."""
+    expected = f"Bearer {token}".encode()
+
+    async def guarded(scope, receive, send):
+        if scope["type"] == "http" and dict(scope["headers"]).get(b"authorization") != expected:
+            await send({"type": "http.response.start", "status": 401,
+                        "headers": [(b"content-type", b"text/plain")]})
+            await send({"type": "http.response.body", "body": b"a bearer token is required"})
+            return
+        await app(scope, receive, send)
+
+    return guarded
+
+
+def serve_http(port: int, token_file: str) -> None:
+    """Streamable HTTP at http://127.0.0.1:<port>/mcp, behind a bearer token."""
+    import uvicorn
+
+    with open(token_file, encoding="utf-8") as f:
+        token = f.read().strip()
+    app = server.streamable_http_app(host="127.0.0.1")
+    uvicorn.run(require_bearer(app, token), host="127.0.0.1", port=port, log_level="warning")
+
+
 if __name__ == "__main__":
-    server.run()
+    # `upstream_server.py LOG` over stdio; `LOG --http PORT TOKEN_FILE` over HTTP.
+    if sys.argv[2:3] == ["--http"]:
+        serve_http(int(sys.argv[3]), sys.argv[4])
+    else:
+        server.run()

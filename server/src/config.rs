@@ -82,9 +82,10 @@ pub enum Command {
 
 #[derive(Subcommand)]
 pub enum McpCommand {
-    /// Register an upstream MCP server (started over stdio) for an agent:
-    /// its tools become catalog capabilities `mcp.<upstream>.<tool>`, with
-    /// risk triggers from their annotations (unannotated: destructive).
+    /// Register an upstream MCP server (started over stdio, or reached at a
+    /// Streamable HTTP URL) for an agent: its tools become catalog
+    /// capabilities `mcp.<upstream>.<tool>`, with risk triggers from their
+    /// annotations (unannotated: destructive).
     AddUpstream {
         /// The agent whose MCP client goes through Belay.
         #[arg(long)]
@@ -92,8 +93,18 @@ pub enum McpCommand {
         /// A short name: a-z, 0-9, '_' and '-'.
         #[arg(long)]
         name: String,
+        /// The upstream's Streamable HTTP endpoint, instead of a command.
+        #[arg(long, conflicts_with = "command")]
+        url: Option<String>,
+        /// The environment variable holding the bearer token for `--url`,
+        /// read by Belay whenever it connects (the token is never stored).
+        #[arg(long, requires = "url", conflicts_with = "bearer_file")]
+        bearer_env: Option<String>,
+        /// The file (absolute path) holding the bearer token for `--url`.
+        #[arg(long, requires = "url")]
+        bearer_file: Option<String>,
         /// How to start the upstream, after `--`: program and arguments.
-        #[arg(last = true, required = true, num_args = 1..)]
+        #[arg(last = true, required_unless_present = "url", num_args = 1..)]
         command: Vec<String>,
     },
     /// List an agent's upstreams and their tools.

@@ -11,7 +11,6 @@ use super::idempotency;
 use super::model::{ActionDetail, RequestState};
 use super::store::{self, NewRequest};
 use super::submission::Submission;
-use crate::audit::{self, Actor};
 use crate::db::{new_id, now_ms, Db, Tx};
 use crate::error::AppError;
 use crate::policy::facts::decide_now;
@@ -64,16 +63,38 @@ impl Committer {
         submission: Submission,
         idempotency_key: Option<String>,
     ) -> Result<Submitted, AppError> {
+        self.send(Entry {
+            key_hash,
+            id: new_id(),
+            submission,
+            idempotency_key,
+            claim: false,
+        })
+        .await
+    }
+
+    /// `submit` for a call Belay carries out itself at once (the MCP
+    /// gateway's): if allowed, it is also claimed (`executing`) in the same
+    /// durable commit, so the record says it was handed on before it is,
+    /// and no second commit stands between the decision and the call.
+    pub async fn submit_and_claim(
+        &self,
+        key_hash: String,
+        submission: Submission,
+    ) -> Result<Submitted, AppError> {
+        self.send(Entry {
+            key_hash,
+            id: new_id(),
+            submission,
+            idempotency_key: None,
+            claim: true,
+        })
+        .await
+    }
+
+    async fn send(&self, entry: Entry) -> Result<Submitted, AppError> {
         let (reply, answer) = oneshot::channel();
-        let job = Job {
-            entry: Entry {
-                key_hash,
-                id: new_id(),
-                submission,
-                idempotency_key,
-            },
-            reply,
-        };
+        let job = Job { entry, reply };
         if self.jobs.send(job).await.is_err() {
             tracing::error!("the submission writer has stopped");
             return Err(AppError::Internal);
@@ -164,6 +185,8 @@ pub struct Entry {
     pub submission: Submission,
     /// The agent's `Idempotency-Key`, if it sent one.
     pub idempotency_key: Option<String>,
+    /// Claim it in the same commit if it is allowed (`submit_and_claim`).
+    pub claim: bool,
 }
 
 /// The writer's answer: the request, and whether it was recorded earlier
@@ -268,9 +291,15 @@ async fn commit(w: &Writer, jobs: &[&Entry]) -> Result<Vec<Result<Submitted, App
             *earlier += 1;
         }
         slots.push(Slot::New(prepared.len()));
+        let risk = decision.risk();
+        let mut detail = s.decided(&job.id, (agent_id, &agent.name), decision, now);
+        if job.claim && detail.state == RequestState::Allowed {
+            detail.state = RequestState::Executing;
+            detail.claimed_at_ms = Some(now);
+        }
         prepared.push(Prepared {
-            risk: decision.risk(),
-            detail: s.decided(&job.id, (agent_id, &agent.name), decision, now),
+            risk,
+            detail,
             submission: s,
         });
     }
@@ -290,7 +319,7 @@ async fn commit(w: &Writer, jobs: &[&Entry]) -> Result<Vec<Result<Submitted, App
     crate::trust::rollup::add_submitted(&mut tx, &decided).await?;
     idempotency::remember(&mut tx, &new_keys, now).await?;
     // Audit last: the chain's head is the last lock any transaction takes.
-    audit_batch(&mut tx, &prepared).await?;
+    super::commit_audit::submitted(&mut tx, prepared.iter().map(|p| &p.detail)).await?;
     tx.commit().await?;
     w.metrics.batch_committed(jobs.len(), began.elapsed());
     let details: Vec<ActionDetail> = prepared.into_iter().map(|p| p.detail).collect();
@@ -363,37 +392,4 @@ async fn write(
         })
         .collect();
     store::insert(tx, &rows).await
-}
-
-/// The batch's audit rows.
-async fn audit_batch(tx: &mut Tx<'_>, items: &[Prepared<'_>]) -> Result<(), AppError> {
-    let actors: Vec<Actor> = items
-        .iter()
-        .map(|i| Actor::Agent(i.detail.agent_id.clone()))
-        .collect();
-    let events = items
-        .iter()
-        .zip(&actors)
-        .map(|(item, actor)| {
-            let a = &item.detail;
-            audit::Event {
-                actor,
-                what: "action.submitted",
-                subject_kind: "action",
-                subject_id: &a.id,
-                detail: serde_json::json!({ "after": {
-                    "capability": a.capability,
-                    "decision": a.decision,
-                    "reasons": a.reasons,
-                    "policy_version": a.policy_version,
-                    "stage": a.stage,
-                    "rules": a.rules,
-                    "approvals_required": a.approvals_required,
-                    "state": a.state,
-                    "evidence": a.evidence.len(),
-                }}),
-            }
-        })
-        .collect::<Vec<_>>();
-    audit::record_many(tx, events).await
 }

@@ -7,7 +7,7 @@ use super::store::{self, load, Hash, Move};
 use super::submission::stored_payload_hash;
 use crate::audit::{self, Actor};
 use crate::auth::agent::Principal;
-use crate::db::{new_id, now_ms};
+use crate::db::{new_id, now_ms, Tx, Unflushed};
 use crate::error::AppError;
 use crate::evidence::parse::{check_total, Evidence, MAX_EVIDENCE_ITEMS};
 use crate::state::AppState;
@@ -31,23 +31,81 @@ pub async fn outcome(
     id: &str,
     report: Report,
 ) -> Result<ActionDetail, AppError> {
+    let action = reportable(state, agent, id, &report).await?;
+    let mut tx = state.db.begin().await?;
+    record(state, &mut tx, agent, &action, &report).await?;
+    tx.commit().await?;
+    state.metrics.outcome(report.succeeded, report.incident);
+    state.notify_changed(id);
+    load(&state.db, id).await?.ok_or(AppError::Internal)
+}
+
+/// `outcome` for a call Belay carried out itself (the MCP gateway's),
+/// recorded after the agent has its answer, and committed without waiting
+/// for the disk: the claim before the call was durable, and a second flush
+/// would hold the write lock (and so the next decision) for as long again.
+/// Once committed it survives Belay stopping or crashing; a power loss (or
+/// a PostgreSQL crash) moments later may undo it, leaving the request
+/// `executing`, until the next durable commit, which carries it too.
+#[tracing::instrument(skip(state, agent, report), fields(agent = %agent.name))]
+pub async fn outcome_unflushed(
+    state: &AppState,
+    agent: &Principal,
+    id: &str,
+    report: Report,
+) -> Result<(), AppError> {
+    let action = reportable(state, agent, id, &report).await?;
+    let mut conn = Unflushed::acquire(&state.db).await?;
+    let sqlite = conn.sqlite;
+    let mut tx = conn.begin().await?;
+    if !sqlite {
+        // PostgreSQL: for this transaction only.
+        sqlx::query("SET LOCAL synchronous_commit TO OFF")
+            .execute(&mut *tx)
+            .await?;
+    }
+    record(state, &mut tx, agent, &action, &report).await?;
+    tx.commit().await?;
+    conn.restore().await?;
+    state.metrics.outcome(report.succeeded, report.incident);
+    state.notify_changed(id);
+    Ok(())
+}
+
+/// The request, if an outcome may be reported for it at all.
+async fn reportable(
+    state: &AppState,
+    agent: &Principal,
+    id: &str,
+    report: &Report,
+) -> Result<ActionDetail, AppError> {
     if report.incident && report.succeeded {
         return Err(AppError::validation(
             "an incident is reported with a failed outcome",
         ));
     }
-    let action = get_for_agent(state, agent, id).await?;
+    get_for_agent(state, agent, id).await
+}
+
+/// The outcome's writes, in the caller's transaction (not committed).
+async fn record(
+    state: &AppState,
+    tx: &mut Tx<'_>,
+    agent: &Principal,
+    action: &ActionDetail,
+    report: &Report,
+) -> Result<(), AppError> {
+    let id = action.id.as_str();
     let next = if report.succeeded {
         RequestState::Succeeded
     } else {
         RequestState::Failed
     };
     let now = now_ms();
-    let mut tx = state.db.begin().await?;
     if report.incident {
         // An incident lowers the capability's stage below (see the end), and
         // every change the decision reads takes the epoch lock first.
-        crate::policy::store::bump_epoch(&mut tx).await?;
+        crate::policy::store::bump_epoch(tx).await?;
     }
     let reported = Move::from(
         &[RequestState::Executing, RequestState::Allowed],
@@ -56,10 +114,10 @@ pub async fn outcome(
     .of_agent(&agent.agent_id)
     .stamp("outcome_at = $1")
     .set("outcome_detail", report.details.clone())
-    .apply(&mut tx, id, now)
+    .apply(tx, id, now)
     .await?;
     if !reported {
-        drop(tx);
+        // The caller's transaction rolls back when dropped.
         return Err(
             store::unmoved(&state.db, id, Some(&agent.agent_id), |current| {
                 AppError::Conflict(match current.state {
@@ -86,10 +144,10 @@ pub async fn outcome(
         .zip(&report.evidence)
         .collect();
     let bytes = report.evidence.iter().map(|e| e.content.len()).sum();
-    crate::quota::store::charge_evidence_of(state, &mut tx, &agent.agent_id, bytes, now).await?;
-    crate::evidence::store::insert(&mut tx, id, "outcome", &pieces, now).await?;
+    crate::quota::store::charge_evidence_of(state, tx, &agent.agent_id, bytes, now).await?;
+    crate::evidence::store::insert(tx, id, "outcome", &pieces, now).await?;
     // A spot check may have flagged it already: an incident counts once.
-    let new_incident = report.incident && crate::trust::spot::flag_incident(&mut tx, id).await?;
+    let new_incident = report.incident && crate::trust::spot::flag_incident(tx, id).await?;
     let counts = Counts {
         succeeded: i64::from(report.succeeded),
         failed: i64::from(!report.succeeded),
@@ -97,7 +155,7 @@ pub async fn outcome(
         ..Counts::default()
     };
     rollup::add(
-        &mut tx,
+        tx,
         &agent.agent_id,
         &action.capability,
         action.created_at_ms,
@@ -107,7 +165,7 @@ pub async fn outcome(
     if report.incident {
         let why = format!("an incident was reported on request {id}");
         crate::trust::lower::lower_capability(
-            &mut tx,
+            tx,
             &agent.agent_id,
             &action.capability,
             "incident",
@@ -116,7 +174,7 @@ pub async fn outcome(
         .await?;
     }
     audit::record(
-        &mut tx,
+        tx,
         audit::Event {
             actor: &Actor::Agent(agent.agent_id.clone()),
             what: if report.succeeded {
@@ -133,11 +191,7 @@ pub async fn outcome(
             }),
         },
     )
-    .await?;
-    tx.commit().await?;
-    state.metrics.outcome(report.succeeded, report.incident);
-    state.notify_changed(id);
-    load(&state.db, id).await?.ok_or(AppError::Internal)
+    .await
 }
 
 /// Adds evidence to a request that is still waiting. The payload changes,

@@ -7,6 +7,8 @@ pub mod claim;
 #[cfg(feature = "ssr")]
 pub mod commit;
 #[cfg(feature = "ssr")]
+mod commit_audit;
+#[cfg(feature = "ssr")]
 pub mod correction;
 #[cfg(feature = "ssr")]
 pub mod execute;

@@ -167,6 +167,13 @@ fn Outcome(action: ActionDetail) -> impl IntoView {
             ": expiry means no.".into(),
         ),
         RequestState::Cancelled => ("Withdrawn by the agent at ".into(), decided, ".".into()),
+        // Allowed and executing: claimed as it was decided (an MCP call
+        // Belay's gateway carries out), the outcome not yet recorded.
+        RequestState::Executing if action.decision == crate::policy::Outcome::Allowed => (
+            "Allowed; Belay's MCP gateway claimed it at ".into(),
+            action.claimed_at_ms,
+            " and is carrying it out.".into(),
+        ),
         RequestState::Executing => (
             format!("Approved by {who}; the agent claimed it at "),
             action.claimed_at_ms,

@@ -112,12 +112,12 @@ const ROWS_PER_INSERT: usize = 16;
 /// Inserts decided submissions with their evidence, a few dozen rows per
 /// statement.
 pub async fn insert(tx: &mut Tx<'_>, items: &[NewRequest<'_>]) -> Result<(), AppError> {
-    const COLUMNS: usize = 24;
+    const COLUMNS: usize = 25;
     for chunk in items.chunks(ROWS_PER_INSERT) {
         let sql = format!(
             "INSERT INTO action_requests (id, agent_id, capability, capability_known, target, summary, params, \
                observation, decision, reasons, triggers, stage, policy_version, state, payload_hash, created_at, \
-               expires_at, updated_at, held_for, rules, approvals_required, risk, held_mask, spot_check) VALUES {}",
+               expires_at, updated_at, held_for, rules, approvals_required, risk, held_mask, spot_check, claimed_at) VALUES {}",
             placeholders(chunk.len(), COLUMNS)
         );
         let mut q = sqlx::query(&sql);
@@ -148,7 +148,8 @@ pub async fn insert(tx: &mut Tx<'_>, items: &[NewRequest<'_>]) -> Result<(), App
                 .bind(i64::from(a.approvals_required))
                 .bind(item.risk)
                 .bind(RuleKey::mask(&a.held_for))
-                .bind((a.decision == Outcome::Allowed && item.spot_check).then_some("pending"));
+                .bind((a.decision == Outcome::Allowed && item.spot_check).then_some("pending"))
+                .bind(a.claimed_at_ms);
         }
         q.execute(&mut **tx).await?;
     }

@@ -4,6 +4,7 @@
 //! gateway, the upstream processes) lives in the server crate; every tool
 //! call becomes an ordinary action request there.
 
+pub mod endpoint;
 pub mod store;
 
 use crate::error::AppError;

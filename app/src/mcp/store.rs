@@ -3,6 +3,7 @@
 //! reaches. Registration bumps the policy epoch first, like every change
 //! the decision reads, and is audited in the same transaction.
 
+use super::endpoint::{BearerFrom, Endpoint};
 use super::{capability_for, triggers_for, ToolHints, UpstreamName};
 use crate::audit::{self, Actor};
 use crate::catalog::store::{add_by_operator, NewCapability};
@@ -14,8 +15,6 @@ use sqlx::Row;
 
 /// Most tools one upstream may register.
 pub const MAX_TOOLS: usize = 200;
-/// Longest argv, serialized.
-const MAX_COMMAND_BYTES: usize = 4096;
 
 /// A tool as the upstream listed it.
 pub struct NewTool {
@@ -43,8 +42,8 @@ pub struct Upstream {
     pub id: String,
     pub agent_id: String,
     pub name: String,
-    /// The argv that starts it over stdio, program first.
-    pub command: Vec<String>,
+    /// How Belay reaches it.
+    pub endpoint: Endpoint,
     pub tools: Vec<Tool>,
 }
 
@@ -56,38 +55,26 @@ pub struct Tool {
     pub definition: serde_json::Value,
 }
 
-/// The argv, checked: a program and its arguments, no empty program.
-pub fn parse_command(argv: &[String]) -> Result<Vec<String>, AppError> {
-    match argv.first() {
-        Some(p) if !p.trim().is_empty() => {}
-        _ => return Err(AppError::validation("give the upstream's command after --")),
-    }
-    if argv.iter().any(|a| a.contains('\0')) {
-        return Err(AppError::validation(
-            "the command must not contain NUL bytes",
-        ));
-    }
-    if serde_json::to_string(argv).map_or(0, |s| s.len()) > MAX_COMMAND_BYTES {
-        return Err(AppError::validation(format!(
-            "the command is longer than {MAX_COMMAND_BYTES} bytes"
-        )));
-    }
-    Ok(argv.to_vec())
-}
-
 /// Registers (or re-registers, replacing its tools) an upstream for the
 /// agent named `agent`, adding a catalog entry for each tool the catalog
 /// does not have yet, with triggers from the tool's hints.
-#[tracing::instrument(skip(db, by, command, tools), fields(upstream = %upstream.as_str()))]
+#[tracing::instrument(skip(db, by, endpoint, tools), fields(upstream = %upstream.as_str()))]
 pub async fn register(
     db: &Db,
     by: &Actor,
     agent: &str,
     upstream: &UpstreamName,
-    command: &[String],
+    endpoint: &Endpoint,
     tools: Vec<NewTool>,
 ) -> Result<Vec<RegisteredTool>, AppError> {
-    let command = parse_command(command)?;
+    let (command, url, bearer) = match endpoint {
+        Endpoint::Stdio(argv) => (super::endpoint::parse_command(argv)?, None, None),
+        Endpoint::Http { url, bearer } => (
+            vec![],
+            Some(super::endpoint::parse_url(url)?),
+            bearer.as_ref().map(BearerFrom::stored),
+        ),
+    };
     if tools.len() > MAX_TOOLS {
         return Err(AppError::validation(format!(
             "the upstream lists {} tools; at most {MAX_TOOLS} are registered",
@@ -112,7 +99,7 @@ pub async fn register(
         .ok_or_else(|| AppError::NotFound(format!("no agent is named {agent:?}")))?
         .try_get("id")?;
     let before =
-        sqlx::query("SELECT id, command FROM mcp_upstreams WHERE agent_id = $1 AND name = $2")
+        sqlx::query("SELECT id, command, url FROM mcp_upstreams WHERE agent_id = $1 AND name = $2")
             .bind(&agent_id)
             .bind(upstream.as_str())
             .fetch_optional(&mut *tx)
@@ -121,32 +108,39 @@ pub async fn register(
         Some(r) => {
             let id: String = r.try_get("id")?;
             let old: String = r.try_get("command")?;
+            let old_url: Option<String> = r.try_get("url")?;
             let old_tools = tool_names(&mut tx, &id).await?;
             sqlx::query("DELETE FROM mcp_tools WHERE upstream_id = $1")
                 .bind(&id)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query("UPDATE mcp_upstreams SET command = $1 WHERE id = $2")
-                .bind(serde_json::to_string(&command).map_err(|_| AppError::Internal)?)
-                .bind(&id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE mcp_upstreams SET command = $1, url = $2, bearer_from = $3 WHERE id = $4",
+            )
+            .bind(serde_json::to_string(&command).map_err(|_| AppError::Internal)?)
+            .bind(url.clone())
+            .bind(bearer.clone())
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
             let old: serde_json::Value = stored(serde_json::from_str(&old))?;
             (
                 id,
-                Some(serde_json::json!({ "command": old, "tools": old_tools })),
+                Some(serde_json::json!({ "command": old, "url": old_url, "tools": old_tools })),
             )
         }
         None => {
             let id = new_id();
             sqlx::query(
-                "INSERT INTO mcp_upstreams (id, agent_id, name, command, created_by, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO mcp_upstreams (id, agent_id, name, command, url, bearer_from, created_by, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(&id)
             .bind(&agent_id)
             .bind(upstream.as_str())
             .bind(serde_json::to_string(&command).map_err(|_| AppError::Internal)?)
+            .bind(url.clone())
+            .bind(bearer.clone())
             .bind(&created_by)
             .bind(now_ms())
             .execute(&mut *tx)
@@ -209,7 +203,8 @@ pub async fn register(
     }
     let after = serde_json::json!({
         "agent": agent,
-        "command": command,
+        // Where the token is read, never the token.
+        "command": command, "url": url, "bearer_from": bearer,
         "tools": out.iter().map(|t| serde_json::json!({
             "tool": t.tool, "capability": t.capability, "catalog_entry_added": t.added,
         })).collect::<Vec<_>>(),
@@ -251,7 +246,7 @@ async fn tool_names(
 /// The agent's upstreams with their tools, by name.
 pub async fn for_agent(db: &Db, agent_id: &str) -> Result<Vec<Upstream>, AppError> {
     let rows = sqlx::query(
-        "SELECT u.id, u.agent_id, u.name, u.command, t.tool, t.capability, t.definition \
+        "SELECT u.id, u.agent_id, u.name, u.command, u.url, u.bearer_from, t.tool, t.capability, t.definition \
          FROM mcp_upstreams u LEFT JOIN mcp_tools t ON t.upstream_id = u.id \
          WHERE u.agent_id = $1 ORDER BY u.name, t.tool",
     )
@@ -263,11 +258,24 @@ pub async fn for_agent(db: &Db, agent_id: &str) -> Result<Vec<Upstream>, AppErro
         let id: String = r.try_get("id")?;
         if out.last().is_none_or(|u| u.id != id) {
             let command: String = r.try_get("command")?;
+            let url: Option<String> = r.try_get("url")?;
+            let bearer: Option<String> = r.try_get("bearer_from")?;
+            let endpoint = match url {
+                Some(url) => Endpoint::Http {
+                    url,
+                    bearer: bearer
+                        .as_deref()
+                        .map(BearerFrom::parse)
+                        .transpose()
+                        .map_err(|_| AppError::Internal)?,
+                },
+                None => Endpoint::Stdio(stored(serde_json::from_str(&command))?),
+            };
             out.push(Upstream {
                 id,
                 agent_id: r.try_get("agent_id")?,
                 name: r.try_get("name")?,
-                command: stored(serde_json::from_str(&command))?,
+                endpoint,
                 tools: vec![],
             });
         }

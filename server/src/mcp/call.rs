@@ -3,7 +3,7 @@
 //! forwarded upstream with exactly the approved arguments, its outcome
 //! reported. Nothing that was not allowed or approved reaches the upstream.
 
-use super::join::{self, InFlight};
+use super::join::{self, InFlight, CALL_EVIDENCE};
 use super::upstreams::Upstreams;
 use super::Caller;
 use crate::api::quota::Quotas;
@@ -12,12 +12,14 @@ use app::actions::model::{ActionDetail, RequestState};
 use app::actions::submission::{Submission, SubmitRequest};
 use app::actions::{claim, execute, service};
 use app::error::AppError;
+use app::evidence::parse::EvidenceRequest;
 use app::mcp::store::{Tool, Upstream};
 use app::quota::limits::Kind;
 use app::state::AppState;
 use rmcp::model::{CallToolResult, ContentBlock, JsonObject};
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 /// What every call needs: the rule book's writer, the upstream processes,
 /// and how long a call is held for a decision.
@@ -39,11 +41,11 @@ pub struct Gate {
 pub async fn call(
     g: &Gate,
     caller: &Caller,
-    up: &Upstream,
-    tool: &Tool,
+    (up, tool): (&Upstream, &Tool),
     arguments: JsonObject,
+    sent: serde_json::Value,
 ) -> CallToolResult {
-    match run(g, caller, up, tool, arguments).await {
+    match run(g, caller, up, tool, (arguments, sent)).await {
         Ok(result) => result,
         Err(e) => error(format!("Belay refused the call: {}", message(&e))),
     }
@@ -54,14 +56,22 @@ async fn run(
     caller: &Caller,
     up: &Upstream,
     tool: &Tool,
-    arguments: JsonObject,
+    (arguments, sent): (JsonObject, serde_json::Value),
 ) -> Result<CallToolResult, AppError> {
+    // What the client sent is the evidence, checked and counted against
+    // the agent's evidence quota like any other (JSON, never rendered).
+    let evidence = EvidenceRequest {
+        kind: CALL_EVIDENCE.into(),
+        media_type: Some("application/json".into()),
+        content: Some(sent),
+        content_base64: None,
+    };
     let submission = Submission::parse(SubmitRequest {
         capability: tool.capability.clone(),
         target: up.name.clone(),
         summary: format!("{} via {}", tool.tool, up.name),
         params: Some(serde_json::Value::Object(arguments)),
-        evidence: vec![],
+        evidence: vec![evidence],
         observation: None,
     })?;
     let agent = &caller.agent;
@@ -73,7 +83,9 @@ async fn run(
         quotas: &g.quotas,
         in_flight: &g.in_flight,
     };
-    let mut action = join::join_or_submit(door, caller, submission, &limits).await?;
+    let (mut action, fresh) = join::join_or_submit(door, caller, submission, &limits)
+        .instrument(tracing::debug_span!("mcp.join"))
+        .await?;
     if action.state == RequestState::PendingApproval {
         // A held call holds a connection, as a long-poll does, and counts as one.
         let limit = limits.get(Kind::LongPolls);
@@ -81,21 +93,26 @@ async fn run(
             action = service::wait_for_agent(&g.state, agent, &action.id, g.wait).await?;
         }
     }
-    finish(g, caller, up, tool, action).await
+    finish(g, caller, up, tool, (action, fresh)).await
 }
 
+/// What becomes of the call, by its request's state. `fresh`: this call
+/// made the request, so an allowed one (claimed as it was decided) is its
+/// own to carry out; a joined request is never allowed or executing.
 async fn finish(
     g: &Gate,
     caller: &Caller,
     up: &Upstream,
     tool: &Tool,
-    action: ActionDetail,
+    (action, fresh): (ActionDetail, bool),
 ) -> Result<CallToolResult, AppError> {
     let id = &action.id;
     let link = format!("/approvals/{id}");
     let reasons = action.reasons.join("; ");
     Ok(match action.state {
-        RequestState::Allowed => carry_out(g, caller, up, tool, action).await,
+        RequestState::Allowed | RequestState::Executing if fresh => {
+            carry_out(g, caller, up, tool, action).await
+        }
         RequestState::Approved => match action.carried_out_by() {
             Some("agent") => carry_out(g, caller, up, tool, action).await,
             _ => CallToolResult::success(vec![ContentBlock::text(format!(
@@ -122,7 +139,10 @@ async fn finish(
             "Belay: nobody approved this call in time, so it expired ({link}); expiry means no"
         )),
         RequestState::Cancelled => error(format!("Belay: this call was cancelled ({link})")),
-        RequestState::Executing | RequestState::Succeeded | RequestState::Failed => error(
+        RequestState::Allowed
+        | RequestState::Executing
+        | RequestState::Succeeded
+        | RequestState::Failed => error(
             format!("Belay: this call was already carried out ({link}); an approval runs once"),
         ),
     })
@@ -174,7 +194,8 @@ async fn forward(
     tracing::info!(action_id = %action.id, "calling the upstream");
     let result = g
         .upstreams
-        .call(&up.id, &up.command, &tool.tool, arguments)
+        .call(&up.id, &up.endpoint, &tool.tool, arguments)
+        .instrument(tracing::debug_span!("mcp.upstream"))
         .await;
     let (succeeded, details) = match &result {
         Ok(r) if r.is_error != Some(true) => (true, format!("{} returned a result", tool.tool)),
@@ -190,9 +211,21 @@ async fn forward(
         incident: false,
         evidence: vec![],
     };
-    if let Err(e) = execute::outcome(&g.state, &caller.agent, &action.id, report).await {
-        tracing::warn!(action_id = %action.id, error = %e, "could not record the MCP call's outcome");
-    }
+    // The outcome is recorded after the agent has its answer, unflushed:
+    // the claim, durable before the call went upstream, is what keeps a
+    // call from running twice or unrecorded; a second flush here would
+    // only delay this answer and the next decision. Should Belay stop in
+    // between, the request stays `executing`: carried out (or about to
+    // be), its outcome unknown.
+    let (state, agent, id) = (g.state.clone(), caller.agent.clone(), action.id.clone());
+    tokio::spawn(
+        async move {
+            if let Err(e) = execute::outcome_unflushed(&state, &agent, &id, report).await {
+                tracing::warn!(action_id = %id, error = %e, "could not record the MCP call's outcome");
+            }
+        }
+        .instrument(tracing::debug_span!("mcp.outcome")),
+    );
     match result {
         Ok(mut r) => {
             if let Some(note) = correction_note(action) {

@@ -3,6 +3,7 @@
 use crate::config::McpCommand;
 use app::audit::Actor;
 use app::db::Db;
+use app::mcp::endpoint::{self, BearerFrom, Endpoint};
 use app::mcp::store::{self, NewTool};
 use app::mcp::{ToolHints, UpstreamName};
 use app::policy::Trigger;
@@ -15,8 +16,27 @@ pub async fn run(db: &Db, operator: &Actor, command: McpCommand) -> Result<(), F
         McpCommand::AddUpstream {
             agent,
             name,
+            url,
+            bearer_env,
+            bearer_file,
             command,
-        } => add_upstream(db, operator, &agent, &name, command).await,
+        } => {
+            let endpoint = match url {
+                Some(url) => Endpoint::Http {
+                    url: endpoint::parse_url(&url)?,
+                    bearer: match (bearer_env, bearer_file) {
+                        (Some(name), _) => Some(BearerFrom::env(&name)?),
+                        (None, Some(path)) => Some(BearerFrom::file(&path)?),
+                        (None, None) => None,
+                    },
+                },
+                None if bearer_env.is_some() || bearer_file.is_some() => {
+                    return Err("a bearer token goes with --url".into())
+                }
+                None => Endpoint::Stdio(endpoint::parse_command(&command)?),
+            };
+            add_upstream(db, operator, &agent, &name, endpoint).await
+        }
         McpCommand::List { agent } => list(db, &agent).await,
         McpCommand::Stdio { .. } => Err("`belay mcp stdio` is served by `mcp::serve_stdio`".into()),
     }
@@ -27,13 +47,12 @@ async fn add_upstream(
     operator: &Actor,
     agent: &str,
     name: &str,
-    command: Vec<String>,
+    endpoint: Endpoint,
 ) -> Result<(), Failure> {
     let upstream = UpstreamName::parse(name)?;
-    let command = store::parse_command(&command)?;
     // Refuse an unknown agent before starting anything.
     app::agents::store::id_of(db, agent).await?;
-    let listed = super::upstreams::list_tools(&command).await?;
+    let listed = super::upstreams::list_tools(&endpoint).await?;
     let tools = listed
         .into_iter()
         .map(|t| {
@@ -50,7 +69,7 @@ async fn add_upstream(
             }
         })
         .collect();
-    let registered = store::register(db, operator, agent, &upstream, &command, tools).await?;
+    let registered = store::register(db, operator, agent, &upstream, &endpoint, tools).await?;
     println!(
         "Registered upstream {:?} for agent {agent:?} with {} tools:",
         upstream.as_str(),
@@ -86,27 +105,10 @@ async fn list(db: &Db, agent: &str) -> Result<(), Failure> {
         println!("Agent {agent:?} has no MCP upstreams.");
     }
     for u in upstreams {
-        println!("{}: {}", u.name, shell_words(&u.command));
+        println!("{}: {}", u.name, u.endpoint);
         for t in &u.tools {
             println!("  {} -> {}", t.tool, t.capability);
         }
     }
     Ok(())
-}
-
-/// The argv as one could type it again.
-fn shell_words(argv: &[String]) -> String {
-    argv.iter()
-        .map(|a| {
-            if !a.is_empty()
-                && a.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:@,+".contains(c))
-            {
-                a.clone()
-            } else {
-                format!("'{}'", a.replace('\'', r"'\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }

@@ -16,6 +16,7 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use std::sync::Arc;
+use tracing::Instrument;
 
 /// One MCP session's handler; everything it holds is shared.
 #[derive(Clone)]
@@ -159,6 +160,7 @@ impl ServerHandler for Gateway {
     ) -> Result<CallToolResponse, ErrorData> {
         let caller = self.caller(&ctx).await?;
         let upstreams = store::for_agent(&self.gate.state.db, &caller.agent.agent_id)
+            .instrument(tracing::debug_span!("mcp.lookup"))
             .await
             .map_err(internal)?;
         let found = exposed(&upstreams)
@@ -170,8 +172,15 @@ impl ServerHandler for Gateway {
                 None,
             ));
         };
+        // The call as the client sent it, its `_meta` (which rmcp hands
+        // over apart) put back: the request's evidence.
+        let mut sent = request.clone();
+        if !ctx.meta.is_empty() {
+            sent.meta = Some(ctx.meta.clone());
+        }
+        let sent = serde_json::json!({ "method": "tools/call", "params": sent });
         let arguments = request.arguments.unwrap_or_default();
-        let done = call::call(&self.gate, &caller, up, tool, arguments).await;
+        let done = call::call(&self.gate, &caller, (up, tool), arguments, sent).await;
         Ok(done.into())
     }
 }

@@ -9,15 +9,19 @@ use crate::api::quota::Quotas;
 use app::actions::commit::Committer;
 use app::actions::model::{ActionDetail, RequestState};
 use app::actions::store;
-use app::actions::submission::Submission;
+use app::actions::submission::{payload_hash, Submission};
 use app::db::now_ms;
 use app::error::AppError;
 use app::quota::limits::{Kind, Limits};
 use app::state::AppState;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use tracing::Instrument;
 
 type Key = (String, String);
+
+/// The evidence type a call's JSON-RPC request is recorded as.
+pub const CALL_EVIDENCE: &str = "request_log";
 
 /// Identical calls in flight in this process, by (agent, payload hash).
 #[derive(Default)]
@@ -47,15 +51,16 @@ pub struct Door<'a> {
     pub in_flight: &'a InFlight,
 }
 
-/// The open request this call joins, or a new one from the writer.
+/// The open request this call joins, or a new one from the writer (then
+/// `true`: if allowed, it is this call's to carry out, claimed already).
 pub async fn join_or_submit(
     g: Door<'_>,
     caller: &Caller,
     submission: Submission,
     limits: &Limits,
-) -> Result<ActionDetail, AppError> {
+) -> Result<(ActionDetail, bool), AppError> {
     let agent = &caller.agent;
-    let key = (agent.agent_id.clone(), submission.payload_hash());
+    let key = (agent.agent_id.clone(), call_hash(&submission));
     let slot = g.in_flight.slot(&key);
     let done = {
         let _one_at_a_time = slot.lock().await;
@@ -68,16 +73,17 @@ pub async fn join_or_submit(
         .await?;
         let now = now_ms();
         match open.into_iter().find(|a| same_call(a, &submission, now)) {
-            Some(joined) => Ok(joined),
+            Some(joined) => Ok((joined, false)),
             None => {
                 // Joining adds nothing; a new request counts, as on the REST API.
                 let per_minute = limits.get(Kind::Submissions);
                 g.quotas
                     .submission(&g.state.quota, &agent.agent_id, per_minute)?;
                 g.writer
-                    .submit(caller.key_hash.clone(), submission, None)
+                    .submit_and_claim(caller.key_hash.clone(), submission)
+                    .instrument(tracing::debug_span!("mcp.submit"))
                     .await
-                    .map(|s| s.action)
+                    .map(|s| (s.action, true))
             }
         }
     };
@@ -85,8 +91,22 @@ pub async fn join_or_submit(
     done
 }
 
-/// The same call as an open request: same payload, nothing attached, and
-/// not past its deadline (an overdue one expires when touched).
+/// The call without its evidence: a retry's `_meta` (a progress token)
+/// may differ, and it is the same call.
+fn call_hash(s: &Submission) -> String {
+    payload_hash(
+        &s.capability,
+        &s.target,
+        &s.summary,
+        &s.params,
+        s.observation.as_deref(),
+        std::iter::empty(),
+    )
+}
+
+/// The same call as an open request: same payload, nothing attached but
+/// the call as first sent, and not past its deadline (an overdue one
+/// expires when touched).
 fn same_call(a: &ActionDetail, s: &Submission, now: i64) -> bool {
     let live = match a.state {
         RequestState::PendingApproval => a.expires_at_ms.is_none_or(|t| t > now),
@@ -96,5 +116,8 @@ fn same_call(a: &ActionDetail, s: &Submission, now: i64) -> bool {
     live && a.summary == s.summary
         && a.params == s.params
         && a.observation.is_none()
-        && a.evidence.is_empty()
+        && a.evidence.len() <= 1
+        && a.evidence
+            .iter()
+            .all(|e| e.kind == CALL_EVIDENCE && e.phase == "request")
 }

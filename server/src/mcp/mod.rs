@@ -27,6 +27,7 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 /// Who is calling, for the gateway's handlers (set by `guard`).
 #[derive(Clone)]
@@ -79,7 +80,9 @@ async fn guard(
 ) -> Result<Response, AppError> {
     let (mut parts, body) = req.into_parts();
     let token = bearer(&parts)?.to_string();
-    let agent = agent::authenticate(&state, &token).await?;
+    let agent = agent::authenticate(&state, &token)
+        .instrument(tracing::debug_span!("mcp.auth"))
+        .await?;
     tracing::Span::current().record("agent", agent.name.as_str());
     parts.extensions.insert(Caller {
         agent,

@@ -1,10 +1,13 @@
-//! The upstream MCP servers, as child processes speaking MCP over stdio.
-//! Each is started on first use and kept, shared by every session of the
-//! gateway; one that died is started again on the next call.
+//! The upstream MCP servers: child processes speaking MCP over stdio, or
+//! Streamable HTTP endpoints. Each is connected to on first use and kept,
+//! shared by every session of the gateway; one that died (or whose HTTP
+//! session ended) is connected to again on the next call.
 
+use app::mcp::endpoint::Endpoint;
 use rmcp::model::{CallToolRequestParams, CallToolResult, JsonObject, Tool};
 use rmcp::service::{RunningService, ServiceExt};
-use rmcp::transport::TokioChildProcess;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::RoleClient;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,10 +20,42 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(300);
 
 type Client = RunningService<RoleClient, ()>;
 
-/// Starts an upstream over stdio and completes the MCP handshake. The
-/// child inherits Belay's environment except its database URL and
-/// `BELAY_*` settings.
-pub async fn start(argv: &[String]) -> Result<Client, String> {
+/// Connects to an upstream and completes the MCP handshake.
+pub async fn start(endpoint: &Endpoint) -> Result<Client, String> {
+    match endpoint {
+        Endpoint::Stdio(argv) => {
+            let what = argv.first().map(|p| format!("{p:?}")).unwrap_or_default();
+            handshake(&what, ().serve(child(argv)?)).await
+        }
+        Endpoint::Http { url, bearer } => {
+            let mut config = StreamableHttpClientTransportConfig::with_uri(url.as_str());
+            if let Some(from) = bearer {
+                config = config.auth_header(from.read()?);
+            }
+            install_tls_provider();
+            let transport = StreamableHttpClientTransport::from_config(config);
+            handshake(url, ().serve(transport)).await
+        }
+    }
+}
+
+async fn handshake<E: std::fmt::Display>(
+    what: &str,
+    connecting: impl std::future::Future<Output = Result<Client, E>>,
+) -> Result<Client, String> {
+    match tokio::time::timeout(START_TIMEOUT, connecting).await {
+        Ok(Ok(client)) => Ok(client),
+        Ok(Err(e)) => Err(format!("{what} did not complete the MCP handshake: {e}")),
+        Err(_) => Err(format!(
+            "{what} did not answer the MCP handshake within {}s",
+            START_TIMEOUT.as_secs()
+        )),
+    }
+}
+
+/// The child process of a stdio upstream. It inherits Belay's environment
+/// except its database URL and `BELAY_*` settings.
+fn child(argv: &[String]) -> Result<TokioChildProcess, String> {
     let (program, args) = argv
         .split_first()
         .ok_or_else(|| "the upstream has no command".to_string())?;
@@ -31,23 +66,22 @@ pub async fn start(argv: &[String]) -> Result<Client, String> {
             cmd.env_remove(key);
         }
     }
-    let transport =
-        TokioChildProcess::new(cmd).map_err(|e| format!("cannot start {program:?}: {e}"))?;
-    match tokio::time::timeout(START_TIMEOUT, ().serve(transport)).await {
-        Ok(Ok(client)) => Ok(client),
-        Ok(Err(e)) => Err(format!(
-            "{program:?} did not complete the MCP handshake: {e}"
-        )),
-        Err(_) => Err(format!(
-            "{program:?} did not answer the MCP handshake within {}s",
-            START_TIMEOUT.as_secs()
-        )),
-    }
+    TokioChildProcess::new(cmd).map_err(|e| format!("cannot start {program:?}: {e}"))
+}
+
+/// HTTPS upstreams use rustls with *ring*, chosen once for the process;
+/// certificates are checked against the system's roots.
+fn install_tls_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Fails only if another provider was installed first: that one serves.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
 }
 
 /// Starts an upstream, lists its tools, and stops it (for registering it).
-pub async fn list_tools(argv: &[String]) -> Result<Vec<Tool>, String> {
-    let client = start(argv).await?;
+pub async fn list_tools(endpoint: &Endpoint) -> Result<Vec<Tool>, String> {
+    let client = start(endpoint).await?;
     let tools = client
         .list_all_tools()
         .await
@@ -63,13 +97,13 @@ pub struct Upstreams {
 }
 
 impl Upstreams {
-    /// Calls `tool` on the upstream `id` (started with `argv` if it is not
-    /// running). A call is sent once: if it fails, it is not retried, since
-    /// the upstream may have acted on it.
+    /// Calls `tool` on the upstream `id` (connected to at `endpoint` if it
+    /// is not yet). A call is sent once: if it fails, it is not retried,
+    /// since the upstream may have acted on it.
     pub async fn call(
         &self,
         id: &str,
-        argv: &[String],
+        endpoint: &Endpoint,
         tool: &str,
         arguments: JsonObject,
     ) -> Result<CallToolResult, String> {
@@ -87,7 +121,7 @@ impl Upstreams {
                     tracing::warn!(upstream = %id, "the upstream stopped; starting it again");
                     let _ = old.cancel().await;
                 }
-                *client = Some(start(argv).await?);
+                *client = Some(start(endpoint).await?);
             }
             client
                 .as_ref()

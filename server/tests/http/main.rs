@@ -8,6 +8,7 @@ mod approval_window;
 mod approvals;
 mod audit_trail;
 mod backup;
+mod browser;
 mod browser_front_door;
 mod cli;
 mod common;

@@ -209,3 +209,66 @@ async fn add_upstream_registers_each_tool_as_a_capability_with_triggers_from_its
         "{listed}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_upstream_is_refused_for_a_bad_url_or_token_source_and_its_token_never_shows() {
+    let app = TestApp::spawn().await;
+    app.agent("mcp-bot", Stage::ActWithApproval).await;
+    let db = app.db_url.as_str();
+    let add = |extra: &[&str]| {
+        let mut args = vec![
+            "mcp",
+            "add-upstream",
+            "--agent",
+            "mcp-bot",
+            "--name",
+            "remote",
+        ];
+        args.extend_from_slice(extra);
+        belay(db, &args, None)
+    };
+    for (extra, said) in [
+        (
+            &["--url", "ftp://tools.example/mcp"][..],
+            "http:// or https://",
+        ),
+        (&["--url", "https://me:pw@tools.example/mcp"], "credentials"),
+        (
+            &[
+                "--url",
+                "https://tools.example/mcp",
+                "--bearer-env",
+                "BELAY_SECRET",
+            ],
+            "Belay's own settings",
+        ),
+        (
+            &[
+                "--url",
+                "https://tools.example/mcp",
+                "--bearer-file",
+                "token.txt",
+            ],
+            "absolute path",
+        ),
+        (&["--bearer-env", "TOKEN", "--", "true"], "--url"),
+        (
+            &["--url", "http://127.0.0.1:9/mcp", "--", "true"],
+            "cannot be used with",
+        ),
+    ] {
+        let out = add(extra);
+        assert!(!out.status.success(), "{extra:?}");
+        assert!(text(&out).contains(said), "{extra:?}: {}", text(&out));
+    }
+    // A token that is read but leads nowhere: refused, and never printed.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token");
+    std::fs::write(&file, "tok-5ecret-never-shown\n").unwrap();
+    let file = file.display().to_string();
+    let dead = add(&["--url", "http://127.0.0.1:9/mcp", "--bearer-file", &file]);
+    assert!(!dead.status.success());
+    assert!(text(&dead).contains("MCP handshake"), "{}", text(&dead));
+    assert!(!text(&dead).contains("5ecret"), "{}", text(&dead));
+    assert_eq!(app.count("SELECT COUNT(*) FROM mcp_upstreams").await, 0);
+}
