@@ -76,9 +76,9 @@ pub mod db;
 #[cfg(feature = "ssr")]
 pub mod mcp;
 #[cfg(feature = "ssr")]
-pub mod ops;
-#[cfg(feature = "ssr")]
 pub mod openapi;
+#[cfg(feature = "ssr")]
+pub mod ops;
 #[cfg(feature = "ssr")]
 pub mod replicas;
 #[cfg(feature = "ssr")]
