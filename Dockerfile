@@ -1,10 +1,10 @@
 # syntax=docker/dockerfile:1
 # Belay in a container. The builder has what `make run` installs (the wasm
 # target, cargo-leptos, the wasm-bindgen CLI matching Cargo.lock, npm's
-# wasm-opt) and runs `cargo leptos build --release`; the runtime image holds
-# the server binary and the compiled site, runs as an unprivileged user and
-# keeps its SQLite database (if no DATABASE_URL names PostgreSQL) in the
-# /var/lib/belay volume.
+# wasm-opt) and runs the release build `make run` runs; the runtime image
+# holds the one server binary (it carries the compiled site), runs as an
+# unprivileged user and keeps its SQLite database (if no DATABASE_URL names
+# PostgreSQL) in the /var/lib/belay volume.
 #
 #   docker build -t belay .
 #   docker run -p 127.0.0.1:3000:3000 -v belay-data:/var/lib/belay belay
@@ -37,10 +37,9 @@ COPY . .
 # out of them in the same step.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo leptos build --release \
+    LEPTOS_SITE_ROOT=target/site-release cargo leptos build --release --precompress \
  && mkdir -p /out \
- && cp target/release/belay /out/belay \
- && cp -r target/site /out/site
+ && cp target/release/belay /out/belay
 
 FROM debian:${DEBIAN}-slim
 # curl answers the HEALTHCHECK; nothing else is added.
@@ -49,12 +48,10 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --home-dir /var/lib/belay --create-home belay
 COPY --from=builder /out/belay /usr/local/bin/belay
-COPY --from=builder /out/site /usr/share/belay/site
 # Listens on every address of the container; the Host allow-list then
 # answers only to localhost unless BELAY_ALLOWED_HOSTS names the public
 # name (keep localhost in it: the HEALTHCHECK uses it).
 ENV BELAY_ADDR=0.0.0.0:3000 \
-    LEPTOS_SITE_ROOT=/usr/share/belay/site \
     DATABASE_URL=sqlite:///var/lib/belay/belay.db \
     BELAY_LOG_FORMAT=json
 WORKDIR /var/lib/belay
