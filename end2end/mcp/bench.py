@@ -20,7 +20,6 @@ import logging
 import math
 import shutil
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -53,23 +52,10 @@ sys.path.insert(0, str(HERE))
 
 import anyio  # noqa: E402
 import httpx2  # noqa: E402
-from conftest import BELAY, UPSTREAM, Belay, free_port, text  # noqa: E402
+from conftest import BELAY, UPSTREAM, Belay, free_port, text, wait_for_port  # noqa: E402
 from mcp.client.session import ClientSession  # noqa: E402
 from mcp.client.stdio import StdioServerParameters, stdio_client  # noqa: E402
 from mcp.client.streamable_http import streamable_http_client  # noqa: E402
-
-
-def wait_for_port(port: int, proc: subprocess.Popen, what: str) -> None:
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{what} exited with {proc.returncode}")
-            time.sleep(0.1)
-    raise RuntimeError(f"{what} did not start")
 
 
 async def http_session(stack: AsyncExitStack, url: str, headers: dict | None = None) -> ClientSession:
