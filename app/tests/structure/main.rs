@@ -5,6 +5,7 @@
 //! `rustc --edition 2021 --test app/tests/structure/main.rs -o /tmp/structure && /tmp/structure`
 //! from the repository root.
 
+mod deploy;
 mod graph;
 mod source;
 
