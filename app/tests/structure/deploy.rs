@@ -47,7 +47,10 @@ fn the_dockerfile_pins_the_tools_ci_installs() {
         let docker = assignment(&dockerfile, name);
         let ci = assignment(&setup, name);
         assert!(docker.is_some(), "the Dockerfile sets {name}");
-        assert_eq!(docker, ci, "{name} differs between the Dockerfile and .ci/setup");
+        assert_eq!(
+            docker, ci,
+            "{name} differs between the Dockerfile and .ci/setup"
+        );
     }
 }
 
