@@ -135,6 +135,19 @@ pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
     Ok(pool)
 }
 
+/// A transaction that reads before it writes. On SQLite it takes the write
+/// lock at `BEGIN IMMEDIATE` (waiting out `busy_timeout` like any writer):
+/// a deferred transaction that has read cannot wait for the lock, and fails
+/// with "database is locked" whenever another writer commits meanwhile.
+/// PostgreSQL locks rows as it writes them, so a plain BEGIN does.
+pub async fn begin_write(db: &Db) -> Result<Tx<'static>, sqlx::Error> {
+    if db.connect_options().database_url.scheme() == "sqlite" {
+        db.begin_with("BEGIN IMMEDIATE").await
+    } else {
+        db.begin().await
+    }
+}
+
 /// A pooled connection whose commits do not wait for the disk, for writes
 /// that may be lost to a power loss but must never tear (see
 /// `actions::execute::outcome_unflushed`). On SQLite (WAL) it runs with

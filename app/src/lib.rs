@@ -56,16 +56,21 @@ pub mod error;
 pub mod evidence;
 pub mod governance;
 mod local_time;
+pub mod mcp;
 mod nav;
 pub mod people;
 pub mod policy;
 pub mod quota;
 pub mod rules;
+pub mod runs;
 pub mod scope;
+pub mod slack;
 pub mod text;
+pub mod tokens;
 pub mod trail;
 pub mod trust;
 mod ui;
+pub mod webhooks;
 
 #[cfg(feature = "ssr")]
 pub mod audit;
@@ -74,13 +79,13 @@ pub mod canonical;
 #[cfg(feature = "ssr")]
 pub mod db;
 #[cfg(feature = "ssr")]
-pub mod mcp;
-#[cfg(feature = "ssr")]
 pub mod openapi;
 #[cfg(feature = "ssr")]
 pub mod ops;
 #[cfg(feature = "ssr")]
 pub mod replicas;
+#[cfg(feature = "ssr")]
+pub mod sql;
 #[cfg(feature = "ssr")]
 pub mod state;
 
@@ -167,6 +172,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/approvals/:id") view=actions::ActionPage/>
                     <Route path=path!("/agents") view=agents::AgentsPage/>
                     <Route path=path!("/agents/:id") view=agents::AgentPage/>
+                    <Route path=path!("/runs/:id") view=runs::RunPage/>
+                    <Route path=path!("/agents/:id/mcp") view=mcp::McpPage/>
                     <Route path=path!("/capabilities") view=catalog::CatalogPage/>
                     <Route path=path!("/policy") view=rules::PolicyPage/>
                     <Route path=path!("/simulate") view=rules::SimulatePage/>
@@ -178,6 +185,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/audit") view=trail::AuditPage/>
                     <Route path=path!("/people") view=people::PeoplePage/>
                     <Route path=path!("/account") view=people::AccountPage/>
+                    <Route path=path!("/webhooks") view=webhooks::WebhooksPage/>
+                    <Route path=path!("/webhooks/:id") view=webhooks::WebhookPage/>
+                    <Route path=path!("/slack") view=slack::SlackPage/>
                 </Routes>
             </main>
         </Router>

@@ -64,5 +64,7 @@ fn Sections(user: UserView) -> impl IntoView {
         <A href="/readiness">"Readiness"</A>
         {user.role.can_audit().then(|| view! { <A href="/audit">"Audit"</A> })}
         {user.role.can_administer().then(|| view! { <A href="/people">"People"</A> })}
+        {user.role.can_administer().then(|| view! { <A href="/webhooks">"Webhooks"</A> })}
+        {user.role.can_administer().then(|| view! { <A href="/slack">"Slack"</A> })}
     }
 }

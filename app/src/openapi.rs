@@ -25,7 +25,8 @@ fn string(nullable: bool) -> ObjectBuilder {
     }
 }
 
-fn text(nullable: bool, max_chars: usize) -> RefOr<Schema> {
+/// Free text as `text::field` accepts it, up to `max_chars` characters.
+pub fn text(nullable: bool, max_chars: usize) -> RefOr<Schema> {
     string(nullable)
         .min_length(Some(1))
         .max_length(Some(max_chars))
@@ -149,4 +150,41 @@ impl ToSchema for JsonValue {
     fn name() -> Cow<'static, str> {
         "JsonValue".into()
     }
+}
+
+/// A run's name, as `runs::key::parse` accepts it.
+pub fn run_key(nullable: bool) -> ObjectBuilder {
+    string(nullable)
+        .pattern(Some("^[A-Za-z0-9._:-]{1,100}$"))
+        .description(Some("The agent's name for the run: 1 to 100 of A-Z, a-z, 0-9, '.', '_', ':' and '-'. Runs are per agent."))
+}
+
+/// `run_id` on a submission: optional.
+pub fn submission_run() -> RefOr<Schema> {
+    run_key(true).into()
+}
+
+/// A page address in a run event.
+pub fn page_url() -> RefOr<Schema> {
+    string(true)
+        .max_length(Some(2000))
+        .pattern(Some("^https?://[!-~]+$"))
+        .description(Some(
+            "An http or https address, visible ASCII only, at most 2000 characters.",
+        ))
+        .into()
+}
+
+/// `data` of a run event: any exact JSON value, null counting as absent.
+pub fn run_data() -> RefOr<Schema> {
+    AnyOfBuilder::new()
+        .description(Some("Any JSON value; at most 64 KiB serialized (413); every number within \u{b1}(2^53 \u{2212} 1) (422)."))
+        .item(Ref::from_schema_name(JsonValue::name()))
+        .into()
+}
+
+pub fn escalation_state() -> RefOr<Schema> {
+    one_of_strings(&["open", "answered"], false)
+        .description(Some("open until a reviewer answers it"))
+        .into()
 }

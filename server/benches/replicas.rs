@@ -7,19 +7,20 @@
 //!
 //! Run: `cargo bench -p belay --bench replicas`. `BELAY_BENCH_SECS` sets the
 //! measuring time per point (default 10), `BELAY_BENCH_POSTGRES` the server
-//! (default postgres://postgres@127.0.0.1:5432), `PGBENCH` the pgbench
+//! (default postgres://postgres@127.0.0.1:5432), `BELAY_BIN` another
+//! `belay` to measure (an older build, for a before/after), `PGBENCH` the pgbench
 //! binary (else found on PATH or under /usr/lib/postgresql). A fresh
 //! database is made for the run and dropped at its end; the run stops by
-//! itself. Both replicas run in this process on one runtime (each with its
-//! own pool, writer, listener and caches, as two `belay serve` would have);
-//! the load generator splits its clients between them.
+//! itself. Each replica is a `belay serve` process of its own (the binary
+//! cargo built beside this benchmark, default logging to a file); the load
+//! generator splits its clients between them.
 
 // Shared with `load.rs`, which reads every field.
 #[allow(dead_code)]
 #[path = "shared/loadgen.rs"]
 mod loadgen;
 
-use loadgen::{run, serve, start_belay, Target};
+use loadgen::{prepare, run, spawn_belay, Target, BELAY};
 use sqlx::{Connection, PgConnection};
 use std::path::PathBuf;
 use std::process::Command;
@@ -47,42 +48,42 @@ fn main() {
     let script = dir.path().join("insert.sql");
     std::fs::write(&script, SCRIPT).unwrap();
 
-    // The servers get a runtime of their own, as `belay serve` would.
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    let (dir_path, server_url, db_url) = (dir.path().to_path_buf(), server.clone(), url.clone());
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .thread_name("server")
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            admin(&server_url, &format!("CREATE DATABASE {name}")).await;
-            let mut conn = PgConnection::connect(&db_url).await.unwrap();
-            sqlx::query(
-                "CREATE TABLE bench_decisions (id TEXT PRIMARY KEY, capability TEXT NOT NULL, \
-                 target TEXT NOT NULL, summary TEXT NOT NULL, params TEXT NOT NULL, \
-                 decision TEXT NOT NULL, created_at BIGINT NOT NULL)",
-            )
-            .execute(&mut conn)
-            .await
-            .unwrap();
-            drop(conn);
-            let a = start_belay(&dir_path.join("a"), &db_url).await;
-            let (b_url, _) = serve(&dir_path.join("b"), &db_url).await;
-            let b = Target {
-                name: "belay-b",
-                url: b_url,
-                key: a.key.clone(),
-                sensor: Some(true),
-            };
-            ready_tx.send((a, b)).unwrap();
-            std::future::pending::<()>().await;
-        });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("loadgen")
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        admin(&server, &format!("CREATE DATABASE {name}")).await;
+        let mut conn = PgConnection::connect(&url).await.unwrap();
+        sqlx::query(
+            "CREATE TABLE bench_decisions (id TEXT PRIMARY KEY, capability TEXT NOT NULL, \
+             target TEXT NOT NULL, summary TEXT NOT NULL, params TEXT NOT NULL, \
+             decision TEXT NOT NULL, created_at BIGINT NOT NULL)",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
     });
-    let (a, b) = ready_rx.recv().expect("servers started");
+    let key = prepare(&dir.path().join("a"), &url);
+    // Another build (an older one, for a before/after) may be measured.
+    let bin = std::env::var("BELAY_BIN").unwrap_or_else(|_| BELAY.to_string());
+    let (replica_a, a_url) = spawn_belay(&bin, &dir.path().join("a"), &url, "belay-a");
+    let (replica_b, b_url) = spawn_belay(&bin, &dir.path().join("b"), &url, "belay-b");
+    let a = Target {
+        name: "belay-a",
+        url: a_url,
+        key: Some(key.clone()),
+    };
+    let b = Target {
+        name: "belay-b",
+        url: b_url,
+        key: Some(key),
+    };
 
-    println!("replicas: {secs} s per point; Belay after 2 s warm-up, one keep-alive connection per client\n");
+    let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!("replicas: {secs} s per point; Belay after 2 s warm-up, one keep-alive connection per client");
+    println!("load average at the start: {}\n", loadavg.trim());
     println!(
         "{:<16} {:>5} {:>10} {:>9} {:>9} {:>7}",
         "target", "conns", "per s", "p50 ms", "p99 ms", "errors"
@@ -98,11 +99,6 @@ fn main() {
         );
         pg.push(tps);
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .thread_name("loadgen")
-        .enable_all()
-        .build()
-        .unwrap();
     let mut rows = Vec::new();
     rt.block_on(async {
         for (label, targets) in [
@@ -127,6 +123,7 @@ fn main() {
             rate / base
         );
     }
+    drop((replica_a, replica_b));
     rt.block_on(admin(
         &server,
         &format!(

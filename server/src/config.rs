@@ -44,6 +44,9 @@ pub enum LogFormat {
     Json,
 }
 
+// Parsed once at start and matched at once: boxing the large variant
+// would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 pub enum Command {
     /// Run the server (the default).
@@ -266,6 +269,11 @@ pub struct ServeArgs {
     /// A bearer token `/metrics` asks of Prometheus.
     #[arg(long, env = "BELAY_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+    /// How webhook deliveries are sent and retried.
+    #[command(flatten)]
+    pub webhooks: crate::webhooks::WebhookArgs,
+    #[command(flatten)]
+    pub slack: crate::slack::SlackArgs,
 }
 
 impl Default for ServeArgs {
@@ -283,6 +291,8 @@ impl Default for ServeArgs {
             mcp_wait_secs: 50,
             metrics_addr: crate::ops::MetricsAddr(None),
             metrics_token: None,
+            webhooks: Default::default(),
+            slack: Default::default(),
         }
     }
 }
@@ -337,6 +347,7 @@ impl fmt::Debug for Config {
                 "metrics_token",
                 &self.serve.metrics_token.as_ref().map(|_| "***"),
             )
+            .field("slack", &self.serve.slack)
             .finish()
     }
 }

@@ -14,5 +14,7 @@ pub mod mcp;
 pub mod ops;
 mod request_id;
 mod site;
+pub mod slack;
 pub mod startup;
 pub mod web;
+pub mod webhooks;

@@ -32,6 +32,9 @@ pub struct Application {
     metrics: Option<(TcpListener, Router)>,
     /// On PostgreSQL, what keeps this replica in step with the others.
     replicas: Option<app::replicas::Replicas>,
+    webhooks: crate::webhooks::WebhookArgs,
+    /// The Slack app, when one is configured (its worker runs with the server).
+    slack: Option<std::sync::Arc<crate::slack::Slack>>,
 }
 
 #[derive(Clone)]
@@ -116,6 +119,10 @@ impl Application {
             ..ServerSettings::default()
         };
         let state = AppState::new(pool, settings, leptos_options.clone());
+        let slack = crate::slack::Slack::from_args(&config.serve.slack, addr)?;
+        if slack.is_some() {
+            app::slack::outbox::enable();
+        }
         let (metrics_addr, token) = (
             config.serve.metrics_addr,
             config.serve.metrics_token.as_deref(),
@@ -132,8 +139,12 @@ impl Application {
         static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
             std::sync::OnceLock::new();
         let routes = ROUTES.get_or_init(|| generate_route_list(app::App)).clone();
+        let mcp = crate::mcp::upstreams::connector(
+            config.serve.mcp_wait_secs.min(state.settings.max_wait_secs),
+        );
         let web = Router::new()
             .route("/rpc/{*fn_name}", any(server_fn))
+            .layer(axum::Extension(mcp.clone()))
             .route("/approvals/events", get(crate::events::queue_events))
             .route("/evidence/{id}/raw", get(crate::evidence::raw))
             .leptos_routes_with_context(
@@ -143,6 +154,7 @@ impl Application {
                     let state = state.clone();
                     move || {
                         provide_context(state.clone());
+                        provide_context(mcp.clone());
                         // A fresh nonce per page, for its CSP (see app::shell).
                         leptos::nonce::provide_nonce();
                     }
@@ -180,7 +192,7 @@ impl Application {
             (writer.clone(), quotas.clone()),
             Duration::from_secs(config.serve.mcp_wait_secs),
         );
-        let router = web::with_security_headers(Router::new().nest("/api/v1", api::router(writer, quotas)).merge(gateway).merge(crate::ops::router()).merge(web), config.serve.secure_cookies)
+        let router = web::with_security_headers(Router::new().nest("/api/v1", api::router(writer, quotas)).merge(gateway).merge(crate::slack::routes(slack.as_ref())).merge(crate::ops::router()).merge(web), config.serve.secure_cookies)
             .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
                 tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = crate::request_id::of(req), agent = tracing::field::Empty)
             }))
@@ -202,6 +214,8 @@ impl Application {
             sessions,
             metrics,
             replicas,
+            webhooks: config.serve.webhooks.clone(),
+            slack,
         })
     }
 
@@ -224,10 +238,15 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let sweeper = tokio::spawn(sweep(self.state.clone(), self.sessions.clone()));
+        let webhooks =
+            crate::webhooks::start(&self.state, &self.webhooks).map_err(std::io::Error::other)?;
         let metrics = self.metrics.map(|(listener, router)| {
             tokio::spawn(async move { axum::serve(listener, router).await })
         });
         let replicas = self.replicas;
+        let slack = self
+            .slack
+            .map(|slack| tokio::spawn(crate::slack::run_worker(self.state.clone(), slack)));
         // The peer address reaches handlers (sign-in throttling keys on it).
         let service = self
             .router
@@ -243,6 +262,10 @@ impl Application {
             .with_graceful_shutdown(shutdown)
             .await;
         sweeper.abort();
+        webhooks.abort();
+        if let Some(worker) = slack {
+            worker.abort();
+        }
         if let Some(m) = metrics {
             m.abort();
         }
@@ -251,8 +274,19 @@ impl Application {
     }
 }
 
-async fn server_fn(State(state): State<AppState>, req: Request<Body>) -> impl IntoResponse {
-    leptos_axum::handle_server_fns_with_context(move || provide_context(state.clone()), req).await
+async fn server_fn(
+    State(state): State<AppState>,
+    axum::Extension(mcp): axum::Extension<app::mcp::Connector>,
+    req: Request<Body>,
+) -> impl IntoResponse {
+    leptos_axum::handle_server_fns_with_context(
+        move || {
+            provide_context(state.clone());
+            provide_context(mcp.clone());
+        },
+        req,
+    )
+    .await
 }
 
 /// Background upkeep: overdue requests expire (expiry means no), queued

@@ -4,6 +4,7 @@
 
 use crate::db::Tx;
 use crate::error::AppError;
+use crate::sql::Script;
 use sqlx::Row;
 
 /// How long a key is remembered. Agents retry within minutes; a day covers
@@ -48,21 +49,24 @@ pub async fn find(
         .transpose()
 }
 
-pub async fn remember(tx: &mut Tx<'_>, keys: &[NewKey], now: i64) -> Result<(), AppError> {
-    for k in keys {
-        sqlx::query(
+/// Remembers the keys first used in a batch, as a part of the writer's
+/// `script` (one multi-row INSERT per few dozen keys).
+pub fn remember(script: &mut Script<'_>, keys: &[NewKey], now: i64) {
+    for chunk in keys.chunks(64) {
+        script.add(&format!(
             "INSERT INTO idempotency_keys (agent_id, idem_key, request_hash, action_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&k.agent_id)
-        .bind(&k.key)
-        .bind(&k.hash)
-        .bind(&k.action_id)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
+             VALUES {}",
+            crate::db::placeholders(chunk.len(), 5)
+        ));
+        for k in chunk {
+            script
+                .bind(k.agent_id.clone())
+                .bind(k.key.clone())
+                .bind(k.hash.clone())
+                .bind(k.action_id.clone())
+                .bind(now);
+        }
     }
-    Ok(())
 }
 
 /// The same key with a different body is a client bug, never a new request.

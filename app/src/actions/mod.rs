@@ -9,6 +9,8 @@ pub mod commit;
 #[cfg(feature = "ssr")]
 mod commit_audit;
 #[cfg(feature = "ssr")]
+mod commit_batch;
+#[cfg(feature = "ssr")]
 pub mod correction;
 #[cfg(feature = "ssr")]
 pub mod execute;
@@ -22,6 +24,8 @@ mod queue_guard;
 mod queue_keys;
 mod queue_page;
 mod queue_table;
+#[cfg(feature = "ssr")]
+pub mod record;
 #[cfg(feature = "ssr")]
 pub mod rehash;
 #[cfg(feature = "ssr")]
@@ -70,19 +74,8 @@ pub async fn fetch_queue(
         let (state, user) =
             crate::auth::session::guard(crate::auth::Role::can_see, "see approval requests")
                 .await?;
-        let set = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-        let bad = |e: String| AppError::Validation(e);
-        let filter = QueueFilter {
-            agent_id: set(agent),
-            capability: set(capability),
-            held_for: set(held_for)
-                .map(|k| crate::policy::RuleKey::parse(&k).map_err(bad))
-                .transpose()?,
-            stage: set(stage)
-                .map(|s| crate::policy::Stage::parse(&s).map_err(bad))
-                .transpose()?,
-        };
-        let after = set(after).map(|c| queue::Cursor::parse(&c)).transpose()?;
+        let filter = QueueFilter::parse(agent, capability, held_for, stage)?;
+        let after = queue::cursor(after)?;
         queue::page(&state, &filter, after.as_ref(), &user.id).await
     })
     .await
@@ -122,20 +115,7 @@ pub async fn get_action(id: String) -> Result<ActionPageData, AppError> {
         let (state, user) =
             crate::auth::session::guard(crate::auth::Role::can_see, "see approval requests")
                 .await?;
-        let action = service::get_for_reviewer(&state, &id).await?;
-        let record = queue::record(&state.db, &action.agent_id, &action.capability).await?;
-        let mut conn = state.db.acquire().await?;
-        let index = state.policy.current(&mut conn).await?;
-        let sponsor_may_approve = review::sponsor_may_approve(&index, &action.held_for);
-        let sponsor_barred =
-            !sponsor_may_approve && action.sponsor.as_deref() == Some(user.username.as_str());
-        Ok(ActionPageData {
-            action,
-            can_decide: user.role.can_decide_actions(),
-            sponsor_may_approve,
-            sponsor_barred,
-            record,
-        })
+        review::page_data(&state, &user, &id).await
     })
     .await
 }

@@ -205,6 +205,30 @@ pub struct QueueFilter {
     pub stage: Option<Stage>,
 }
 
+impl QueueFilter {
+    /// The filters as a form or a query string sends them: empty or blank
+    /// values count as unset (what an unselected `<select>` sends).
+    pub fn parse(
+        agent: Option<String>,
+        capability: Option<String>,
+        held_for: Option<String>,
+        stage: Option<String>,
+    ) -> Result<QueueFilter, crate::error::AppError> {
+        let set = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        let bad = crate::error::AppError::Validation;
+        Ok(QueueFilter {
+            agent_id: set(agent),
+            capability: set(capability),
+            held_for: set(held_for)
+                .map(|k| RuleKey::parse(&k).map_err(bad))
+                .transpose()?,
+            stage: set(stage)
+                .map(|s| Stage::parse(&s).map_err(bad))
+                .transpose()?,
+        })
+    }
+}
+
 /// One page of the queue: riskiest first, then longest waiting.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueuePage {
@@ -246,6 +270,7 @@ pub struct HistoryRow {
 
 /// The agent's record with one capability, for the request page.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema), schema(as = CapabilityRecord))]
 pub struct Record {
     pub approved: i64,
     pub corrected: i64,

@@ -130,7 +130,8 @@ fn ActionView(
             }}
             {a.observation.clone().map(|o| view! { <h3>"Observation"</h3><p>{o}</p> })}
         </section>
-        <section class="card">
+        <crate::runs::RunSoFarPanel action_id=a.id.clone()/>
+        <section class="card" id="evidence">
             <h2>"Evidence"</h2>
             <crate::evidence::EvidenceViewer evidence=a.evidence.clone()/>
         </section>

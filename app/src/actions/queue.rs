@@ -1,10 +1,7 @@
 //! The reviewer's lists: the approval queue (riskiest first, then longest
-//! waiting, keyset-paginated), its filter choices, what I decided, and an
-//! agent's record with a capability.
+//! waiting, keyset-paginated), its filter choices, and what I decided.
 
-use super::model::{
-    HistoryRow, QueueFacets, QueueFilter, QueuePage, QueueRow, Record, RequestState,
-};
+use super::model::{HistoryRow, QueueFacets, QueueFilter, QueuePage, QueueRow, RequestState};
 use super::model::{QUEUE_PAGE, QUEUE_PARAMS_SHOWN};
 use super::service::expire_due;
 use super::store::{held_for, small};
@@ -53,6 +50,16 @@ impl Cursor {
     fn format(&self) -> String {
         format!("{}.{}.{}", self.risk, self.created_at, self.id)
     }
+}
+
+/// Where the next page starts, as `QueuePage::next` gave it (blank: the first).
+pub fn cursor(after: Option<String>) -> Result<Option<Cursor>, AppError> {
+    set(after).map(|c| Cursor::parse(&c)).transpose()
+}
+
+/// Empty or blank values count as unset (what an unselected `<select>` sends).
+pub(super) fn set(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
 
 /// The filter as SQL conditions and their arguments, numbered from `$1`.
@@ -304,53 +311,6 @@ pub async fn decided_by(db: &Db, user_id: &str) -> Result<Vec<HistoryRow>, AppEr
         })
     })
     .collect()
-}
-
-/// How the agent's requests for this capability have gone.
-pub async fn record(db: &Db, agent_id: &str, capability: &str) -> Result<Record, AppError> {
-    let rows = sqlx::query(
-        "SELECT decision, state, COUNT(*) AS n, \
-                SUM(CASE WHEN correction IS NULL THEN 0 ELSE 1 END) AS corrected \
-         FROM action_requests WHERE agent_id = $1 AND capability = $2 GROUP BY decision, state",
-    )
-    .bind(agent_id)
-    .bind(capability)
-    .fetch_all(db)
-    .await?;
-    let mut rec = Record::default();
-    for r in rows {
-        let n: i64 = r.try_get("n")?;
-        let corrected: i64 = r.try_get("corrected")?;
-        let state = stored(RequestState::parse(&r.try_get::<String, _>("state")?))?;
-        let decision: String = r.try_get("decision")?;
-        rec.total += n;
-        rec.corrected += corrected;
-        match state {
-            RequestState::Approved
-            | RequestState::Executing
-            | RequestState::Succeeded
-            | RequestState::Failed
-                if decision == "pending_approval" =>
-            {
-                rec.approved += n
-            }
-            RequestState::Allowed
-            | RequestState::Succeeded
-            | RequestState::Failed
-            | RequestState::Executing => rec.allowed += n,
-            RequestState::Rejected => rec.rejected += n,
-            RequestState::Expired => rec.expired += n,
-            RequestState::Drafted
-            | RequestState::Denied
-            | RequestState::PendingApproval
-            | RequestState::Approved
-            | RequestState::Cancelled => {}
-        }
-        if state == RequestState::Failed {
-            rec.failed += n;
-        }
-    }
-    Ok(rec)
 }
 
 #[cfg(test)]

@@ -152,6 +152,7 @@ fn Queue() -> impl IntoView {
             <button class="link" on:click=move |_| help.set(true)>"all keys"</button>
         </p>
         <KeyHelp open=help/>
+        <crate::runs::OpenEscalations refresh/>
         <p class="key-status" role="status" data-testid="key-status">{move || sel.status.get()}</p>
         {move || approve.value().get().and_then(Result::err).map(|e| view! { <ErrorNote error=e/> })}
         <Transition fallback=|| view! { <p class="muted">"Loading the queue…"</p> }>

@@ -31,6 +31,29 @@ pub fn sponsor_may_approve(index: &Index, held_for: &[RuleKey]) -> bool {
         .is_ok_and(|rules| rules.sponsor_may_approve(held_for))
 }
 
+/// One request as a person sees it: with what they may do with it and the
+/// agent's record with this capability (the request page, the reviewer API).
+pub async fn page_data(
+    state: &AppState,
+    viewer: &UserView,
+    id: &str,
+) -> Result<super::ActionPageData, AppError> {
+    let action = super::service::get_for_reviewer(state, id).await?;
+    let record = super::record::of(&state.db, &action.agent_id, &action.capability).await?;
+    let mut conn = state.db.acquire().await?;
+    let index = state.policy.current(&mut conn).await?;
+    let sponsor_may_approve = sponsor_may_approve(&index, &action.held_for);
+    let sponsor_barred =
+        !sponsor_may_approve && action.sponsor.as_deref() == Some(viewer.username.as_str());
+    Ok(super::ActionPageData {
+        action,
+        can_decide: viewer.role.can_decide_actions(),
+        sponsor_may_approve,
+        sponsor_barred,
+        record,
+    })
+}
+
 /// A reviewer's verdict.
 #[derive(Debug, Clone)]
 pub enum Verdict {

@@ -6,8 +6,8 @@ use super::model::{ActionDetail, RequestState};
 use super::submission::Submission;
 use crate::db::{placeholders, Db, Tx};
 use crate::error::{stored, AppError};
-use crate::evidence::parse::Evidence;
 use crate::policy::{Outcome, RuleKey, Stage, Trigger};
+use crate::sql::Script;
 use sqlx::Row;
 
 /// Loads one request with its evidence list.
@@ -109,22 +109,21 @@ pub struct NewRequest<'a> {
 /// a list, so very long statements cost more per row than they save.
 const ROWS_PER_INSERT: usize = 16;
 
-/// Inserts decided submissions with their evidence, a few dozen rows per
-/// statement.
-pub async fn insert(tx: &mut Tx<'_>, items: &[NewRequest<'_>]) -> Result<(), AppError> {
-    const COLUMNS: usize = 25;
+/// Adds the INSERTs of decided submissions to the writer's `script`, a few
+/// dozen rows per statement (their evidence after the script has run).
+pub fn insert(script: &mut Script<'_>, items: &[NewRequest<'_>]) -> Result<(), AppError> {
+    const COLUMNS: usize = 26;
     for chunk in items.chunks(ROWS_PER_INSERT) {
-        let sql = format!(
+        script.add(&format!(
             "INSERT INTO action_requests (id, agent_id, capability, capability_known, target, summary, params, \
                observation, decision, reasons, triggers, stage, policy_version, state, payload_hash, created_at, \
-               expires_at, updated_at, held_for, rules, approvals_required, risk, held_mask, spot_check, claimed_at) VALUES {}",
+               expires_at, updated_at, held_for, rules, approvals_required, risk, held_mask, spot_check, claimed_at, run_id) VALUES {}",
             placeholders(chunk.len(), COLUMNS)
-        );
-        let mut q = sqlx::query(&sql);
+        ));
         for item in chunk {
             let a = item.detail;
             let held_for: Vec<&str> = a.held_for.iter().map(|k| k.as_str()).collect();
-            q = q
+            script
                 .bind(a.id.clone())
                 .bind(a.agent_id.clone())
                 .bind(a.capability.clone())
@@ -149,19 +148,9 @@ pub async fn insert(tx: &mut Tx<'_>, items: &[NewRequest<'_>]) -> Result<(), App
                 .bind(item.risk)
                 .bind(RuleKey::mask(&a.held_for))
                 .bind((a.decision == Outcome::Allowed && item.spot_check).then_some("pending"))
-                .bind(a.claimed_at_ms);
+                .bind(a.claimed_at_ms)
+                .bind(crate::runs::key::of(&a.agent_id, &item.submission.run_id));
         }
-        q.execute(&mut **tx).await?;
-    }
-    for item in items {
-        let a = item.detail;
-        let pieces: Vec<(&str, &Evidence)> = a
-            .evidence
-            .iter()
-            .map(|info| info.id.as_str())
-            .zip(&item.submission.evidence)
-            .collect();
-        crate::evidence::store::insert(tx, &a.id, "request", &pieces, a.created_at_ms).await?;
     }
     Ok(())
 }

@@ -32,6 +32,10 @@ pub struct SubmitRequest {
     #[serde(default)]
     #[cfg_attr(feature = "ssr", schema(schema_with = crate::openapi::long_text))]
     pub observation: Option<String>,
+    /// The run this action is part of: the agent's name for it.
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(schema_with = crate::openapi::submission_run))]
+    pub run_id: Option<String>,
 }
 
 /// A validated submission.
@@ -43,6 +47,9 @@ pub struct Submission {
     pub params: serde_json::Value,
     pub observation: Option<String>,
     pub evidence: Vec<Evidence>,
+    /// The agent's name for the run it is part of (not part of what a
+    /// reviewer approves, so not in the payload hash).
+    pub run_id: Option<String>,
 }
 
 /// Capability names look like `email.send`: lowercase letters, digits, `_`, `.` and `-`.
@@ -85,6 +92,11 @@ impl Submission {
                 .map(|o| crate::text::field("observation", &o, 10_000))
                 .transpose()?,
             evidence,
+            run_id: req
+                .run_id
+                .as_deref()
+                .map(crate::runs::key::parse)
+                .transpose()?,
         })
     }
 

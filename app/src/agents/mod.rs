@@ -14,6 +14,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema), schema(as = AgentSummary))]
 pub struct AgentRow {
     pub id: String,
     pub name: String,
@@ -49,6 +50,7 @@ pub struct AgentDetail {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema), schema(as = AgentRequest))]
 pub struct RecentRequest {
     pub id: String,
     pub capability: String,

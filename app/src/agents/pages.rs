@@ -190,6 +190,7 @@ fn AgentDetailView(
             <dt>"Status"</dt><dd data-testid="agent-status">{a.status.clone()}</dd>
             <dt>"Registered"</dt><dd><TimeText text=a.created_at.clone()/></dd>
             <dt>"Agent id"</dt><dd><code>{a.id.clone()}</code></dd>
+            <dt>"MCP tools"</dt><dd><a href=format!("/agents/{}/mcp", a.id)>"MCP upstreams"</a></dd>
         </dl>
         <section class="card">
             <h2>"API keys"</h2>
@@ -239,6 +240,7 @@ fn AgentDetailView(
         <crate::trust::AgentRecord agent_id=a.id.clone() stage=a.stage suspended=a.status == "suspended"/>
         <GrantsPanel agent_id=a.id.clone() can_manage capabilities=detail.capabilities/>
         <crate::quota::QuotaPanel agent_id=a.id.clone()/>
+        <crate::runs::AgentRunsPanel agent_id=a.id.clone()/>
         <RecentRequests rows=detail.recent/>
     }
 }

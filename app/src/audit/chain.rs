@@ -6,6 +6,7 @@
 
 use crate::db::{placeholders, Db, Tx};
 use crate::error::AppError;
+use crate::sql::Script;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
@@ -91,29 +92,33 @@ impl Link {
 }
 
 /// Locks the chain's head until the transaction ends (the UPDATE takes the
-/// row lock on PostgreSQL, the write lock on SQLite) and reads it.
+/// row lock on PostgreSQL, the write lock on SQLite) and reads it, in one
+/// statement.
 pub async fn lock_head(tx: &mut Tx<'_>) -> Result<(i64, String), AppError> {
-    sqlx::query("UPDATE audit_head SET chain_no = chain_no WHERE id = 1")
-        .execute(&mut **tx)
-        .await?;
-    let r = sqlx::query("SELECT chain_no, hash FROM audit_head WHERE id = 1")
-        .fetch_one(&mut **tx)
-        .await?;
+    let r = sqlx::query(
+        "UPDATE audit_head SET chain_no = chain_no WHERE id = 1 RETURNING chain_no, hash",
+    )
+    .fetch_one(&mut **tx)
+    .await?;
     Ok((r.try_get("chain_no")?, r.try_get("hash")?))
 }
 
-/// Writes links made on a locked head, and moves the head to the last.
+/// Writes links made on a locked head, and moves the head to the last: one
+/// trip to the database (`Script`).
 pub async fn append(tx: &mut Tx<'_>, links: &[Link]) -> Result<(), AppError> {
     const ROWS: usize = 16;
+    let Some(last) = links.last() else {
+        return Ok(());
+    };
+    let mut script = Script::new();
     for chunk in links.chunks(ROWS) {
-        let sql = format!(
+        script.add(&format!(
             "INSERT INTO audit_events (chain_no, prev_hash, id, at, actor_kind, actor_id, what, \
                subject_kind, subject_id, detail, hash) VALUES {}",
             placeholders(chunk.len(), 11)
-        );
-        let mut q = sqlx::query(&sql);
+        ));
         for l in chunk {
-            q = q
+            script
                 .bind(l.n)
                 .bind(l.prev.clone())
                 .bind(l.id.clone())
@@ -126,15 +131,12 @@ pub async fn append(tx: &mut Tx<'_>, links: &[Link]) -> Result<(), AppError> {
                 .bind(l.detail.clone())
                 .bind(l.hash.clone());
         }
-        q.execute(&mut **tx).await?;
     }
-    if let Some(last) = links.last() {
-        sqlx::query("UPDATE audit_head SET chain_no = $1, hash = $2 WHERE id = 1")
-            .bind(last.n)
-            .bind(&last.hash)
-            .execute(&mut **tx)
-            .await?;
-    }
+    script
+        .add("UPDATE audit_head SET chain_no = $1, hash = $2 WHERE id = 1")
+        .bind(last.n)
+        .bind(last.hash.clone());
+    script.run(tx).await?;
     Ok(())
 }
 

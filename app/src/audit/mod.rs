@@ -69,6 +69,11 @@ pub async fn record_many(tx: &mut Tx<'_>, events: Vec<Event<'_>>) -> Result<(), 
     if events.is_empty() {
         return Ok(());
     }
+    let slack = crate::slack::outbox::wanted(
+        events
+            .iter()
+            .map(|e| (e.subject_kind, e.subject_id, e.what, &e.detail)),
+    );
     let (mut n, mut prev) = chain::lock_head(tx).await?;
     let at = now_ms();
     let links: Vec<Link> = events
@@ -93,5 +98,7 @@ pub async fn record_many(tx: &mut Tx<'_>, events: Vec<Event<'_>>) -> Result<(), 
             link
         })
         .collect();
-    chain::append(tx, &links).await
+    chain::append(tx, &links).await?;
+    crate::webhooks::outbox::enqueue(tx, &links).await?;
+    crate::slack::outbox::enqueue(tx, &slack).await
 }

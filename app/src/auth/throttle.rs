@@ -19,6 +19,10 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 /// (an address may be a whole office behind one NAT).
 const FREE_PER_USER: u32 = 5;
 const FREE_PER_ADDRESS: u32 = 20;
+/// Refused API tokens allowed per address (`token:` keys) before back-off:
+/// a token cannot be guessed, so this only stops a flood, and a script
+/// with a stale token gets a few retries before it is slowed down.
+const FREE_PER_TOKEN_ADDRESS: u32 = 100;
 /// The longest one back-off lasts.
 const MAX_BACKOFF: Duration = Duration::from_secs(15 * 60);
 /// Failures are forgotten after this long without one: much longer than
@@ -68,6 +72,8 @@ impl SignInGuard {
     fn free(key: &str) -> u32 {
         if key.starts_with("user:") {
             FREE_PER_USER
+        } else if key.starts_with("token:") {
+            FREE_PER_TOKEN_ADDRESS
         } else {
             FREE_PER_ADDRESS
         }
@@ -88,34 +94,24 @@ impl SignInGuard {
     pub fn begin(&self, keys: &[String]) -> Result<(), AppError> {
         let now = Instant::now();
         let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let wait = keys
-            .iter()
-            .filter_map(|k| map.get(k).map(|f| (k, f)))
-            .filter(|(_, f)| now.duration_since(f.last) < FORGET)
-            .map(|(k, f)| (f.last + Self::backoff(k, f.count)).saturating_duration_since(now))
-            .max()
-            .unwrap_or_default();
-        if !wait.is_zero() {
-            return Err(AppError::TooManyRequests(
-                "too many failed sign-ins: wait before trying again".into(),
-                wait.as_secs().max(1),
-            ));
-        }
-        if map.len() >= MAX_ENTRIES {
-            sweep(&mut map, now);
-        }
-        for key in keys {
-            let f = map.entry(key.clone()).or_insert(Failures {
-                count: 0,
-                last: now,
-            });
-            if now.duration_since(f.last) >= FORGET {
-                f.count = 0;
-            }
-            f.count += 1;
-            f.last = now;
-        }
+        refuse_while_waiting(&map, keys, now, "too many failed sign-ins")?;
+        count_failure(&mut map, keys, now);
         Ok(())
+    }
+
+    /// For a credential far too long to guess (a personal API token): 429
+    /// while any of `keys` is backing off, without counting this attempt,
+    /// so that a script making many calls at once with a good token does
+    /// not slow itself down. A refused token is counted with `failed`.
+    pub fn check(&self, keys: &[String]) -> Result<(), AppError> {
+        let map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        refuse_while_waiting(&map, keys, Instant::now(), "too many refused tokens")
+    }
+
+    /// Counts a refused attempt against `keys` (see `check`).
+    pub fn failed(&self, keys: &[String]) {
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        count_failure(&mut map, keys, Instant::now());
     }
 
     /// A correct password: the username's failures are forgotten, and this
@@ -142,6 +138,46 @@ impl SignInGuard {
                 1,
             )),
         }
+    }
+}
+
+/// 429 while any of `keys` is backing off, with when to try again.
+fn refuse_while_waiting(
+    map: &HashMap<String, Failures>,
+    keys: &[String],
+    now: Instant,
+    what: &str,
+) -> Result<(), AppError> {
+    let wait = keys
+        .iter()
+        .filter_map(|k| map.get(k).map(|f| (k, f)))
+        .filter(|(_, f)| now.duration_since(f.last) < FORGET)
+        .map(|(k, f)| (f.last + SignInGuard::backoff(k, f.count)).saturating_duration_since(now))
+        .max()
+        .unwrap_or_default();
+    if wait.is_zero() {
+        return Ok(());
+    }
+    Err(AppError::TooManyRequests(
+        format!("{what}: wait before trying again"),
+        wait.as_secs().max(1),
+    ))
+}
+
+fn count_failure(map: &mut HashMap<String, Failures>, keys: &[String], now: Instant) {
+    if map.len() >= MAX_ENTRIES {
+        sweep(map, now);
+    }
+    for key in keys {
+        let f = map.entry(key.clone()).or_insert(Failures {
+            count: 0,
+            last: now,
+        });
+        if now.duration_since(f.last) >= FORGET {
+            f.count = 0;
+        }
+        f.count += 1;
+        f.last = now;
     }
 }
 

@@ -185,6 +185,59 @@ pub async fn add_by_operator(
     Ok(true)
 }
 
+/// Adds a capability the catalog does not have yet, as a lead registering
+/// an MCP upstream: under the two-person rule like any new entry (one
+/// without risk triggers waits for a second lead as a change request, and
+/// is not proposed twice). An entry that exists is left as leads keep it.
+/// Call inside a transaction that bumped the policy epoch first. None: the
+/// entry was there, or a proposal for it is open already.
+pub async fn add_by_lead(
+    tx: &mut Tx<'_>,
+    user: &UserView,
+    new: NewCapability<'_>,
+    reason: &str,
+) -> Result<Option<Saved<CapabilityRow>>, AppError> {
+    let name = parse_capability(new.name)?;
+    if current(tx, &name).await?.is_some() {
+        return Ok(None);
+    }
+    let proposed = sqlx::query(
+        "SELECT id FROM change_requests WHERE kind = $1 AND subject = $2 AND state = 'open'",
+    )
+    .bind(Kind::Capability.as_str())
+    .bind(&name)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if proposed.is_some() {
+        return Ok(None);
+    }
+    let after = CapabilityRow {
+        name: name.clone(),
+        description: crate::text::field("the description", new.description, 500)?,
+        triggers: new.triggers,
+        reversible: new.reversible,
+        unreadable: None,
+    };
+    let open = change::store::Open {
+        kind: Kind::Capability,
+        agent_id: None,
+        subject: &name,
+        before: None,
+        after: json(&after),
+        rises: rises(None, &after),
+        reason,
+        detail: None,
+        needed: 1,
+    };
+    match change::store::gate(tx, user, open).await? {
+        Gate::Proposed(p) => Ok(Some(Saved::Proposed(p))),
+        Gate::Apply(how) => {
+            write(tx, &Actor::User(user.id.clone()), &after, None, how).await?;
+            Ok(Some(Saved::Applied(after)))
+        }
+    }
+}
+
 async fn current(tx: &mut Tx<'_>, name: &str) -> Result<Option<CapabilityRow>, AppError> {
     sqlx::query("SELECT name, description, triggers, reversible FROM capabilities WHERE name = $1")
         .bind(name)

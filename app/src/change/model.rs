@@ -99,6 +99,7 @@ impl<T> Saved<T> {
 
 /// One lead's decision on a change request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema), schema(as = PromotionVote))]
 pub struct Vote {
     pub by: String,
     pub verdict: String,

@@ -147,6 +147,47 @@ impl BearerFrom {
     }
 }
 
+/// Environment variables a lead may name as a token's source start so.
+pub const LEAD_TOKEN_ENV_PREFIX: &str = "MCP_TOKEN_";
+/// Files a lead may name as a token's source lie directly in this folder.
+pub const LEAD_TOKEN_DIR: &str = "/etc/belay/mcp-tokens/";
+
+impl BearerFrom {
+    /// Where a lead in the browser may have a token read: `kind` is
+    /// `none`, `env` or `file`. A lead also chooses the URL the token is
+    /// sent to, so a free choice would let them send any secret of the
+    /// server (its environment, any file it can read) to a server of
+    /// theirs: the operator puts upstream tokens where leads may name them,
+    /// `MCP_TOKEN_*` variables or files in /etc/belay/mcp-tokens/. The CLI's
+    /// rules apply too.
+    pub fn for_lead(kind: &str, source: &str) -> Result<Option<BearerFrom>, AppError> {
+        let source = source.trim();
+        match kind {
+            "none" | "" => Ok(None),
+            "env" if source.starts_with(LEAD_TOKEN_ENV_PREFIX) => BearerFrom::env(source).map(Some),
+            "env" => Err(AppError::validation(format!(
+                "from this page, a token is read from an environment variable whose name starts with {LEAD_TOKEN_ENV_PREFIX} (the operator sets it; any other takes the CLI)"
+            ))),
+            "file" => {
+                let name = source.strip_prefix(LEAD_TOKEN_DIR).unwrap_or_default();
+                let plain = !name.is_empty()
+                    && name != ".."
+                    && name != "."
+                    && !name.contains('/');
+                if !plain {
+                    return Err(AppError::validation(format!(
+                        "from this page, a token is read from a file directly in {LEAD_TOKEN_DIR} (the operator puts it there; any other takes the CLI)"
+                    )));
+                }
+                BearerFrom::file(source).map(Some)
+            }
+            _ => Err(AppError::validation(
+                "a token is read from nowhere, an environment variable or a file",
+            )),
+        }
+    }
+}
+
 impl std::fmt::Display for Endpoint {
     /// For listings: the command, or the URL and where its token comes from.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -216,6 +257,32 @@ mod tests {
             "token:x",
         ] {
             assert!(BearerFrom::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_lead_names_only_token_sources_the_operator_set_aside() {
+        assert_eq!(BearerFrom::for_lead("none", "").unwrap(), None);
+        assert_eq!(
+            BearerFrom::for_lead("env", "MCP_TOKEN_GITHUB").unwrap(),
+            Some(BearerFrom::Env("MCP_TOKEN_GITHUB".into()))
+        );
+        assert_eq!(
+            BearerFrom::for_lead("file", "/etc/belay/mcp-tokens/github").unwrap(),
+            Some(BearerFrom::File("/etc/belay/mcp-tokens/github".into()))
+        );
+        for (kind, bad) in [
+            ("env", "DATABASE_URL"),
+            ("env", "AWS_SECRET_ACCESS_KEY"),
+            ("env", "MCP_TOKEN_A-B"),
+            ("file", "/etc/shadow"),
+            ("file", "/etc/belay/mcp-tokens/../../shadow"),
+            ("file", "/etc/belay/mcp-tokens/"),
+            ("file", "/etc/belay/mcp-tokens/.."),
+            ("file", "relative"),
+            ("token", "x"),
+        ] {
+            assert!(BearerFrom::for_lead(kind, bad).is_err(), "{kind} {bad:?}");
         }
     }
 

@@ -4,11 +4,62 @@
 //! gateway, the upstream processes) lives in the server crate; every tool
 //! call becomes an ordinary action request there.
 
+#[cfg(feature = "ssr")]
+pub mod at_stage;
+#[cfg(feature = "ssr")]
 pub mod endpoint;
+mod manage;
+#[cfg(feature = "ssr")]
+mod overview;
+mod pages;
+#[cfg(feature = "ssr")]
+pub mod removal;
+#[cfg(feature = "ssr")]
 pub mod store;
+
+pub use manage::*;
+pub use pages::McpPage;
 
 use crate::error::AppError;
 use crate::policy::Trigger;
+
+/// What the server gives the lead's MCP page: a way to list an upstream's
+/// tools (the MCP client lives in the server crate), and how long the
+/// gateway holds a call, for the page's wording.
+#[cfg(feature = "ssr")]
+#[derive(Clone)]
+pub struct Connector {
+    list: std::sync::Arc<dyn Fn(endpoint::Endpoint) -> ListingTools + Send + Sync>,
+    pub wait_secs: u64,
+}
+
+#[cfg(feature = "ssr")]
+type ListingTools = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Vec<store::NewTool>, String>> + Send>,
+>;
+
+#[cfg(feature = "ssr")]
+impl Connector {
+    pub fn new(
+        wait_secs: u64,
+        list: impl Fn(endpoint::Endpoint) -> ListingTools + Send + Sync + 'static,
+    ) -> Connector {
+        Connector {
+            list: std::sync::Arc::new(list),
+            wait_secs,
+        }
+    }
+
+    /// Connects to the upstream and lists its tools; errors say why in words.
+    pub async fn list_tools(
+        &self,
+        endpoint: &endpoint::Endpoint,
+    ) -> Result<Vec<store::NewTool>, AppError> {
+        (self.list)(endpoint.clone()).await.map_err(|why| {
+            AppError::validation(format!("Belay could not list the upstream's tools: {why}"))
+        })
+    }
+}
 
 /// Longest upstream name.
 pub const MAX_UPSTREAM_NAME: usize = 40;

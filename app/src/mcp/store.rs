@@ -6,7 +6,9 @@
 use super::endpoint::{BearerFrom, Endpoint};
 use super::{capability_for, triggers_for, ToolHints, UpstreamName};
 use crate::audit::{self, Actor};
-use crate::catalog::store::{add_by_operator, NewCapability};
+use crate::auth::UserView;
+use crate::catalog::store::{add_by_lead, add_by_operator, NewCapability};
+use crate::change::Saved;
 use crate::db::{new_id, now_ms, Db};
 use crate::error::{stored, AppError};
 use crate::policy::store::bump_epoch;
@@ -26,14 +28,34 @@ pub struct NewTool {
     pub definition: serde_json::Value,
 }
 
-/// One registered tool, as `belay mcp add-upstream` reports it.
+/// One registered tool, as `belay mcp add-upstream` and the page report it.
 #[derive(Debug, Clone)]
 pub struct RegisteredTool {
     pub tool: String,
     pub capability: String,
     pub triggers: Vec<Trigger>,
-    /// False: the catalog already had the entry, kept as leads keep it.
+    /// False: the catalog already had the entry, kept as leads keep it (or
+    /// it waits for a second lead: `proposal`).
     pub added: bool,
+    /// The change request that adds the entry once another lead approves.
+    pub proposal: Option<String>,
+}
+
+/// Who registers an upstream: the operator (the CLI; new catalog entries
+/// are break-glass), or a lead in the browser (new entries under the
+/// two-person rule; only URL upstreams, since a command runs on the server).
+pub enum By<'a> {
+    Operator(&'a Actor),
+    Lead { user: &'a UserView, reason: &'a str },
+}
+
+impl By<'_> {
+    fn actor(&self) -> Actor {
+        match self {
+            By::Operator(a) => (*a).clone(),
+            By::Lead { user, .. } => Actor::User(user.id.clone()),
+        }
+    }
 }
 
 /// An agent's upstream with its tools.
@@ -61,7 +83,7 @@ pub struct Tool {
 #[tracing::instrument(skip(db, by, endpoint, tools), fields(upstream = %upstream.as_str()))]
 pub async fn register(
     db: &Db,
-    by: &Actor,
+    by: &By<'_>,
     agent: &str,
     upstream: &UpstreamName,
     endpoint: &Endpoint,
@@ -81,7 +103,8 @@ pub async fn register(
             tools.len()
         )));
     }
-    let created_by = match by {
+    let actor = by.actor();
+    let created_by = match &actor {
         Actor::User(id) | Actor::Operator(id) => id.clone(),
         Actor::Agent(_) | Actor::System => {
             return Err(AppError::Forbidden(
@@ -89,6 +112,7 @@ pub async fn register(
             ))
         }
     };
+    let command_json = serde_json::to_string(&command).map_err(|_| AppError::Internal)?;
     let mut tx = db.begin().await?;
     // First, so this change and the decision writer serialize on the epoch.
     bump_epoch(&mut tx).await?;
@@ -110,6 +134,11 @@ pub async fn register(
             let old: String = r.try_get("command")?;
             let old_url: Option<String> = r.try_get("url")?;
             let old_tools = tool_names(&mut tx, &id).await?;
+            // A lead may list a command upstream's tools again, never change its command.
+            let same_command = old == command_json && old_url.is_none();
+            if matches!(by, By::Lead { .. }) && !command.is_empty() && !same_command {
+                return Err(lead_no_command());
+            }
             sqlx::query("DELETE FROM mcp_tools WHERE upstream_id = $1")
                 .bind(&id)
                 .execute(&mut *tx)
@@ -117,7 +146,7 @@ pub async fn register(
             sqlx::query(
                 "UPDATE mcp_upstreams SET command = $1, url = $2, bearer_from = $3 WHERE id = $4",
             )
-            .bind(serde_json::to_string(&command).map_err(|_| AppError::Internal)?)
+            .bind(&command_json)
             .bind(url.clone())
             .bind(bearer.clone())
             .bind(&id)
@@ -129,6 +158,9 @@ pub async fn register(
                 Some(serde_json::json!({ "command": old, "url": old_url, "tools": old_tools })),
             )
         }
+        None if matches!(by, By::Lead { .. }) && !command.is_empty() => {
+            return Err(lead_no_command())
+        }
         None => {
             let id = new_id();
             sqlx::query(
@@ -138,7 +170,7 @@ pub async fn register(
             .bind(&id)
             .bind(&agent_id)
             .bind(upstream.as_str())
-            .bind(serde_json::to_string(&command).map_err(|_| AppError::Internal)?)
+            .bind(&command_json)
             .bind(url.clone())
             .bind(bearer.clone())
             .bind(&created_by)
@@ -172,19 +204,31 @@ pub async fn register(
             .unwrap_or_else(|| "no description given".into());
         let description = format!("MCP tool {} of {}: {described}", t.name, upstream.as_str());
         let description: String = description.chars().take(500).collect();
-        // Only the operator registers for now (a browser page for leads
-        // would go through the catalog's two-person rule instead).
-        let added = add_by_operator(
-            &mut tx,
-            by,
-            NewCapability {
-                name: &capability,
-                description: &description,
-                triggers: triggers.clone(),
-                reversible: false,
-            },
-        )
-        .await?;
+        let new = NewCapability {
+            name: &capability,
+            description: &description,
+            triggers: triggers.clone(),
+            reversible: false,
+        };
+        let (added, proposal) = match by {
+            By::Operator(operator) => (add_by_operator(&mut tx, operator, new).await?, None),
+            By::Lead { user, reason } => {
+                let why = if reason.trim().is_empty() {
+                    format!(
+                        "{} of upstream {} lists it as read-only",
+                        t.name,
+                        upstream.as_str()
+                    )
+                } else {
+                    reason.to_string()
+                };
+                match add_by_lead(&mut tx, user, new, &why).await? {
+                    Some(Saved::Applied(_)) => (true, None),
+                    Some(Saved::Proposed(p)) => (false, Some(p.change_id)),
+                    None => (false, None),
+                }
+            }
+        };
         sqlx::query(
             "INSERT INTO mcp_tools (upstream_id, tool, capability, definition) VALUES ($1, $2, $3, $4)",
         )
@@ -199,6 +243,7 @@ pub async fn register(
             capability,
             triggers,
             added,
+            proposal,
         });
     }
     let after = serde_json::json!({
@@ -207,12 +252,13 @@ pub async fn register(
         "command": command, "url": url, "bearer_from": bearer,
         "tools": out.iter().map(|t| serde_json::json!({
             "tool": t.tool, "capability": t.capability, "catalog_entry_added": t.added,
+            "catalog_entry_proposed": t.proposal,
         })).collect::<Vec<_>>(),
     });
     audit::record(
         &mut tx,
         audit::Event {
-            actor: by,
+            actor: &actor,
             what: if before.is_some() {
                 "mcp.upstream_changed"
             } else {
@@ -226,6 +272,12 @@ pub async fn register(
     .await?;
     tx.commit().await?;
     Ok(out)
+}
+
+fn lead_no_command() -> AppError {
+    AppError::Forbidden(
+        "a command upstream runs a program on the server, so only the operator registers or changes one (belay mcp add-upstream)".into(),
+    )
 }
 
 async fn tool_names(

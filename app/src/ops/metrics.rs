@@ -37,6 +37,7 @@ pub struct Metrics {
     claims: Family<Label, Counter>,
     outcomes: Family<Labels, Counter>,
     sign_in_refusals: Family<Label, Counter>,
+    webhook_deliveries: Family<Label, Counter>,
 }
 
 /// One second to four weeks: a person decides in minutes or days.
@@ -61,6 +62,7 @@ impl Metrics {
             claims: Family::default(),
             outcomes: Family::default(),
             sign_in_refusals: Family::default(),
+            webhook_deliveries: Family::default(),
         };
         let r = &mut m.registry;
         r.register(
@@ -108,6 +110,11 @@ impl Metrics {
             "Refused sign-ins: wrong credentials, backing off, or no free hashing slot",
             m.sign_in_refusals.clone(),
         );
+        r.register(
+            "webhook_deliveries",
+            "Webhook delivery attempts this replica made, by result: delivered, retrying (will be tried again) or failed (out of tries)",
+            m.webhook_deliveries.clone(),
+        );
         r.register_collector(Box::new(QuotaRefusals(usage)));
         m
     }
@@ -149,6 +156,13 @@ impl Metrics {
         let incident = if incident { "true" } else { "false" };
         let labels = [("result", result), ("incident", incident)];
         self.outcomes.get_or_create(&labels).inc();
+    }
+
+    /// One webhook delivery attempt: `delivered`, `retrying` or `failed`.
+    pub fn webhook_attempt(&self, result: &'static str) {
+        self.webhook_deliveries
+            .get_or_create(&[("result", result)])
+            .inc();
     }
 
     /// A refused sign-in, by why: the caller's `AppError` says it.
@@ -217,6 +231,7 @@ mod tests {
         m.finally_decided("pending_approval", 5);
         m.finally_decided("approved", 90_000);
         m.sign_in_refused(&AppError::Internal);
+        m.webhook_attempt("retrying");
         usage.refused("some-agent-id", Kind::Pending, 1);
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &m.registry).unwrap();
@@ -224,6 +239,7 @@ mod tests {
             out.contains("belay_decisions_total{decision=\"allowed\",stage=\"scoped_autonomy\"} 1")
         );
         assert!(out.contains("belay_time_to_decision_seconds_count{outcome=\"approved\"} 1"));
+        assert!(out.contains("belay_webhook_deliveries_total{result=\"retrying\"} 1"));
         assert!(!out.contains("pending_approval\"}"), "{out}");
         assert!(
             out.contains("belay_quota_refusals_total{quota=\"pending\"} 1"),

@@ -3,6 +3,7 @@
 use super::{list_people, ChangePassword, PersonRow, ResetPassword, SetActive, SetRole};
 use crate::auth::Role;
 use crate::local_time::TimeText;
+use crate::slack::SlackLinkSection;
 use crate::ui::ErrorNote;
 use leptos::prelude::*;
 
@@ -121,5 +122,7 @@ pub fn AccountPage() -> impl IntoView {
                 None => ().into_any(),
             }}
         </section>
+        <crate::tokens::TokensSection/>
+        <SlackLinkSection/>
     }
 }

@@ -81,6 +81,10 @@ async fn reload_policy(state: AppState, wake: Arc<Notify>) {
         if let Err(e) = reloaded.await {
             tracing::warn!(error = %e, "cannot reload the policy index after a change; the next decision does");
         }
+        // Webhook endpoint changes bump the epoch too (`webhooks/store.rs`).
+        if let Err(e) = crate::webhooks::outbox::reload(&state.db).await {
+            tracing::warn!(error = %e, "cannot reload the webhook subscriptions; the delivery worker retries");
+        }
     }
 }
 

@@ -97,10 +97,11 @@ pub async fn notify(
     message: &str,
     at: i64,
 ) -> Result<(), AppError> {
+    let id = new_id();
     sqlx::query(
         "INSERT INTO notices (id, at, kind, agent_id, capability, message) VALUES ($1, $2, $3, $4, $5, $6)",
     )
-    .bind(new_id())
+    .bind(&id)
     .bind(at)
     .bind(kind)
     .bind(agent_id)
@@ -108,5 +109,15 @@ pub async fn notify(
     .bind(message)
     .execute(&mut **tx)
     .await?;
-    Ok(())
+    // A notice has no audit event of its own (the change behind it has).
+    let data = serde_json::json!({
+        "notice": { "id": id, "kind": kind, "agent_id": agent_id, "capability": capability, "message": message },
+    });
+    let event = crate::webhooks::outbox::Event {
+        id,
+        at,
+        event_type: crate::webhooks::events::EventType::NoticeRaised,
+        data,
+    };
+    crate::webhooks::outbox::enqueue_one(tx, event).await
 }

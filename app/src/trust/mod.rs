@@ -22,6 +22,8 @@ pub mod metrics;
 #[cfg(feature = "ssr")]
 pub mod promotion;
 #[cfg(feature = "ssr")]
+pub mod record_data;
+#[cfg(feature = "ssr")]
 pub mod rollup;
 #[cfg(feature = "ssr")]
 pub mod settings;
@@ -47,6 +49,7 @@ use views::*;
 /// The agent page's record: metrics, timeline, readiness for the next
 /// stage with its what-if, and the agent's reviews.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema), schema(as = AgentRecord))]
 pub struct RecordData {
     pub metrics: AgentMetrics,
     pub next: Option<NextStage>,
@@ -55,6 +58,7 @@ pub struct RecordData {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NextStage {
     pub to: Stage,
     pub checks: Vec<Check>,
@@ -75,29 +79,7 @@ pub async fn agent_record(agent_id: String) -> Result<RecordData, AppError> {
     crate::error::respond(async move {
         let (state, user) =
             crate::auth::session::guard(crate::auth::Role::can_see, "see this").await?;
-        crate::db::known_id(&agent_id, "agent")?;
-        let now = crate::db::now_ms();
-        let metrics = metrics::for_agent(&state.db, &agent_id, now).await?;
-        let agent = promotion::agent_now(&mut *state.db.acquire().await?, &agent_id).await?;
-        let next = match Stage::ALL.into_iter().find(|s| *s > agent.stage) {
-            Some(to) if !agent.suspended => {
-                let c = settings::criteria_for(&state.db, to).await?;
-                let checks = evaluate(&c, &metrics.windows[1], metrics.days_at_stage);
-                let what_if = whatif::run(&state, &agent_id, to, &[], now).await?;
-                Some(NextStage {
-                    to,
-                    checks,
-                    what_if,
-                })
-            }
-            _ => None,
-        };
-        Ok(RecordData {
-            metrics,
-            next,
-            reviews: promotion::list(&state, Some(&agent_id)).await?,
-            can_open: user.role.can_manage_agents(),
-        })
+        record_data::load(&state, &user, &agent_id).await
     })
     .await
 }

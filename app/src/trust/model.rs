@@ -25,6 +25,7 @@ const WAIT_LABELS: [&str; WAIT_BUCKETS] = [
 /// Counts over one window. Rates are over human decisions (approved,
 /// rejected or expired); "corrected" are approvals with edits.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema), schema(as = TrustFigures))]
 pub struct Figures {
     pub days: i64,
     pub submitted: i64,
@@ -92,6 +93,7 @@ pub fn median_bucket(wait: &[i64]) -> Option<u8> {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CapabilityFigures {
     pub capability: String,
     /// One per `WINDOWS` entry.
@@ -100,6 +102,7 @@ pub struct CapabilityFigures {
 
 /// One week of the trend chart.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct WeekBar {
     /// The week's first day, `YYYY-MM-DD`.
     pub starts: String,
@@ -113,6 +116,7 @@ pub struct WeekBar {
 
 /// One change of trust on the timeline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct StageChange {
     pub at: String,
     pub kind: String,
@@ -125,6 +129,7 @@ pub struct StageChange {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AgentMetrics {
     /// One per `WINDOWS` entry.
     pub windows: Vec<Figures>,
@@ -137,6 +142,7 @@ pub struct AgentMetrics {
 
 /// Readiness criteria for promotion to one stage.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema), schema(as = ReadinessCriteria))]
 pub struct Criteria {
     pub stage: Stage,
     pub min_decisions: i64,
@@ -150,6 +156,7 @@ pub struct Criteria {
 
 /// One criterion, met or not, with the figure it was judged on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema), schema(as = ReadinessCheck))]
 pub struct Check {
     pub label: String,
     pub wanted: String,
@@ -207,6 +214,7 @@ pub fn evaluate(c: &Criteria, f: &Figures, days_at_stage: i64) -> Vec<Check> {
 
 /// How the past 30 days would have gone at another stage.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct WhatIf {
     pub stage: Option<Stage>,
     pub considered: i64,

@@ -2,16 +2,13 @@
 //! of, added to in the same transaction as the change they count. Reading
 //! an agent's 90 days is then a few hundred rows, however long its history.
 
-use crate::db::Tx;
+use crate::db::{Db, Tx};
 use crate::error::AppError;
+use crate::sql::Script;
+use sqlx::Row as _;
 use std::collections::BTreeMap;
 
 pub const DAY_MS: i64 = 86_400_000;
-
-/// Benchmarks turn this off to measure what keeping the rollups costs the
-/// write path (`cargo bench -p belay --bench load`); nothing else can.
-#[cfg(feature = "bench-knobs")]
-pub static KEEP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
 
 /// Upper bounds (exclusive) of the time-to-decision buckets; the last
 /// bucket holds everything slower. The migration's backfill uses the same.
@@ -174,41 +171,83 @@ pub async fn add(
 }
 
 /// Adds many changes in one statement: a row per agent, capability and
-/// period (day and week), naming only the counters that change, so a batch
-/// of submissions costs the write path one small upsert.
+/// period (day and week), naming only the counters that change.
 pub async fn add_many(
     tx: &mut Tx<'_>,
     changes: impl IntoIterator<Item = (String, String, i64, Counts)>,
 ) -> Result<(), AppError> {
-    // Sorted, so concurrent transactions lock rows in the same order.
-    let mut merged: BTreeMap<(String, String, i64, i64), Counts> = BTreeMap::new();
-    for (agent, cap, at, counts) in changes {
-        let day = day_of(at);
-        for (grain, period) in [(0, day), (1, week_of(day))] {
-            merged
-                .entry((agent.clone(), cap.clone(), grain, period))
-                .or_default()
-                .add(&counts);
+    let merged = Merged::of(changes);
+    // A statement at a time: SQLite numbers at most 32,766 values in one.
+    for chunk in merged.rows.chunks(merged.rows_per_statement()) {
+        let mut script = Script::new();
+        merged.insert(&mut script, chunk);
+        script.run(tx).await?;
+    }
+    Ok(())
+}
+
+/// `add_many` as a part of a larger write (the writer's batch, at most a
+/// few hundred rows), so a batch of submissions costs its rollups no trip
+/// of their own.
+pub fn add_to(
+    script: &mut Script<'_>,
+    changes: impl IntoIterator<Item = (String, String, i64, Counts)>,
+) {
+    let merged = Merged::of(changes);
+    for chunk in merged.rows.chunks(merged.rows_per_statement()) {
+        merged.insert(script, chunk);
+    }
+}
+
+type Row = ((String, String, i64, i64), Counts);
+
+/// Changes summed per row, and the counters any of them moves.
+struct Merged {
+    rows: Vec<Row>,
+    used: Vec<usize>,
+}
+
+impl Merged {
+    fn of(changes: impl IntoIterator<Item = (String, String, i64, Counts)>) -> Merged {
+        // Sorted, so concurrent transactions lock rows in the same order.
+        let mut merged: BTreeMap<(String, String, i64, i64), Counts> = BTreeMap::new();
+        for (agent, cap, at, counts) in changes {
+            let day = day_of(at);
+            for (grain, period) in [(0, day), (1, week_of(day))] {
+                merged
+                    .entry((agent.clone(), cap.clone(), grain, period))
+                    .or_default()
+                    .add(&counts);
+            }
+        }
+        let used = (0..12 + WAIT_BUCKETS)
+            .filter(|i| merged.values().any(|c| c.values()[*i] != 0))
+            .collect();
+        Merged {
+            rows: merged.into_iter().collect(),
+            used,
         }
     }
-    if merged.is_empty() {
-        return Ok(());
+
+    /// Within every backend's limit on bound parameters.
+    fn rows_per_statement(&self) -> usize {
+        (30_000 / (4 + self.used.len())).max(1)
     }
-    let all = columns();
-    let used: Vec<usize> = (0..all.len())
-        .filter(|i| merged.values().any(|c| c.values()[*i] != 0))
-        .collect();
-    if used.is_empty() {
-        return Ok(());
-    }
-    let width = 4 + used.len();
-    let names = used.iter().map(|i| all[*i].as_str()).collect::<Vec<_>>();
-    let merged: Vec<_> = merged.into_iter().collect();
-    // Within every backend's limit on bound parameters.
-    for chunk in merged.chunks((30_000 / width).max(1)) {
-        let rows = crate::db::placeholders(chunk.len(), width);
-        let sql = format!(
-            "INSERT INTO action_rollups (agent_id, grain, at, capability, {}) VALUES {rows} \
+
+    /// One upsert of `rows` (none if no counter moves).
+    fn insert(&self, script: &mut Script<'_>, rows: &[Row]) {
+        if self.used.is_empty() || rows.is_empty() {
+            return;
+        }
+        let all = columns();
+        let names = self
+            .used
+            .iter()
+            .map(|i| all[*i].as_str())
+            .collect::<Vec<_>>();
+        let values = crate::db::placeholders(rows.len(), 4 + self.used.len());
+        script.add(&format!(
+            "INSERT INTO action_rollups (agent_id, grain, at, capability, {}) VALUES {values} \
              ON CONFLICT (agent_id, grain, at, capability) DO UPDATE SET {}",
             names.join(", "),
             names
@@ -216,22 +255,19 @@ pub async fn add_many(
                 .map(|c| format!("{c} = action_rollups.{c} + excluded.{c}"))
                 .collect::<Vec<_>>()
                 .join(", ")
-        );
-        let mut q = sqlx::query(&sql);
-        for ((agent, cap, grain, period), counts) in chunk {
+        ));
+        for ((agent, cap, grain, period), counts) in rows {
             let values = counts.values();
-            q = q
+            script
                 .bind(agent.clone())
                 .bind(*grain)
                 .bind(*period)
                 .bind(cap.clone());
-            for i in &used {
-                q = q.bind(values[*i]);
+            for i in &self.used {
+                script.bind(values[*i]);
             }
         }
-        q.execute(&mut **tx).await?;
     }
-    Ok(())
 }
 
 /// Counts a reviewer's decision (an approval or a rejection) on the
@@ -257,17 +293,13 @@ pub async fn add_reviewer(
     Ok(())
 }
 
-/// A batch of fresh decisions, counted in one statement in the writer's
-/// transaction.
-pub async fn add_submitted(
-    tx: &mut Tx<'_>,
+/// A batch of fresh decisions, counted in one statement of the writer's
+/// `script`.
+pub fn add_submitted(
+    script: &mut Script<'_>,
     decided: &[(&str, &str, i64, crate::policy::Outcome)],
-) -> Result<(), AppError> {
+) {
     use crate::policy::Outcome;
-    #[cfg(feature = "bench-knobs")]
-    if !KEEP.load(std::sync::atomic::Ordering::Relaxed) {
-        return Ok(());
-    }
     let changes = decided.iter().map(|(agent_id, capability, at, outcome)| {
         let mut c = Counts {
             submitted: 1,
@@ -281,7 +313,35 @@ pub async fn add_submitted(
         }
         (agent_id.to_string(), capability.to_string(), *at, c)
     });
-    add_many(tx, changes).await
+    add_to(script, changes);
+}
+
+/// Everything counted for the agent and capability since its first
+/// request: the sum of its weekly rows, a few dozen a year however many
+/// requests they count (the request page's record).
+pub async fn lifetime(db: &Db, agent_id: &str, capability: &str) -> Result<Counts, AppError> {
+    let cols = columns();
+    let sums = cols
+        .iter()
+        .map(|c| format!("CAST(SUM({c}) AS BIGINT) AS {c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let row = sqlx::query(&format!(
+        "SELECT {sums} FROM action_rollups WHERE agent_id = $1 AND grain = 1 AND capability = $2"
+    ))
+    .bind(agent_id)
+    .bind(capability)
+    .fetch_one(db)
+    .await?;
+    let values = cols
+        .iter()
+        // SUM over no rows is NULL.
+        .map(|c| {
+            row.try_get::<Option<i64>, _>(c.as_str())
+                .map(Option::unwrap_or_default)
+        })
+        .collect::<Result<Vec<i64>, _>>()?;
+    Ok(Counts::from_values(&values))
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ pub struct TrustSettings {
 
 /// What a promotion review froze when it opened.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema), schema(as = PromotionSnapshot))]
 pub struct Snapshot {
     pub taken_at: String,
     /// One per `WINDOWS` entry, for the capabilities under review.
@@ -31,6 +32,7 @@ pub struct Snapshot {
 pub use crate::change::Vote;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema), schema(as = PromotionReview))]
 pub struct ReviewRow {
     pub id: String,
     pub agent_id: String,
@@ -48,6 +50,7 @@ pub struct ReviewRow {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema), schema(as = PromotionReviewDetail))]
 pub struct ReviewDetail {
     pub row: ReviewRow,
     pub sponsor: String,

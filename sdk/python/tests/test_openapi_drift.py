@@ -33,6 +33,9 @@ from belay_client._types import (
     OUTCOME_STATUSES,
 )
 from belay_client.models import wire_fields
+from belay_client import RUN_EVENT_KINDS, Escalation, Run, RunAction, RunEvent
+from belay_client._types import ESCALATION_STATES
+from belay_client.runs import event_body
 
 from .conftest import BelayServer, tiny_png
 from .test_offline import VIEW
@@ -137,6 +140,23 @@ def test_action_view(doc: Schema) -> None:
     assert enum(doc, evidence_props["phase"]) == set(EVIDENCE_PHASES)
 
 
+def test_run_views(doc: Schema) -> None:
+    schema = answer(doc, "/runs/{run_id}/events", "post", "201")
+    props = properties(doc, schema)
+    same_fields(RunEvent, props, required(doc, schema))
+    assert properties(doc, answer(doc, "/runs/{run_id}/events/{event_id}", "get", "200")) == props
+    assert enum(doc, props["kind"]) == set(RUN_EVENT_KINDS)
+    escalation = props["escalation"]
+    same_fields(Escalation, properties(doc, escalation), required(doc, escalation))
+    assert enum(doc, properties(doc, escalation)["state"]) == set(ESCALATION_STATES)
+
+    run = answer(doc, "/runs/{run_id}", "get", "200")
+    same_fields(Run, properties(doc, run), required(doc, run))
+    action = resolve(doc, properties(doc, run)["actions"])["items"]
+    same_fields(RunAction, properties(doc, action), required(doc, action))
+    assert enum(doc, properties(doc, action)["state"]) == set(STATES)
+
+
 def test_me(doc: Schema) -> None:
     schema = answer(doc, "/me", "get", "200")
     props = properties(doc, schema)
@@ -154,6 +174,12 @@ def test_request_bodies(doc: Schema) -> None:
     body = _core.submission_body("c", "t", "s", {"a": 1}, [Evidence.plan("p")], "o")
     assert set(body) <= set(properties(doc, submission))
     assert required(doc, submission) <= set(body)
+
+    with_run = _core.submission_body("c", "t", "s", None, [], None, "run-1")
+    assert set(with_run) <= set(properties(doc, submission))
+    event = request_body(doc, "/runs/{run_id}/events", "post", "application/json")
+    assert set(event_body("page_visited", "t", "https://x", {"a": 1})) <= set(properties(doc, event))
+    assert enum(doc, properties(doc, event)["kind"]) == set(RUN_EVENT_KINDS)
 
     evidence_in = resolve(doc, properties(doc, submission)["evidence"])["items"]
     for piece in (Evidence.plan("p"), Evidence.screenshot(tiny_png()),
@@ -180,6 +206,12 @@ def test_every_call_the_sdk_makes_is_in_the_document(doc: Schema) -> None:
                                              "status": "active", "policy_version": 1, "scope": []})
         if request.url.path.endswith("/openapi.json"):
             return httpx.Response(200, json={})
+        if "/runs/" in request.url.path:
+            event = {"id": "e1", "run_id": "r1", "kind": "note", "at": "2026-01-01T00:00:00Z"}
+            if request.url.path.endswith("/r1"):
+                return httpx.Response(200, json={"run_id": "r1", "started_at": "x", "last_at": "x",
+                                                 "events": [event], "actions": []})
+            return httpx.Response(200, json=event)
         return httpx.Response(200, json={**VIEW, "state": "allowed"})
 
     with Belay("http://belay.test", "k", transport=httpx.MockTransport(answer_all)) as belay:
@@ -192,6 +224,12 @@ def test_every_call_the_sdk_makes_is_in_the_document(doc: Schema) -> None:
         belay.report_success("a1")
         belay.add_evidence("a1", Evidence.plan("p"))
         belay.cancel("a1")
+        belay.submit("c", "t", "s", run_id="r1")
+        belay.run_event("r1", "note", text="n")
+        belay.escalate("r1", "e")
+        belay.get_run("r1")
+        belay.get_run_event("r1", "e1")
+        belay.wait_for_answer("r1", "e1", timeout=5)
 
     base = doc["servers"][0]["url"].rstrip("/") if doc.get("servers") else "/api/v1"
     prefix = "/" + base.split("://")[-1].split("/", 1)[-1] if "://" in base else base

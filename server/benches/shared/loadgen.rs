@@ -1,7 +1,8 @@
 //! The load generator the HTTP benchmarks share, and Belay set up to be
 //! driven by it: one agent at act_with_approval granted `docs.summarize`
 //! (no risk triggers) past its first use, so every submission is decided
-//! `allowed` and durably recorded before its 201.
+//! `allowed` and durably recorded before its 201. Every server measured is
+//! a process of its own (`belay serve`, the control), as in production.
 
 use app::audit::Actor;
 use app::auth::{users, Role};
@@ -18,9 +19,6 @@ pub struct Target {
     pub name: &'static str,
     pub url: String,
     pub key: Option<String>,
-    /// For Belay: whether the trust sensor's rollups are kept in the
-    /// write transaction.
-    pub sensor: Option<bool>,
 }
 
 pub struct Outcome {
@@ -104,36 +102,96 @@ pub async fn run(targets: &[&Target], conns: usize, measure: Duration) -> Outcom
     }
 }
 
-/// Builds and serves one Belay on `database_url` (a fresh SQLite file or
-/// PostgreSQL database): its API's submission URL, and its state.
-pub async fn serve(dir: &std::path::Path, database_url: &str) -> (String, app::state::AppState) {
-    let config = Config {
-        database_url: database_url.to_string(),
-        serve: ServeArgs {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            site_root: dir.join("site").display().to_string(),
-            // The load generator is one agent at full speed: no quota.
-            submissions_per_minute: std::num::NonZeroU32::MAX,
-            ..ServeArgs::default()
-        },
-    };
-    let app = Application::build(config).await.expect("belay builds");
-    let state = app.state().clone();
-    let url = format!("http://127.0.0.1:{}/api/v1/actions", app.port());
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
-    (url, state)
+/// The `belay` binary cargo built beside this benchmark (the bench profile).
+pub const BELAY: &str = env!("CARGO_BIN_EXE_belay");
+
+/// Prepares `database_url` (a fresh SQLite file or PostgreSQL database) for
+/// the load: migrated, with the benchmark's agent; answers its key. Done in
+/// this process, on a runtime of its own that ends here, so the servers
+/// measured are separate processes with nothing of the benchmark in them.
+pub fn prepare(dir: &std::path::Path, database_url: &str) -> String {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let config = Config {
+            database_url: database_url.to_string(),
+            serve: ServeArgs {
+                addr: "127.0.0.1:0".parse().unwrap(),
+                site_root: dir.join("site").display().to_string(),
+                ..ServeArgs::default()
+            },
+        };
+        let app = Application::build(config).await.expect("belay builds");
+        bench_agent(app.state()).await
+    })
 }
 
-/// Belay itself on `database_url`, with the benchmark's agent.
-pub async fn start_belay(dir: &std::path::Path, database_url: &str) -> Target {
-    let (url, state) = serve(dir, database_url).await;
-    let key = bench_agent(&state).await;
-    Target {
-        name: "belay",
-        url,
-        key: Some(key),
-        sensor: Some(true),
+/// A server measured: a child process, killed when this is dropped.
+pub struct Process {
+    child: std::process::Child,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
+}
+
+/// `belay serve` (the binary at `bin`) on `database_url`, as an operator
+/// would run it (default logging, or `RUST_LOG`'s, to a file in `dir` or in
+/// `BELAY_BENCH_LOG`, which keeps it), every quota out of the load
+/// generator's way; answers its submission URL.
+pub fn spawn_belay(
+    bin: &str,
+    dir: &std::path::Path,
+    database_url: &str,
+    name: &str,
+) -> (Process, String) {
+    std::fs::create_dir_all(dir).unwrap();
+    let logs = std::env::var("BELAY_BENCH_LOG").map_or(dir.to_path_buf(), Into::into);
+    std::fs::create_dir_all(&logs).unwrap();
+    let log = std::fs::File::create(logs.join(format!("{name}.log"))).unwrap();
+    let mut command = std::process::Command::new(bin);
+    command
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .args(["--submissions-per-minute", "4294967295"])
+        .args(["--pending-per-agent", "1000000"])
+        .arg("--site-root")
+        .arg(dir.join("site"))
+        .env("DATABASE_URL", database_url)
+        .stderr(log);
+    let (process, base) = spawn(command, "Belay is listening on ");
+    (process, format!("{base}/api/v1/actions"))
+}
+
+/// Starts `command`, and reads its stdout until a line starting with
+/// `prefix`; answers the rest of that line.
+pub fn spawn(mut command: std::process::Command, prefix: &'static str) -> (Process, String) {
+    use std::io::BufRead;
+    let mut child = command
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the server starts");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Reads until the address, then drains the pipe until the process ends.
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(rest) = line.strip_prefix(prefix) {
+                let _ = tx.send(rest.trim().to_string());
+            }
+        }
+    });
+    let process = Process { child };
+    let found = rx
+        .recv_timeout(Duration::from_secs(120))
+        .unwrap_or_else(|_| panic!("no `{prefix}` from the server within 120 s"));
+    (process, found)
 }
 
 /// Registers the agent (its grant approved by a second lead, as in

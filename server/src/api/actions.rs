@@ -331,7 +331,7 @@ pub async fn cancel(
 
 /// A place for one more long-poll by the agent, or 429: each one holds a
 /// connection and a task for up to a minute.
-async fn long_poll(state: &AppState, agent_id: &str) -> Result<LongPoll, AppError> {
+pub(super) async fn long_poll(state: &AppState, agent_id: &str) -> Result<LongPoll, AppError> {
     let own = super::agent_auth::own_quotas(state, agent_id).await?;
     let limit = state.settings.quotas.for_agent(&own).get(Kind::LongPolls);
     state.quota.long_poll(agent_id, limit).ok_or_else(|| {

@@ -1,5 +1,5 @@
-//! What the agent API's OpenAPI document says beyond its operations: the
-//! title and description, the server prefix, the bearer security scheme,
+//! What the API's OpenAPI document says beyond its operations: the
+//! title and description, the server prefix, the bearer security schemes,
 //! the tags, and the shared components. The operations come from the
 //! handlers' `#[utoipa::path]` annotations as the router registers them.
 //!
@@ -19,22 +19,25 @@ use utoipa::Modify;
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(
-        title = "Belay agent API",
+        title = "Belay API",
         version = "1",
-        description = "Agents ask Belay before they act. Every call needs `Authorization: Bearer <key>`. Errors are RFC 9457 problem details (application/problem+json)."
+        description = "Agents ask Belay before they act: every agent call needs `Authorization: Bearer <key>` with the agent's API key. Reviewers and leads use the `/review` operations with a personal access token (`Authorization: Bearer belay_pat_…`, made on their account page), acting as themselves with their current role. Errors are RFC 9457 problem details (application/problem+json)."
     ),
     servers((url = "/api/v1")),
     security(("agentKey" = [])),
     tags(
         (name = "agent", description = "The calling agent: who it is and what it may do"),
         (name = "actions", description = "Asking before acting: submit, wait, claim, carry out, report"),
-        (name = "contract", description = "This document")
+        (name = "runs", description = "One task of an agent, followed as one timeline: what it reported, and escalations for a person to answer"),
+        (name = "contract", description = "This document"),
+        (name = "review", description = "People: the approval queue, a request and its evidence, approving and rejecting (personal access token)"),
+        (name = "oversight", description = "People: agents and their record, promotion reviews (personal access token)")
     ),
     components(
         schemas(Problem, JsonValue),
         responses(ProblemAnswer, UnauthorizedAnswer, TooManyRequestsAnswer)
     ),
-    modifiers(&AgentKey)
+    modifiers(&AgentKey, &PersonalToken)
 )]
 pub struct ApiDoc;
 
@@ -53,6 +56,24 @@ impl Modify for AgentKey {
             .components
             .get_or_insert_with(Default::default)
             .add_security_scheme("agentKey", SecurityScheme::Http(scheme));
+    }
+}
+
+/// The `personalToken` scheme the `/review` operations require instead.
+struct PersonalToken;
+
+impl Modify for PersonalToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .description(Some(
+                "A person's access token (belay_pat_\u{2026}), shown once when made on the account page; scoped read or decide, always expiring. An agent key is refused here, and a token on the agent operations.",
+            ))
+            .build();
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("personalToken", SecurityScheme::Http(scheme));
     }
 }
 
@@ -100,14 +121,17 @@ const ADDED_KEYWORDS: [&str; 6] = ["if", "then", "oneOf", "allOf", "const", "req
 /// `wait` is a u64 on the wire: anything larger is refused as unreadable
 /// (400). utoipa writes u64 as int64, which would halve the range.
 pub fn bound_wait(doc: &mut Value) {
-    let params = doc
-        .pointer_mut("/paths/~1actions~1{id}/get/parameters")
-        .and_then(Value::as_array_mut);
-    for param in params.into_iter().flatten() {
-        if param["name"] == "wait" {
-            param["schema"]["maximum"] = Value::from(u64::MAX);
-            if let Some(schema) = param["schema"].as_object_mut() {
-                schema.remove("format");
+    for path in [
+        "/paths/~1actions~1{id}/get/parameters",
+        "/paths/~1runs~1{run_id}~1events~1{event_id}/get/parameters",
+    ] {
+        let params = doc.pointer_mut(path).and_then(Value::as_array_mut);
+        for param in params.into_iter().flatten() {
+            if param["name"] == "wait" {
+                param["schema"]["maximum"] = Value::from(u64::MAX);
+                if let Some(schema) = param["schema"].as_object_mut() {
+                    schema.remove("format");
+                }
             }
         }
     }

@@ -1,4 +1,5 @@
-//! The agent REST API (`/api/v1`), per the contract in PRODUCT.md.
+//! The REST API (`/api/v1`): the agent API per the contract in PRODUCT.md,
+//! and the reviewer API for people with personal access tokens (`review`).
 
 mod actions;
 pub(crate) mod agent_auth;
@@ -6,6 +7,8 @@ mod answers;
 mod doc;
 mod json;
 pub mod quota;
+mod review;
+mod runs;
 
 use agent_auth::Agent;
 use answers::{ProblemAnswer, UnauthorizedAnswer};
@@ -34,6 +37,10 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(actions::claim))
         .routes(routes!(actions::outcome))
         .routes(routes!(actions::add_evidence))
+        .merge(review::routes())
+        .routes(routes!(runs::record_event))
+        .routes(routes!(runs::get_run))
+        .routes(routes!(runs::get_event))
 }
 
 /// The agent API; `writer` decides and records every submission, and

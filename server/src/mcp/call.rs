@@ -30,6 +30,8 @@ pub struct Gate {
     /// Submissions a minute per agent, shared with the REST API.
     pub quotas: Arc<Quotas>,
     pub upstreams: Arc<Upstreams>,
+    /// Each agent's upstreams, kept between calls.
+    pub known: Arc<super::known::Known>,
     /// Identical calls in flight, so concurrent ones make one request.
     pub in_flight: Arc<InFlight>,
     pub wait: Duration,
@@ -73,6 +75,7 @@ async fn run(
         params: Some(serde_json::Value::Object(arguments)),
         evidence: vec![evidence],
         observation: None,
+        run_id: None,
     })?;
     let agent = &caller.agent;
     let own = crate::api::agent_auth::own_quotas(&g.state, &agent.agent_id).await?;

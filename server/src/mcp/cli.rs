@@ -4,8 +4,8 @@ use crate::config::McpCommand;
 use app::audit::Actor;
 use app::db::Db;
 use app::mcp::endpoint::{self, BearerFrom, Endpoint};
-use app::mcp::store::{self, NewTool};
-use app::mcp::{ToolHints, UpstreamName};
+use app::mcp::store;
+use app::mcp::UpstreamName;
 use app::policy::Trigger;
 
 type Failure = Box<dyn std::error::Error + Send + Sync>;
@@ -52,24 +52,16 @@ async fn add_upstream(
     let upstream = UpstreamName::parse(name)?;
     // Refuse an unknown agent before starting anything.
     app::agents::store::id_of(db, agent).await?;
-    let listed = super::upstreams::list_tools(&endpoint).await?;
-    let tools = listed
-        .into_iter()
-        .map(|t| {
-            let a = t.annotations.clone().unwrap_or_default();
-            NewTool {
-                name: t.name.to_string(),
-                description: t.description.as_deref().map(str::to_string),
-                hints: ToolHints {
-                    read_only: a.read_only_hint,
-                    destructive: a.destructive_hint,
-                    open_world: a.open_world_hint,
-                },
-                definition: serde_json::to_value(&t).unwrap_or_default(),
-            }
-        })
-        .collect();
-    let registered = store::register(db, operator, agent, &upstream, &endpoint, tools).await?;
+    let tools = super::upstreams::list_tools(&endpoint).await?;
+    let registered = store::register(
+        db,
+        &store::By::Operator(operator),
+        agent,
+        &upstream,
+        &endpoint,
+        tools,
+    )
+    .await?;
     println!(
         "Registered upstream {:?} for agent {agent:?} with {} tools:",
         upstream.as_str(),

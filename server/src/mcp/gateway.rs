@@ -6,9 +6,8 @@ use super::call::{self, Gate};
 use super::Caller;
 use app::auth::agent;
 use app::error::AppError;
-use app::mcp::store::{self, Tool as Mapped, Upstream};
-use app::policy::facts::decide_now;
-use app::policy::{Outcome, Request};
+use app::mcp::at_stage::Asker;
+use app::mcp::store::{Tool as Mapped, Upstream};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, Implementation, ListToolsResult,
     PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
@@ -38,10 +37,11 @@ impl Gateway {
             .cloned();
         match (guarded, &self.key) {
             (Some(caller), _) => Ok(caller),
-            (None, Some(key)) => match agent::authenticate(&self.gate.state, key).await {
-                Ok(agent) => Ok(Caller {
+            (None, Some(key)) => match agent::authenticate_at(&self.gate.state, key).await {
+                Ok((agent, epoch)) => Ok(Caller {
                     agent,
                     key_hash: app::auth::keys::hash(key),
+                    epoch,
                 }),
                 Err(e) => Err(ErrorData::invalid_request(e.to_string(), None)),
             },
@@ -77,49 +77,41 @@ fn exposed(upstreams: &[Upstream]) -> Vec<(String, &Upstream, &Mapped)> {
         .collect()
 }
 
+/// The tool the agent calls `name` (as `exposed` names them), found
+/// without naming every tool.
+fn find<'a>(upstreams: &'a [Upstream], name: &str) -> Option<(&'a Upstream, &'a Mapped)> {
+    let prefix = upstreams.len() > 1;
+    upstreams.iter().find_map(|u| {
+        let tool = if prefix {
+            name.strip_prefix(u.name.as_str())?.strip_prefix("__")?
+        } else {
+            name
+        };
+        u.tools.iter().find(|t| t.tool == tool).map(|t| (u, t))
+    })
+}
+
 impl Gateway {
+    async fn upstreams(&self, caller: &Caller) -> Result<Arc<Vec<Upstream>>, AppError> {
+        let g = &self.gate;
+        g.known
+            .upstreams(&g.state.db, &caller.agent.agent_id, caller.epoch)
+            .await
+    }
+
     async fn tools(&self, caller: &Caller) -> Result<Vec<Tool>, AppError> {
         let state = &self.gate.state;
-        let upstreams = store::for_agent(&state.db, &caller.agent.agent_id).await?;
-        let mut conn = state.db.acquire().await?;
-        let index = state.policy.current(&mut conn).await?;
-        let empty = serde_json::json!({});
+        let upstreams = self.upstreams(caller).await?;
+        let mut asker = Asker::new(state, self.gate.wait.as_secs()).await?;
         let mut out = Vec::new();
         for (name, up, mapped) in exposed(&upstreams) {
             let Ok(mut tool) = serde_json::from_value::<Tool>(mapped.definition.clone()) else {
                 tracing::warn!(upstream = %up.name, tool = %mapped.tool, "a stored tool definition cannot be read; not listed");
                 continue;
             };
-            // What the rule book would do now with a call (recorded nowhere).
-            let req = Request {
-                capability: &mapped.capability,
-                target: &up.name,
-                params: &empty,
-            };
-            let d = decide_now(
-                &mut conn,
-                &state.policy,
-                &index,
-                &caller.agent.agent_id,
-                &req,
-                0,
-            )
-            .await;
-            let belay = match d.outcome {
-                Outcome::Allowed => "runs at once: allowed at this agent's stage.".to_string(),
-                Outcome::PendingApproval => format!(
-                    "needs human approval before it runs (held for: {}); the call waits up to {}s for a decision, and calling again with the same arguments keeps waiting on the same request.",
-                    d.held_for.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", "),
-                    self.gate.wait.as_secs()
-                ),
-                Outcome::Drafted => {
-                    "recorded as a draft for humans; it does not run from here.".to_string()
-                }
-                Outcome::Denied => format!(
-                    "not available to this agent: {}",
-                    d.reasons.first().map(String::as_str).unwrap_or("refused")
-                ),
-            };
+            let (_, belay) = asker
+                .ask(&caller.agent.agent_id, &mapped.capability, &up.name)
+                .await;
             let original = tool.description.as_deref().unwrap_or("").trim().to_string();
             let sep = if original.is_empty() { "" } else { "\n\n" };
             tool.description = Some(format!("{original}{sep}Belay: {belay}").into());
@@ -159,14 +151,12 @@ impl ServerHandler for Gateway {
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let caller = self.caller(&ctx).await?;
-        let upstreams = store::for_agent(&self.gate.state.db, &caller.agent.agent_id)
+        let upstreams = self
+            .upstreams(&caller)
             .instrument(tracing::debug_span!("mcp.lookup"))
             .await
             .map_err(internal)?;
-        let found = exposed(&upstreams)
-            .into_iter()
-            .find(|(name, _, _)| *name == request.name);
-        let Some((_, up, tool)) = found else {
+        let Some((up, tool)) = find(&upstreams, &request.name) else {
             return Err(ErrorData::invalid_params(
                 format!("no tool named {:?}", request.name),
                 None,
@@ -182,5 +172,49 @@ impl ServerHandler for Gateway {
         let arguments = request.arguments.unwrap_or_default();
         let done = call::call(&self.gate, &caller, (up, tool), arguments, sent).await;
         Ok(done.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::mcp::endpoint::Endpoint;
+
+    fn upstream(name: &str, tools: &[&str]) -> Upstream {
+        Upstream {
+            id: name.into(),
+            agent_id: "a".into(),
+            name: name.into(),
+            endpoint: Endpoint::Stdio(vec!["true".into()]),
+            tools: tools
+                .iter()
+                .map(|t| Mapped {
+                    tool: t.to_string(),
+                    capability: format!("mcp.{name}.{t}"),
+                    definition: serde_json::json!({}),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_call_finds_the_tool_its_listed_name_names() {
+        let one = [upstream("files", &["read", "files__read"])];
+        let two = [
+            upstream("files", &["read"]),
+            upstream("git", &["read", "log"]),
+        ];
+        for ups in [&one[..], &two[..]] {
+            for (name, up, tool) in exposed(ups) {
+                let (u, t) = find(ups, &name).unwrap();
+                assert_eq!(
+                    (u.id.as_str(), t.tool.as_str()),
+                    (up.id.as_str(), tool.tool.as_str())
+                );
+            }
+        }
+        assert!(find(&two, "read").is_none());
+        assert!(find(&two, "git__nope").is_none());
+        assert!(find(&one, "files__nope").is_none());
     }
 }

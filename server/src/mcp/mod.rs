@@ -8,6 +8,7 @@ mod call;
 pub mod cli;
 mod gateway;
 mod join;
+mod known;
 mod stdio;
 pub mod upstreams;
 
@@ -23,7 +24,7 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::Router;
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +36,8 @@ pub struct Caller {
     pub agent: Principal,
     /// SHA-256 of the key: the writer checks it again as it decides.
     pub key_hash: String,
+    /// The policy epoch read as the key was checked.
+    pub epoch: i64,
 }
 
 /// The gateway's route, `/mcp`, to merge into the server's router. A held
@@ -52,11 +55,21 @@ pub fn router(
         writer,
         quotas,
         upstreams: Arc::new(upstreams::Upstreams::default()),
+        known: Arc::default(),
         in_flight: Arc::default(),
         wait,
     };
     // Host names are checked by Belay's own allow-list, outermost.
-    let config = StreamableHttpServerConfig::default().disable_allowed_hosts();
+    // Stateless: every POST is answered on its own, by whichever replica
+    // gets it, so a load balancer needs no sticky sessions. The gateway
+    // keeps nothing per session (the caller is authenticated on every
+    // request, a held call waits inside its own POST, and a retry finds
+    // its request in the database), and upstream connections are per
+    // replica. The answer is an SSE stream, whose keep-alive comments keep
+    // a proxy from closing a held call as idle.
+    let config = StreamableHttpServerConfig::default()
+        .disable_allowed_hosts()
+        .with_legacy_session_mode(false);
     let service = StreamableHttpService::new(
         move || {
             Ok(gateway::Gateway {
@@ -64,7 +77,7 @@ pub fn router(
                 key: None,
             })
         },
-        LocalSessionManager::default().into(),
+        NeverSessionManager::default().into(),
         config,
     );
     Router::new()
@@ -80,13 +93,14 @@ async fn guard(
 ) -> Result<Response, AppError> {
     let (mut parts, body) = req.into_parts();
     let token = bearer(&parts)?.to_string();
-    let agent = agent::authenticate(&state, &token)
+    let (agent, epoch) = agent::authenticate_at(&state, &token)
         .instrument(tracing::debug_span!("mcp.auth"))
         .await?;
     tracing::Span::current().record("agent", agent.name.as_str());
     parts.extensions.insert(Caller {
         agent,
         key_hash: app::auth::keys::hash(&token),
+        epoch,
     });
     req = Request::from_parts(parts, body);
     Ok(next.run(req).await)

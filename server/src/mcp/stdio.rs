@@ -35,6 +35,7 @@ pub async fn serve_stdio(
             writer: Committer::start(&state),
             quotas: Arc::new(Quotas::default()),
             upstreams: Arc::new(Upstreams::default()),
+            known: Arc::default(),
             in_flight: Arc::default(),
             state,
             wait,

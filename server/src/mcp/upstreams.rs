@@ -4,6 +4,8 @@
 //! session ended) is connected to again on the next call.
 
 use app::mcp::endpoint::Endpoint;
+use app::mcp::store::NewTool;
+use app::mcp::ToolHints;
 use rmcp::model::{CallToolRequestParams, CallToolResult, JsonObject, Tool};
 use rmcp::service::{RunningService, ServiceExt};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
@@ -71,7 +73,7 @@ fn child(argv: &[String]) -> Result<TokioChildProcess, String> {
 
 /// HTTPS upstreams use rustls with *ring*, chosen once for the process;
 /// certificates are checked against the system's roots.
-fn install_tls_provider() {
+pub(crate) fn install_tls_provider() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         // Fails only if another provider was installed first: that one serves.
@@ -79,15 +81,39 @@ fn install_tls_provider() {
     });
 }
 
-/// Starts an upstream, lists its tools, and stops it (for registering it).
-pub async fn list_tools(endpoint: &Endpoint) -> Result<Vec<Tool>, String> {
+/// Starts an upstream, lists its tools, and stops it (for registering it,
+/// from the CLI or a lead's page).
+pub async fn list_tools(endpoint: &Endpoint) -> Result<Vec<NewTool>, String> {
     let client = start(endpoint).await?;
     let tools = client
         .list_all_tools()
         .await
         .map_err(|e| format!("the upstream did not list its tools: {e}"));
     let _ = client.cancel().await;
-    tools
+    Ok(tools?.into_iter().map(new_tool).collect())
+}
+
+/// A listed tool as the store registers it, its annotations as hints.
+fn new_tool(t: Tool) -> NewTool {
+    let a = t.annotations.clone().unwrap_or_default();
+    NewTool {
+        name: t.name.to_string(),
+        description: t.description.as_deref().map(str::to_string),
+        hints: ToolHints {
+            read_only: a.read_only_hint,
+            destructive: a.destructive_hint,
+            open_world: a.open_world_hint,
+        },
+        definition: serde_json::to_value(&t).unwrap_or_default(),
+    }
+}
+
+/// What a lead's MCP page needs from the server (`app::mcp::Connector`),
+/// provided to server functions.
+pub fn connector(wait_secs: u64) -> app::mcp::Connector {
+    app::mcp::Connector::new(wait_secs, |endpoint| {
+        Box::pin(async move { list_tools(&endpoint).await })
+    })
 }
 
 /// The running upstreams, by upstream id.

@@ -19,7 +19,7 @@ fn on_postgres() -> bool {
 
 /// Two replicas on one fresh database, each hearing the other; None (the
 /// test passes, saying why) on SQLite.
-async fn two_replicas() -> Option<(TestApp, TestApp)> {
+pub async fn two_replicas() -> Option<(TestApp, TestApp)> {
     if !on_postgres() {
         eprintln!("skipped: two replicas need PostgreSQL (set BELAY_TEST_POSTGRES)");
         return None;

@@ -13,12 +13,14 @@ from ._types import (
     JSON,
     NEVER_RUNS,
     RULE_KEYS,
+    RUN_EVENT_KINDS,
     STAGES,
     STATES,
     CarriedOutBy,
     Decision,
     EvidenceType,
     RuleKey,
+    RunEventKind,
     Stage,
     State,
 )
@@ -56,6 +58,7 @@ from .errors import (
 from .evidence import Evidence
 from ._guard import ClaimRefused, GuardOptions, guard
 from .models import Action, EvidenceInfo, Grant, Limits, Me
+from .runs import Escalation, Run, RunAction, RunEvent
 
 __all__ = [
     "CARRIED_OUT",
@@ -64,6 +67,7 @@ __all__ = [
     "JSON",
     "NEVER_RUNS",
     "RULE_KEYS",
+    "RUN_EVENT_KINDS",
     "STAGES",
     "STATES",
     "Action",
@@ -87,6 +91,7 @@ __all__ = [
     "Decision",
     "Evidence",
     "EvidenceInfo",
+    "Escalation",
     "EvidenceType",
     "Forbidden",
     "Gone",
@@ -100,6 +105,10 @@ __all__ = [
     "PayloadTooLarge",
     "RateLimited",
     "RuleKey",
+    "Run",
+    "RunAction",
+    "RunEvent",
+    "RunEventKind",
     "ServerError",
     "ServiceUnavailable",
     "Stage",

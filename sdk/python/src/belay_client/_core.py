@@ -103,8 +103,11 @@ def submission_body(
     params: Optional[Mapping[str, Any]],
     evidence: Iterable[Evidence],
     observation: Optional[str],
+    run_id: Optional[str] = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"capability": capability, "target": target, "summary": summary}
+    if run_id is not None:
+        body["run_id"] = run_id
     if params is not None:
         body["params"] = dict(params)
     pieces = [e.to_json() for e in evidence]

@@ -108,3 +108,25 @@ AGENT_STATUSES: tuple[AgentStatus, ...] = ("active", "suspended")
 
 OutcomeStatus = Literal["succeeded", "failed"]
 OUTCOME_STATUSES: tuple[OutcomeStatus, ...] = ("succeeded", "failed")
+
+RunEventKind = Literal[
+    "prompt",
+    "plan",
+    "page_visited",
+    "extracted_data",
+    "note",
+    "error",
+    "escalation",
+]
+RUN_EVENT_KINDS: tuple[RunEventKind, ...] = (
+    "prompt",
+    "plan",
+    "page_visited",
+    "extracted_data",
+    "note",
+    "error",
+    "escalation",
+)
+
+EscalationState = Literal["open", "answered"]
+ESCALATION_STATES: tuple[EscalationState, ...] = ("open", "answered")

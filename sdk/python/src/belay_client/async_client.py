@@ -17,6 +17,8 @@ from .evidence import Evidence
 from ._guard import GuardOptions, guard_async
 from ._protocols import Arguments, Text
 from .models import Action, Me
+from .runs import Run, RunEvent, check_run_id, event_body
+from ._types import JSON, RunEventKind
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -125,15 +127,20 @@ class AsyncBelay:
         evidence: Iterable[Evidence] = (),
         observation: Optional[str] = None,
         idempotency_key: Optional[str] = None,
+        run_id: Optional[str] = None,
     ) -> Action:
         """Ask Belay before acting. Answers the decided request (``decision``, ``reasons``, ...).
 
         One ``Idempotency-Key`` (``idempotency_key``, or a fresh one) is sent
         with every try of this submission; pass your own to make a submission
         that survives a restart of your process (the same key and body give
-        the same request, ``action.replayed`` is then ``True``).
+        the same request, ``action.replayed`` is then ``True``). ``run_id``
+        puts the request on that run's timeline (see ``run_event``).
         """
-        body = _core.submission_body(capability, target, summary, params, evidence, observation)
+        run = None if run_id is None else check_run_id(run_id)
+        body = _core.submission_body(
+            capability, target, summary, params, evidence, observation, run
+        )
         key = idempotency_key or _core.new_idempotency_key()
         call = Call("POST", "/actions", "always", headers={"Idempotency-Key": key}).json(body)
         return await self._action(call)
@@ -233,6 +240,54 @@ class AsyncBelay:
     async def cancel(self, action_id: str) -> Action:
         """Withdraw a request that waits for approval (``Conflict`` once decided)."""
         return await self._action(Call("POST", f"/actions/{_core.check_id(action_id)}/cancel", "unsent"))
+
+    # -- runs -----------------------------------------------------------------
+
+    async def run_event(
+        self,
+        run_id: str,
+        kind: RunEventKind,
+        *,
+        text: Optional[str] = None,
+        url: Optional[str] = None,
+        data: JSON = None,
+    ) -> RunEvent:
+        """Report what happened in run ``run_id`` (see ``Belay.run_event``)."""
+        body = event_body(kind, text, url, data)
+        call = Call("POST", f"/runs/{check_run_id(run_id)}/events", "unsent").json(body)
+        return RunEvent.from_json((await self._send(call)).json())
+
+    async def escalate(self, run_id: str, text: str, *, data: JSON = None) -> RunEvent:
+        """Ask a person about a state the agent did not expect; read the answer with ``wait_for_answer``."""
+        return await self.run_event(run_id, "escalation", text=text, data=data)
+
+    async def get_run(self, run_id: str) -> Run:
+        """One of this agent's runs: its latest events and requests."""
+        call = Call("GET", f"/runs/{check_run_id(run_id)}", "always")
+        return Run.from_json((await self._send(call)).json())
+
+    async def get_run_event(self, run_id: str, event_id: str) -> RunEvent:
+        path = f"/runs/{check_run_id(run_id)}/events/{_core.check_id(event_id)}"
+        return RunEvent.from_json((await self._send(Call("GET", path, "always"))).json())
+
+    async def wait_for_answer(
+        self, run_id: str, event_id: str, *, timeout: Optional[float] = None
+    ) -> RunEvent:
+        """Long-poll until a person answers the escalation, or ``timeout`` seconds pass."""
+        path = f"/runs/{check_run_id(run_id)}/events/{_core.check_id(event_id)}"
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return await self.get_run_event(run_id, event_id)
+            secs = _core.poll_seconds(remaining, _core.MAX_WAIT_PER_POLL)
+            call = Call("GET", path, "always", params={"wait": str(secs)},
+                        read_timeout=secs + self._timeout_read())
+            event = RunEvent.from_json((await self._send(call)).json())
+            if not event.is_open:
+                return event
+            if deadline is not None and time.monotonic() >= deadline:
+                return event
 
     # -- guard ----------------------------------------------------------------
 
