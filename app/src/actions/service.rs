@@ -152,6 +152,12 @@ pub async fn expire_due(state: &AppState) -> Result<usize, AppError> {
 const STALE: &str = "stage IN ('act_with_approval', 'scoped_autonomy') \
      AND (claim_by IS NULL OR claim_by <= $1)";
 
+/// STALE's rows as the sweep finds them: one branch per side of its OR, so
+/// each searches the partial index `action_requests_claimable` (an OR with
+/// `IS NULL` would send SQLite through every approval ever given).
+const STALE_SWEEP: &str =
+    "state = 'approved' AND stage IN ('act_with_approval', 'scoped_autonomy')";
+
 /// A wait for approval that ran out.
 const WAITED_OUT: &str = "expires_at <= $1";
 
@@ -161,26 +167,39 @@ const WAITED_OUT: &str = "expires_at <= $1";
 /// approval of today's action).
 async fn expire_where(state: &AppState, only: Option<&str>) -> Result<usize, AppError> {
     let now = now_ms();
-    let due: Vec<(String, String, String, String, i64)> = sqlx::query(&format!(
-        "SELECT id, state, agent_id, capability, created_at FROM action_requests \
-         WHERE ((state = 'pending_approval' AND {WAITED_OUT}) OR (state = 'approved' AND {STALE})) \
-         AND ($2 IS NULL OR id = $2) LIMIT 500"
-    ))
-    .bind(now)
-    .bind(only)
-    .fetch_all(&state.db)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok((
-            r.try_get("id")?,
-            r.try_get("state")?,
-            r.try_get("agent_id")?,
-            r.try_get("capability")?,
-            r.try_get("created_at")?,
-        ))
-    })
-    .collect::<Result<_, sqlx::Error>>()?;
+    // Each branch matches a partial index that holds only what can become
+    // due (waiting requests; approvals an agent is to claim), so the cost
+    // does not grow with history; one id goes by the primary key.
+    const COLUMNS: &str = "SELECT id, state, agent_id, capability, created_at FROM action_requests";
+    let query = match only {
+        Some(_) => format!(
+            "{COLUMNS} WHERE id = $2 AND ((state = 'pending_approval' AND {WAITED_OUT}) \
+             OR (state = 'approved' AND {STALE}))"
+        ),
+        None => format!(
+            "{COLUMNS} WHERE state = 'pending_approval' AND {WAITED_OUT} \
+             UNION ALL {COLUMNS} WHERE {STALE_SWEEP} AND claim_by <= $1 \
+             UNION ALL {COLUMNS} WHERE {STALE_SWEEP} AND claim_by IS NULL LIMIT 500"
+        ),
+    };
+    let mut query = sqlx::query(&query).bind(now);
+    if let Some(id) = only {
+        query = query.bind(id);
+    }
+    let due: Vec<(String, String, String, String, i64)> = query
+        .fetch_all(&state.db)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                r.try_get("id")?,
+                r.try_get("state")?,
+                r.try_get("agent_id")?,
+                r.try_get("capability")?,
+                r.try_get("created_at")?,
+            ))
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
     let mut expired = 0;
     for (id, from, agent_id, capability, created_at) in due {
         let waited = from == RequestState::PendingApproval.as_str();
