@@ -3,6 +3,7 @@
 //! forwarded upstream with exactly the approved arguments, its outcome
 //! reported. Nothing that was not allowed or approved reaches the upstream.
 
+use super::hold::Hold;
 use super::join::{self, InFlight, CALL_EVIDENCE};
 use super::upstreams::Upstreams;
 use super::Caller;
@@ -44,10 +45,10 @@ pub async fn call(
     g: &Gate,
     caller: &Caller,
     (up, tool): (&Upstream, &Tool),
-    arguments: JsonObject,
-    sent: serde_json::Value,
+    (arguments, sent): (JsonObject, serde_json::Value),
+    hold: Hold,
 ) -> CallToolResult {
-    match run(g, caller, up, tool, (arguments, sent)).await {
+    match run(g, caller, up, tool, (arguments, sent), hold).await {
         Ok(result) => result,
         Err(e) => error(format!("Belay refused the call: {}", message(&e))),
     }
@@ -59,6 +60,7 @@ async fn run(
     up: &Upstream,
     tool: &Tool,
     (arguments, sent): (JsonObject, serde_json::Value),
+    hold: Hold,
 ) -> Result<CallToolResult, AppError> {
     // What the client sent is the evidence, checked and counted against
     // the agent's evidence quota like any other (JSON, never rendered).
@@ -93,6 +95,11 @@ async fn run(
         // A held call holds a connection, as a long-poll does, and counts as one.
         let limit = limits.get(Kind::LongPolls);
         if let Some(_open) = g.state.quota.long_poll(&agent.agent_id, limit) {
+            let link = format!("/approvals/{}", action.id);
+            hold.notify(format!(
+                "Belay holds this call for a person's approval ({link})"
+            ))
+            .await;
             action = service::wait_for_agent(&g.state, agent, &action.id, g.wait).await?;
         }
     }

@@ -3,14 +3,16 @@
 //! every call handed to the rule book (`call.rs`).
 
 use super::call::{self, Gate};
+use super::hold::Hold;
 use super::Caller;
 use app::auth::agent;
 use app::error::AppError;
 use app::mcp::at_stage::Asker;
 use app::mcp::store::{Tool as Mapped, Upstream};
+#[allow(deprecated)] // Logging: see `hold`.
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, Implementation, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    PaginatedRequestParams, ServerCapabilities, ServerConfig, SetLevelRequestParams, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -128,11 +130,24 @@ impl Gateway {
 
 impl ServerHandler for Gateway {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        // Logging: a held call's notice is a log message (see `hold`).
+        #[allow(deprecated)]
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_logging().build())
             .with_server_info(Implementation::new("belay", env!("CARGO_PKG_VERSION")))
             .with_instructions(
                 "Belay governs these tools: each call is decided by your trust stage; some wait for a human's approval, and a reviewer may change the arguments.",
             )
+    }
+
+    /// Accepted and kept by no one: the gateway is stateless, and its only
+    /// log message is a held call's notice, which it always sends.
+    #[allow(deprecated)]
+    async fn set_level(
+        &self,
+        _request: SetLevelRequestParams,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        Ok(())
     }
 
     async fn list_tools(
@@ -170,7 +185,11 @@ impl ServerHandler for Gateway {
         }
         let sent = serde_json::json!({ "method": "tools/call", "params": sent });
         let arguments = request.arguments.unwrap_or_default();
-        let done = call::call(&self.gate, &caller, (up, tool), arguments, sent).await;
+        let hold = Hold {
+            peer: ctx.peer.clone(),
+            progress: ctx.meta.get_progress_token(),
+        };
+        let done = call::call(&self.gate, &caller, (up, tool), (arguments, sent), hold).await;
         Ok(done.into())
     }
 }

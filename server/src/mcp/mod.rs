@@ -7,6 +7,7 @@
 mod call;
 pub mod cli;
 mod gateway;
+mod hold;
 mod join;
 mod known;
 mod stdio;
@@ -65,11 +66,13 @@ pub fn router(
     // keeps nothing per session (the caller is authenticated on every
     // request, a held call waits inside its own POST, and a retry finds
     // its request in the database), and upstream connections are per
-    // replica. The answer is an SSE stream, whose keep-alive comments keep
-    // a proxy from closing a held call as idle.
+    // replica. A call answered at once is plain JSON; a held one sends a
+    // notice first, which makes its answer an SSE stream whose keep-alive
+    // comments keep a proxy from closing it as idle (see `hold`).
     let config = StreamableHttpServerConfig::default()
         .disable_allowed_hosts()
-        .with_legacy_session_mode(false);
+        .with_legacy_session_mode(false)
+        .with_json_response(true);
     let service = StreamableHttpService::new(
         move || {
             Ok(gateway::Gateway {
