@@ -122,9 +122,9 @@ What the figures mean:
   p50/p90/p99  half / 90 % / 99 % of the calls returned within this many ms (nearest rank of {N});
   direct  the MCP client -> FastMCP over Streamable HTTP on loopback -> the tool: the baseline;
   belay   the MCP client -> Belay's /mcp (Streamable HTTP, agent key checked) -> the rule book
-          (decision: allowed) -> the request durably recorded in SQLite with its audit event
-          (WAL, synchronous=FULL: fsync on commit) -> the upstream over stdio -> the outcome
-          reported (a second durable commit, allowed -> succeeded; an allowed call needs no claim);
+          (decision: allowed) -> the request recorded as claimed in SQLite with its audit event
+          (WAL, synchronous=FULL: fsync on commit) -> the upstream over stdio -> the answer
+          (plain JSON), then the outcome recorded without waiting for the disk;
           Belay recorded {done} succeeded requests for this tool (the warm-up's included);
   stdio   the MCP client -> the upstream over stdio, for reference (no HTTP either side);
   added   belay's percentile minus direct's: Belay's cost on top of serving the tool over HTTP.
