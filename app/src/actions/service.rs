@@ -147,21 +147,30 @@ pub async fn expire_due(state: &AppState) -> Result<usize, AppError> {
     expire_where(state, None).await
 }
 
+/// The stages whose approvals the agent carries out, so must claim in time;
+/// written as `action_requests_claimable`'s predicate is, to match it.
+macro_rules! claimed_stages {
+    () => {
+        "stage IN ('act_with_approval', 'scoped_autonomy')"
+    };
+}
+
 /// An approval the agent was to claim, past its window (one without a
 /// window, from a replica that predates them, counts as past: fail closed).
-const STALE: &str = "stage IN ('act_with_approval', 'scoped_autonomy') \
-     AND (claim_by IS NULL OR claim_by <= $1)";
+const STALE: &str = concat!(
+    claimed_stages!(),
+    " AND (claim_by IS NULL OR claim_by <= $1)"
+);
 
 /// STALE's rows as the sweep finds them: one branch per side of its OR, so
 /// each searches the partial index `action_requests_claimable` (an OR with
 /// `IS NULL` would send SQLite through every approval ever given).
-const STALE_SWEEP: &str =
-    "state = 'approved' AND stage IN ('act_with_approval', 'scoped_autonomy')";
+const STALE_SWEEP: &str = concat!("state = 'approved' AND ", claimed_stages!());
 
 /// A wait for approval that ran out.
 const WAITED_OUT: &str = "expires_at <= $1";
 
-/// Expires what is overdue, in one query for both kinds: a wait for
+/// Expires what is overdue, found in one query for both kinds: a wait for
 /// approval that ran out (expiry means no; it counts in the record), and an
 /// approval not claimed in its window (an approval given days ago is not an
 /// approval of today's action).
