@@ -58,18 +58,28 @@ pub fn wanted<'a>(
 /// Queues the requests for a sync, in the change's transaction. A request
 /// already queued moves its `seq` on and is due at once.
 pub async fn enqueue(tx: &mut Tx<'_>, ids: &[String]) -> Result<(), AppError> {
-    let now = now_ms();
-    for id in ids {
-        sqlx::query(
-            "INSERT INTO slack_outbox (action_id, seq, due_at, lease_until, attempts) \
-             VALUES ($1, 1, $2, 0, 0) \
-             ON CONFLICT (action_id) DO UPDATE SET seq = slack_outbox.seq + 1, due_at = $2, attempts = 0",
-        )
-        .bind(id)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
+    // One statement for the batch; each request once (PostgreSQL refuses
+    // to upsert a row twice in one statement, and one move of `seq` is
+    // enough to tell a sync in flight that it is stale).
+    let ids: std::collections::BTreeSet<&String> = ids.iter().collect();
+    if ids.is_empty() {
+        return Ok(());
     }
+    let rows: Vec<String> = (0..ids.len())
+        .map(|r| format!("(${}, 1, ${}, 0, 0)", 2 * r + 1, 2 * r + 2))
+        .collect();
+    let sql = format!(
+        "INSERT INTO slack_outbox (action_id, seq, due_at, lease_until, attempts) VALUES {} \
+         ON CONFLICT (action_id) DO UPDATE SET seq = slack_outbox.seq + 1, \
+         due_at = excluded.due_at, attempts = 0",
+        rows.join(", ")
+    );
+    let now = now_ms();
+    let mut query = sqlx::query(&sql);
+    for id in ids {
+        query = query.bind(id).bind(now);
+    }
+    query.execute(&mut **tx).await?;
     Ok(())
 }
 
