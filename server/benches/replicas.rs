@@ -4,6 +4,9 @@
 //! the 201) at 16 and 64 connections, beside pgbench's own rate for the
 //! simplest durable write there is — one row INSERTed per transaction, no
 //! HTTP, no JSON — with as many clients. Goal: Belay ≥ 0.6× pgbench.
+//! Beside them, over HTTP with the same load generator: a naive server
+//! that INSERTs one row per request, and a no-op that records nothing
+//! (`shared/control.rs`), which bounds what any HTTP server reaches here.
 //!
 //! Run: `cargo bench -p belay --bench replicas`. `BELAY_BENCH_SECS` sets the
 //! measuring time per point (default 10), `BELAY_BENCH_POSTGRES` the server
@@ -20,6 +23,9 @@
 #[path = "shared/loadgen.rs"]
 mod loadgen;
 
+#[path = "shared/control.rs"]
+mod control;
+
 use loadgen::{prepare, run, spawn_belay, Target, BELAY};
 use sqlx::{Connection, PgConnection};
 use std::path::PathBuf;
@@ -34,6 +40,9 @@ VALUES (gen_random_uuid()::text, 'docs.summarize', 'doc-' || :n, \
 'allowed', (extract(epoch from clock_timestamp()) * 1000)::bigint);\n";
 
 fn main() {
+    if control::serve_if_control() {
+        return;
+    }
     let secs: u64 = std::env::var("BELAY_BENCH_SECS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -56,14 +65,10 @@ fn main() {
     rt.block_on(async {
         admin(&server, &format!("CREATE DATABASE {name}")).await;
         let mut conn = PgConnection::connect(&url).await.unwrap();
-        sqlx::query(
-            "CREATE TABLE bench_decisions (id TEXT PRIMARY KEY, capability TEXT NOT NULL, \
-             target TEXT NOT NULL, summary TEXT NOT NULL, params TEXT NOT NULL, \
-             decision TEXT NOT NULL, created_at BIGINT NOT NULL)",
-        )
-        .execute(&mut conn)
-        .await
-        .unwrap();
+        sqlx::query(control::TABLE)
+            .execute(&mut conn)
+            .await
+            .unwrap();
     });
     let key = prepare(&dir.path().join("a"), &url);
     // Another build (an older one, for a before/after) may be measured.
@@ -99,7 +104,29 @@ fn main() {
         );
         pg.push(tps);
     }
+    // The naive HTTP server (one INSERT per request, a pool of 64) and the
+    // no-op, then stopped: their connections are given back for Belay's.
     let mut rows = Vec::new();
+    let (controls, base) = control::spawn_control(&url);
+    let http = |name, path| Target {
+        name,
+        url: format!("{base}{path}"),
+        key: None,
+    };
+    let (insert, noop) = (http("control", "/control"), http("no-op", "/noop"));
+    rt.block_on(async {
+        for (label, target) in [("http control", &insert), ("http no-op", &noop)] {
+            for conns in [16, 64] {
+                let r = run(&[target], conns, Duration::from_secs(secs)).await;
+                println!(
+                    "{label:<16} {conns:>5} {:>10.0} {:>9.2} {:>9.2} {:>7}",
+                    r.rate, r.p50_ms, r.p99_ms, r.errors
+                );
+                rows.push((label, conns, r.rate));
+            }
+        }
+    });
+    drop(controls);
     rt.block_on(async {
         for (label, targets) in [
             ("belay, 1 replica", vec![&a]),
@@ -118,8 +145,13 @@ fn main() {
     println!("\n(pgbench's latency column is its average, not p50)");
     for (label, conns, rate) in &rows {
         let base = if *conns == 16 { pg[0] } else { pg[1] };
+        let goal = if label.starts_with("belay") {
+            " (goal ≥ 0.6×)"
+        } else {
+            ""
+        };
         println!(
-            "{label} / pgbench insert at {conns} connections: {:.2}× (goal ≥ 0.6×)",
+            "{label} / pgbench insert at {conns} connections: {:.2}×{goal}",
             rate / base
         );
     }

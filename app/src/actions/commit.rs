@@ -45,6 +45,7 @@ impl Committer {
             quotas: state.settings.quotas,
             usage: state.quota.clone(),
             metrics: state.metrics.clone(),
+            last_head: Default::default(),
         };
         tokio::spawn(run(writer, rx));
         Committer { jobs }

@@ -6,6 +6,7 @@
 //! dozen rows: on PostgreSQL each statement is a network round trip, and
 //! the batch holds the policy lock through all of them.
 
+use super::commit_audit::{lock, LastHead};
 use super::idempotency;
 use super::model::{ActionDetail, RequestState};
 use super::store::{self, NewRequest};
@@ -20,9 +21,9 @@ use crate::policy::{Outcome, Request};
 use crate::quota::limits::Limits;
 use crate::quota::usage::Usage;
 use crate::sql::Script;
-use sqlx::AnyConnection;
+use sqlx::{AnyConnection, Row};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// What the writer task holds.
@@ -35,6 +36,7 @@ pub(super) struct Writer {
     pub(super) quotas: Limits,
     pub(super) usage: Arc<Usage>,
     pub(super) metrics: Arc<crate::ops::metrics::Metrics>,
+    pub(super) last_head: Arc<Mutex<LastHead>>,
 }
 
 /// One submission, as the writer receives it.
@@ -69,14 +71,42 @@ pub(super) async fn commit(
     conn: &mut AnyConnection,
     jobs: &[&Entry],
 ) -> Result<Vec<Answer>, AppError> {
+    // Most batches decide on the index already cached, and learn whether
+    // it is still current from the script that writes them: no trip to
+    // the database to read the epoch first. A stale guess is rolled back
+    // and the batch decided again on the index read under the lock.
+    if let Some(index) = w.cache.cached() {
+        if let Some(answers) = attempt(w, conn, jobs, Some(index)).await? {
+            return Ok(answers);
+        }
+        tracing::debug!("the policy changed under a batch; deciding it again");
+    }
+    attempt(w, conn, jobs, None)
+        .await?
+        .ok_or(AppError::Internal)
+}
+
+/// One try at a batch: on `guess`, the index it expects to be current
+/// (answers `None` when it was not, having written nothing), or else on
+/// the index read under the lock.
+async fn attempt(
+    w: &Writer,
+    conn: &mut AnyConnection,
+    jobs: &[&Entry],
+    guess: Option<Arc<crate::policy::Index>>,
+) -> Result<Option<Vec<Answer>>, AppError> {
     let cache = &*w.cache;
     let began = Instant::now();
-    let mut tx = sqlx::Connection::begin(conn).await?;
-    // Take the lock every change to the policy also takes, first: on SQLite
-    // the write lock (a read transaction may fail to upgrade later), on
-    // PostgreSQL the epoch row, so batches from every replica and policy
-    // edits apply one at a time, and hourly counts see every earlier batch.
-    let index = cache.locked(&mut tx).await?;
+    // Take the lock every change to the policy also takes, first, in the
+    // same trip as BEGIN: on SQLite the write lock (a read transaction may
+    // fail to upgrade later), on PostgreSQL the epoch row, so batches from
+    // every replica and policy edits apply one at a time, and hourly counts
+    // see every earlier batch.
+    let mut tx = sqlx::Connection::begin_with(conn, lock_statement(conn)).await?;
+    let index = match guess {
+        Some(index) => index,
+        None => cache.locked(&mut tx).await?,
+    };
     let locked = Instant::now();
     let now = now_ms();
     // Hourly limits count this batch's earlier requests too: they are not
@@ -202,14 +232,27 @@ pub(super) async fn commit(
         .collect();
     crate::trust::rollup::add_submitted(&mut script, &counted);
     idempotency::remember(&mut script, &new_keys, now);
-    script.run(&mut tx).await?;
+    // Last, so its row is the one the script answers on either backend.
+    script.add("SELECT value AS epoch FROM policy_epoch WHERE id = 1");
+    let epoch: i64 = match script.run(&mut tx).await?.last() {
+        Some(row) => row.try_get("epoch")?,
+        None => return Err(AppError::Internal),
+    };
+    if epoch != index.epoch {
+        // Nothing of it is kept: dropping the transaction rolls it back.
+        return Ok(None);
+    }
     write_evidence(&mut tx, &rows).await?;
     let written = Instant::now();
     // Audit last: the chain's head is the last lock any transaction takes.
-    super::commit_audit::submitted(&mut tx, prepared.iter().map(|p| &p.detail)).await?;
+    let guess = lock(&w.last_head).guess();
+    let head =
+        super::commit_audit::submitted(&mut tx, prepared.iter().map(|p| &p.detail), guess.as_ref())
+            .await?;
     let audited = Instant::now();
     tx.commit().await?;
     let committed = Instant::now();
+    lock(&w.last_head).left(guess.as_ref(), prepared.len(), head);
     w.metrics.batch_committed(jobs.len(), committed - began);
     tracing::debug!(
         size = jobs.len(),
@@ -245,7 +288,17 @@ pub(super) async fn commit(
             Slot::Replay(Earlier::InBatch(_)) => {}
         }
     }
-    Ok(answers)
+    Ok(Some(answers))
+}
+
+/// BEGIN, and the lock a batch holds to its commit: SQLite's write lock
+/// (`IMMEDIATE`), PostgreSQL's epoch row (both statements in one trip).
+fn lock_statement(conn: &AnyConnection) -> &'static str {
+    if conn.backend_name() == "SQLite" {
+        "BEGIN IMMEDIATE"
+    } else {
+        "BEGIN; UPDATE policy_epoch SET value = value WHERE id = 1"
+    }
 }
 
 /// What a job gets once its batch has committed.

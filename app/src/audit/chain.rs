@@ -103,18 +103,122 @@ pub async fn lock_head(tx: &mut Tx<'_>) -> Result<(i64, String), AppError> {
     Ok((r.try_get("chain_no")?, r.try_get("hash")?))
 }
 
+/// The chain's length and last hash: where the next link goes.
+pub type Head = (i64, String);
+
+/// Gives `links` their places after `head`, and their hashes.
+pub fn seal(links: &mut [Link], (mut n, mut prev): Head) {
+    for link in links {
+        n += 1;
+        link.n = n;
+        link.prev = std::mem::take(&mut prev);
+        link.hash = link.digest();
+        prev = link.hash.clone();
+    }
+}
+
+/// Appends links sealed on `expected` if the head is still there, in one
+/// trip and without reading it first (the submission writer remembers the
+/// head it left); answers false, having written nothing, if another
+/// transaction moved it. The head's conditional update goes first and the
+/// rows only if it applied, so the head stays the last lock taken.
+pub async fn append_if_head(
+    tx: &mut Tx<'_>,
+    links: &[Link],
+    (n, hash): &Head,
+) -> Result<bool, AppError> {
+    let Some(last) = links.last() else {
+        return Ok(true);
+    };
+    let sqlite = tx.backend_name() == "SQLite";
+    let mut next = 4;
+    let mut inserts = Vec::new();
+    for chunk in links.chunks(ROWS) {
+        let rows: Vec<String> = chunk
+            .iter()
+            .map(|_| {
+                let row: Vec<String> = (1..=11).map(|k| format!("${}", next + k)).collect();
+                next += 11;
+                format!("({})", row.join(", "))
+            })
+            .collect();
+        // SQLite runs the statements in turn and sees the moved head; on
+        // PostgreSQL every part of one statement sees the same snapshot,
+        // so the rows go only where the head's update (`h`) returned one.
+        let moved = if sqlite {
+            "SELECT 1 FROM audit_head WHERE id = 1 AND chain_no = $1 AND hash = $2"
+        } else {
+            "SELECT 1 FROM h"
+        };
+        inserts.push(format!(
+            "INSERT INTO audit_events ({COLUMNS}) SELECT * FROM (VALUES {}) AS v WHERE EXISTS ({moved})",
+            rows.join(", ")
+        ));
+    }
+    let update =
+        "UPDATE audit_head SET chain_no = $1, hash = $2 WHERE id = 1 AND chain_no = $3 AND hash = $4";
+    let sql = if sqlite {
+        format!(
+            "{update};\n{};\nSELECT COUNT(*) AS moved FROM audit_head \
+             WHERE id = 1 AND chain_no = $1 AND hash = $2",
+            inserts.join(";\n")
+        )
+    } else {
+        let parts: Vec<String> = inserts
+            .iter()
+            .enumerate()
+            .map(|(i, insert)| format!("i{i} AS ({insert})"))
+            .collect();
+        format!(
+            "WITH h AS ({update} RETURNING chain_no), {} SELECT COUNT(*) AS moved FROM h",
+            parts.join(", ")
+        )
+    };
+    let mut query = sqlx::query(&sql)
+        .bind(last.n)
+        .bind(last.hash.clone())
+        .bind(*n)
+        .bind(hash.clone());
+    for l in links {
+        query = query
+            .bind(l.n)
+            .bind(l.prev.clone())
+            .bind(l.id.clone())
+            .bind(l.at)
+            .bind(l.actor_kind.clone())
+            .bind(l.actor_id.clone())
+            .bind(l.what.clone())
+            .bind(l.subject_kind.clone())
+            .bind(l.subject_id.clone())
+            .bind(l.detail.clone())
+            .bind(l.hash.clone());
+    }
+    // All rows, not one: on SQLite several statements go as one query,
+    // and the count is the last's.
+    let rows = query.fetch_all(&mut **tx).await?;
+    let moved: i64 = match rows.last() {
+        Some(row) => row.try_get("moved")?,
+        None => return Err(AppError::Internal),
+    };
+    Ok(moved == 1)
+}
+
+/// Rows an INSERT of links writes at once.
+const ROWS: usize = 16;
+
+const COLUMNS: &str =
+    "chain_no, prev_hash, id, at, actor_kind, actor_id, what, subject_kind, subject_id, detail, hash";
+
 /// Writes links made on a locked head, and moves the head to the last: one
 /// trip to the database (`Script`).
 pub async fn append(tx: &mut Tx<'_>, links: &[Link]) -> Result<(), AppError> {
-    const ROWS: usize = 16;
     let Some(last) = links.last() else {
         return Ok(());
     };
     let mut script = Script::new();
     for chunk in links.chunks(ROWS) {
         script.add(&format!(
-            "INSERT INTO audit_events (chain_no, prev_hash, id, at, actor_kind, actor_id, what, \
-               subject_kind, subject_id, detail, hash) VALUES {}",
+            "INSERT INTO audit_events ({COLUMNS}) VALUES {}",
             placeholders(chunk.len(), 11)
         ));
         for l in chunk {

@@ -66,39 +66,59 @@ pub async fn record(tx: &mut Tx<'_>, event: Event<'_>) -> Result<(), AppError> {
 /// replica take turns; every caller that also bumps the policy epoch does
 /// so first, so the two locks are always taken in the same order.
 pub async fn record_many(tx: &mut Tx<'_>, events: Vec<Event<'_>>) -> Result<(), AppError> {
+    record_after(tx, events, None).await.map(drop)
+}
+
+/// `record_many`, after the head the caller expects (the one it left with
+/// its last commit): then the events go in one trip, without reading the
+/// head first, if no one else has appended since; otherwise as
+/// `record_many` does. Answers the head the events leave (`None` for none).
+pub async fn record_after(
+    tx: &mut Tx<'_>,
+    events: Vec<Event<'_>>,
+    expected: Option<&chain::Head>,
+) -> Result<Option<chain::Head>, AppError> {
     if events.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let slack = crate::slack::outbox::wanted(
         events
             .iter()
             .map(|e| (e.subject_kind, e.subject_id, e.what, &e.detail)),
     );
-    let (mut n, mut prev) = chain::lock_head(tx).await?;
     let at = now_ms();
-    let links: Vec<Link> = events
+    let mut links: Vec<Link> = events
         .into_iter()
-        .map(|e| {
-            n += 1;
-            let mut link = Link {
-                n,
-                prev: std::mem::take(&mut prev),
-                id: new_id(),
-                at,
-                actor_kind: e.actor.kind().to_string(),
-                actor_id: e.actor.id().map(str::to_string),
-                what: e.what.to_string(),
-                subject_kind: e.subject_kind.to_string(),
-                subject_id: e.subject_id.to_string(),
-                detail: crate::canonical::json(&e.detail),
-                hash: String::new(),
-            };
-            link.hash = link.digest();
-            prev = link.hash.clone();
-            link
+        .map(|e| Link {
+            n: 0,
+            prev: String::new(),
+            id: new_id(),
+            at,
+            actor_kind: e.actor.kind().to_string(),
+            actor_id: e.actor.id().map(str::to_string),
+            what: e.what.to_string(),
+            subject_kind: e.subject_kind.to_string(),
+            subject_id: e.subject_id.to_string(),
+            detail: crate::canonical::json(&e.detail),
+            hash: String::new(),
         })
         .collect();
-    chain::append(tx, &links).await?;
+    let appended = match expected {
+        Some(head) => {
+            chain::seal(&mut links, head.clone());
+            chain::append_if_head(tx, &links, head).await?
+        }
+        None => false,
+    };
+    if !appended {
+        let head = chain::lock_head(tx).await?;
+        // Stamped once the head is held, so times run on along the chain.
+        let at = now_ms();
+        links.iter_mut().for_each(|l| l.at = at);
+        chain::seal(&mut links, head);
+        chain::append(tx, &links).await?;
+    }
     crate::webhooks::outbox::enqueue(tx, &links).await?;
-    crate::slack::outbox::enqueue(tx, &slack).await
+    crate::slack::outbox::enqueue(tx, &slack).await?;
+    Ok(links.last().map(|l| (l.n, l.hash.clone())))
 }

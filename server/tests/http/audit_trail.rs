@@ -285,3 +285,54 @@ async fn auditors_read_the_trail_filtered_and_a_page_at_a_time() {
 fn json_str(v: &serde_json::Value) -> String {
     v.as_str().unwrap_or_default().to_string()
 }
+
+/// The submission writer appends after the head its last batch left
+/// without reading it first; reviewers' decisions move the head in
+/// between. Whether the guess holds or not, the chain stays whole and
+/// every submission is in it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn submissions_between_other_changes_keep_one_whole_chain() {
+    let app = TestApp::spawn().await;
+    app.user("rita", app::auth::Role::Reviewer).await;
+    let rita = std::sync::Arc::new(app.browser("rita").await);
+    let (agent_id, key) = app.agent("mailer", Stage::ActWithApproval).await;
+    app.grant_used(&agent_id, "email.send").await;
+    let pending = |sent: serde_json::Value| {
+        assert_eq!(sent["decision"], "pending_approval");
+        sent["id"].as_str().unwrap().to_string()
+    };
+    let mut ids = Vec::new();
+    // In turn: two submissions (the second after the first's head), then a
+    // decision elsewhere, so the next submission finds the head moved.
+    for _ in 0..12 {
+        let first = pending(app.submit_ok(&key, "email.send").await);
+        ids.push(pending(app.submit_ok(&key, "email.send").await));
+        assert_eq!(rita.approve(&first).await.status(), 200);
+        ids.push(first);
+    }
+    // At once: submissions in batches while decisions land between them.
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..40 {
+        let req = app
+            .http
+            .post(format!("{}/api/v1/actions", app.base))
+            .bearer_auth(&key)
+            .json(
+                &serde_json::json!({"capability": "email.send", "target": "a@example.com",
+                "summary": "Send it", "params": {}}),
+            );
+        set.spawn(async move { req.send().await.unwrap().json::<serde_json::Value>().await });
+    }
+    // The second of each pair above is still waiting.
+    for id in ids.iter().step_by(2).take(10) {
+        assert_eq!(rita.approve(id).await.status(), 200);
+    }
+    for sent in set.join_all().await {
+        ids.push(pending(sent.unwrap()));
+    }
+    assert!(verify::database(&app.db, None).await.unwrap().is_ok());
+    for id in &ids {
+        assert_eq!(app.audit_count("action.submitted", id).await, 1, "{id}");
+    }
+    assert_eq!(ids.len(), 64);
+}

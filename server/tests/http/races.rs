@@ -137,3 +137,37 @@ async fn expiry_racing_an_approval_never_ends_in_both() {
         }
     }
 }
+
+/// The writer decides a batch on the index it has cached and learns in the
+/// same commit whether the policy moved meanwhile: a change made behind
+/// its back (here straight in the database, as another replica's would
+/// be before its notice arrives) is never decided on the old index.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_decided_on_a_stale_index_is_decided_again_on_the_current_one() {
+    let app = TestApp::spawn().await;
+    let (agent_id, key) = app.agent("summarizer", Stage::ActWithApproval).await;
+    app.grant_used(&agent_id, "docs.summarize").await;
+    assert_eq!(
+        app.submit_ok(&key, "docs.summarize").await["decision"],
+        "allowed"
+    );
+    let epoch = app
+        .count("SELECT value FROM policy_epoch WHERE id = 1")
+        .await;
+    assert_eq!(app.state.policy.cached().map(|i| i.epoch), Some(epoch));
+    for statement in [
+        format!("DELETE FROM grants WHERE agent_id = '{agent_id}'"),
+        "UPDATE policy_epoch SET value = value + 1 WHERE id = 1".to_string(),
+    ] {
+        sqlx::query(&statement).execute(&app.db).await.unwrap();
+    }
+    let sent = app.submit_ok(&key, "docs.summarize").await;
+    assert_ne!(sent["decision"], "allowed", "{sent}");
+    assert_eq!(
+        app.state.policy.cached().map(|i| i.epoch),
+        Some(epoch + 1),
+        "the batch read the current index"
+    );
+    let id = sent["id"].as_str().unwrap();
+    assert_eq!(app.audit_count("action.submitted", id).await, 1);
+}
