@@ -174,33 +174,38 @@ pub async fn append_if_head(
             parts.join(", ")
         )
     };
-    let mut query = sqlx::query(&sql)
+    let mut script = Script::new();
+    script
+        .add(&sql)
         .bind(last.n)
         .bind(last.hash.clone())
         .bind(*n)
         .bind(hash.clone());
     for l in links {
-        query = query
-            .bind(l.n)
-            .bind(l.prev.clone())
-            .bind(l.id.clone())
-            .bind(l.at)
-            .bind(l.actor_kind.clone())
-            .bind(l.actor_id.clone())
-            .bind(l.what.clone())
-            .bind(l.subject_kind.clone())
-            .bind(l.subject_id.clone())
-            .bind(l.detail.clone())
-            .bind(l.hash.clone());
+        bind_link(&mut script, l);
     }
-    // All rows, not one: on SQLite several statements go as one query,
-    // and the count is the last's.
-    let rows = query.fetch_all(&mut **tx).await?;
-    let moved: i64 = match rows.last() {
+    // On SQLite several statements go as one query; the count is the last's.
+    let moved: i64 = match script.run(tx).await?.last() {
         Some(row) => row.try_get("moved")?,
         None => return Err(AppError::Internal),
     };
     Ok(moved == 1)
+}
+
+/// A link's values, in `COLUMNS` order.
+fn bind_link(script: &mut Script<'_>, l: &Link) {
+    script
+        .bind(l.n)
+        .bind(l.prev.clone())
+        .bind(l.id.clone())
+        .bind(l.at)
+        .bind(l.actor_kind.clone())
+        .bind(l.actor_id.clone())
+        .bind(l.what.clone())
+        .bind(l.subject_kind.clone())
+        .bind(l.subject_id.clone())
+        .bind(l.detail.clone())
+        .bind(l.hash.clone());
 }
 
 /// Rows an INSERT of links writes at once.
@@ -222,18 +227,7 @@ pub async fn append(tx: &mut Tx<'_>, links: &[Link]) -> Result<(), AppError> {
             placeholders(chunk.len(), 11)
         ));
         for l in chunk {
-            script
-                .bind(l.n)
-                .bind(l.prev.clone())
-                .bind(l.id.clone())
-                .bind(l.at)
-                .bind(l.actor_kind.clone())
-                .bind(l.actor_id.clone())
-                .bind(l.what.clone())
-                .bind(l.subject_kind.clone())
-                .bind(l.subject_id.clone())
-                .bind(l.detail.clone())
-                .bind(l.hash.clone());
+            bind_link(&mut script, l);
         }
     }
     script
