@@ -244,7 +244,7 @@ pub async fn append(tx: &mut Tx<'_>, links: &[Link]) -> Result<(), AppError> {
 /// Belay's back, and stays outside for `verify` to name.
 pub async fn seal_unchained(db: &Db) -> Result<usize, AppError> {
     let mut tx = db.begin().await?;
-    let (mut n, mut prev) = lock_head(&mut tx).await?;
+    let (n, prev) = lock_head(&mut tx).await?;
     if n > 0 {
         return Ok(0);
     }
@@ -254,14 +254,12 @@ pub async fn seal_unchained(db: &Db) -> Result<usize, AppError> {
     )
     .fetch_all(&mut *tx)
     .await?;
-    for r in &rows {
-        n += 1;
-        let mut link = Link {
-            n,
-            prev: std::mem::take(&mut prev),
-            ..Link::unsealed(r)?
-        };
-        link.hash = link.digest();
+    let mut links = rows
+        .iter()
+        .map(Link::unsealed)
+        .collect::<Result<Vec<_>, _>>()?;
+    seal(&mut links, (n, prev.clone()));
+    for link in &links {
         sqlx::query(
             "UPDATE audit_events SET chain_no = $1, prev_hash = $2, hash = $3 WHERE id = $4",
         )
@@ -271,8 +269,8 @@ pub async fn seal_unchained(db: &Db) -> Result<usize, AppError> {
         .bind(&link.id)
         .execute(&mut *tx)
         .await?;
-        prev = link.hash;
     }
+    let (n, prev) = links.last().map_or((n, prev), |l| (l.n, l.hash.clone()));
     sqlx::query("UPDATE audit_head SET chain_no = $1, hash = $2 WHERE id = 1")
         .bind(n)
         .bind(&prev)
