@@ -8,6 +8,22 @@ use std::str::FromStr;
 pub type Db = AnyPool;
 pub type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
+/// Where a statement runs, got only when one needs it: a connection as it
+/// is, or the submission writer's batch, whose transaction (and lock)
+/// begins at its first statement, so that a batch with nothing to read
+/// sends BEGIN together with its writes (`actions::commit_write`).
+pub trait OnDemand: Send {
+    fn conn(
+        &mut self,
+    ) -> impl std::future::Future<Output = Result<&mut sqlx::AnyConnection, crate::error::AppError>> + Send;
+}
+
+impl OnDemand for sqlx::AnyConnection {
+    async fn conn(&mut self) -> Result<&mut sqlx::AnyConnection, crate::error::AppError> {
+        Ok(self)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,

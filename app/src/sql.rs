@@ -61,6 +61,12 @@ impl<'q> Script<'q> {
     /// Runs every part; answers the rows the parts return (on PostgreSQL,
     /// only the last part's).
     pub async fn run(self, conn: &mut AnyConnection) -> Result<Vec<AnyRow>, AppError> {
+        Ok(self.try_run(conn).await?)
+    }
+
+    /// `run`, with the database's own error (for a caller that tells one
+    /// failure from another).
+    pub async fn try_run(self, conn: &mut AnyConnection) -> Result<Vec<AnyRow>, sqlx::Error> {
         debug_assert_eq!(self.bound, self.wanted, "the last part is not fully bound");
         let sql = match self.parts.len() {
             0 => return Ok(Vec::new()),
@@ -75,9 +81,9 @@ impl<'q> Script<'q> {
             }
             _ => self.parts.join(";\n"),
         };
-        Ok(sqlx::query_with(&sql, self.args)
+        sqlx::query_with(&sql, self.args)
             .fetch_all(&mut *conn)
-            .await?)
+            .await
     }
 }
 

@@ -6,6 +6,7 @@ use crate::audit::chain::Head;
 use crate::audit::{self, Actor};
 use crate::db::Tx;
 use crate::error::AppError;
+use crate::sql::Script;
 use std::sync::{Mutex, MutexGuard};
 
 /// One `action.submitted` event per request, as decided (and, for a call
@@ -17,12 +18,32 @@ pub async fn submitted<'a>(
     items: impl Iterator<Item = &'a ActionDetail> + Clone,
     expected: Option<&Head>,
 ) -> Result<Option<Head>, AppError> {
-    let actors: Vec<Actor> = items
-        .clone()
-        .map(|a| Actor::Agent(a.agent_id.clone()))
-        .collect();
-    let events = items
-        .zip(&actors)
+    let actors = actors(items.clone());
+    audit::record_after(tx, events(items, &actors), expected).await
+}
+
+/// `submitted` as parts of the writer's one-trip script, after `head`,
+/// which the script checks under the lock (`audit::record_in`).
+pub fn submitted_in<'a>(
+    script: &mut Script<'_>,
+    db: &crate::db::Db,
+    items: impl Iterator<Item = &'a ActionDetail> + Clone,
+    head: &Head,
+) -> Option<Head> {
+    let actors = actors(items.clone());
+    audit::record_in(script, db, events(items, &actors), head)
+}
+
+fn actors<'a>(items: impl Iterator<Item = &'a ActionDetail>) -> Vec<Actor> {
+    items.map(|a| Actor::Agent(a.agent_id.clone())).collect()
+}
+
+fn events<'i: 'b, 'b>(
+    items: impl Iterator<Item = &'i ActionDetail>,
+    actors: &'b [Actor],
+) -> Vec<audit::Event<'b>> {
+    items
+        .zip(actors)
         .map(|(a, actor)| audit::Event {
             actor,
             what: "action.submitted",
@@ -40,8 +61,7 @@ pub async fn submitted<'a>(
                 "evidence": a.evidence.len(),
             }}),
         })
-        .collect::<Vec<_>>();
-    audit::record_after(tx, events, expected).await
+        .collect()
 }
 
 /// The audit head the writer's last batch left: the next batch appends
@@ -64,6 +84,12 @@ impl LastHead {
             return None;
         }
         self.head.clone()
+    }
+
+    /// After a one-trip batch found the head (or the policy) moved: others
+    /// are appending, so the next batches do not guess.
+    pub(super) fn missed(&mut self) {
+        self.skip = 8;
     }
 
     /// After a commit that appended `count` events, leaving `head`.

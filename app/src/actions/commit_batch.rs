@@ -7,21 +7,21 @@
 //! the batch holds the policy lock through all of them.
 
 use super::commit_audit::{lock, LastHead};
+use super::commit_write::{self as one_trip, several_trips, Lazy, Trip, Writes};
 use super::idempotency;
 use super::model::{ActionDetail, RequestState};
 use super::store::{self, NewRequest};
 use super::submission::Submission;
 use crate::db::now_ms;
 use crate::db::Db;
+use crate::db::OnDemand;
 use crate::error::AppError;
-use crate::evidence::parse::Evidence;
 use crate::policy::facts::decide_now;
 use crate::policy::store::PolicyCache;
 use crate::policy::{Outcome, Request};
 use crate::quota::limits::Limits;
 use crate::quota::usage::Usage;
-use crate::sql::Script;
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -97,15 +97,25 @@ async fn attempt(
 ) -> Result<Option<Vec<Answer>>, AppError> {
     let cache = &*w.cache;
     let began = Instant::now();
-    // Take the lock every change to the policy also takes, first, in the
-    // same trip as BEGIN: on SQLite the write lock (a read transaction may
-    // fail to upgrade later), on PostgreSQL the epoch row, so batches from
-    // every replica and policy edits apply one at a time, and hourly counts
-    // see every earlier batch.
-    let mut tx = sqlx::Connection::begin_with(conn, lock_statement(conn)).await?;
+    // The transaction takes the lock every change to the policy also takes
+    // in the same trip as its BEGIN: on SQLite the write lock (a read
+    // transaction may fail to upgrade later), on PostgreSQL the epoch row,
+    // so batches from every replica and policy edits apply one at a time,
+    // and hourly counts see every earlier batch. It begins at the first
+    // statement that needs it: at once when the index is read under the
+    // lock, else at the first lookup the cached index cannot answer, or
+    // with the writes (`commit_write.rs`).
+    let sqlite = conn.backend_name() == "SQLite";
+    let mut lazy = Lazy::new(conn);
+    let head = lock(&w.last_head).guess();
+    // A batch that may go in one trip leaves its Idempotency-Keys to the
+    // trip: a key is new far more often than not, and the key's row is
+    // unique, so a key already there stops the query before its COMMIT.
+    let keys_to_trip = sqlite && guess.is_some() && head.is_some();
+    let mut keys_left = false;
     let index = match guess {
         Some(index) => index,
-        None => cache.locked(&mut tx).await?,
+        None => cache.locked(lazy.conn().await?).await?,
     };
     let locked = Instant::now();
     let now = now_ms();
@@ -134,7 +144,11 @@ async fn attempt(
             let hash = s.payload_hash();
             let seen = match keys_in_batch.get(&(agent_id, key)) {
                 Some((h, slot)) => Some((h.clone(), Earlier::InBatch(*slot))),
-                None => idempotency::find(&mut tx, agent_id, key)
+                None if keys_to_trip && lazy.unbegun().is_some() => {
+                    keys_left = true;
+                    None
+                }
+                None => idempotency::find(lazy.tx().await?, agent_id, key)
                     .await?
                     .map(|(h, id)| (h, Earlier::Stored(id))),
             };
@@ -158,12 +172,12 @@ async fn attempt(
         let earlier = in_batch
             .entry((agent_id, s.capability.as_str()))
             .or_default();
-        let decision = decide_now(&mut tx, cache, &index, agent_id, &req, *earlier).await;
+        let decision = decide_now(&mut lazy, cache, &index, agent_id, &req, *earlier).await;
         let waits = decision.outcome == Outcome::PendingApproval;
         let evidence: usize = s.evidence.iter().map(|e| e.content.len()).sum();
         if let Err(refused) = quotas
             .admit(
-                &mut tx,
+                &mut lazy,
                 (agent_id, &agent.quotas),
                 waits,
                 evidence as u64,
@@ -213,54 +227,40 @@ async fn attempt(
             spot_check: crate::trust::spot::sampled(&item.detail.id, index.spot_check_pct),
         })
         .collect();
-    // Runs first named by this batch get their row (one statement, only
-    // when a submission names a run).
-    crate::runs::store::touch(&mut tx, prepared.iter().map(|p| (&p.detail, p.submission))).await?;
-    let mut script = Script::new();
-    store::insert(&mut script, &rows)?;
-    let counted: Vec<_> = prepared
-        .iter()
-        .map(|p| {
-            let a = &p.detail;
-            (
-                a.agent_id.as_str(),
-                a.capability.as_str(),
-                a.created_at_ms,
-                a.decision,
-            )
-        })
-        .collect();
-    crate::trust::rollup::add_submitted(&mut script, &counted);
-    idempotency::remember(&mut script, &new_keys, now);
-    // Last, so its row is the one the script answers on either backend.
-    script.add("SELECT value AS epoch FROM policy_epoch WHERE id = 1");
-    let epoch: i64 = match script.run(&mut tx).await?.last() {
-        Some(row) => row.try_get("epoch")?,
-        None => return Err(AppError::Internal),
+    let writes = Writes {
+        rows: &rows,
+        new_keys: &new_keys,
+        now,
     };
-    if epoch != index.epoch {
-        // Nothing of it is kept: dropping the transaction rolls it back.
-        return Ok(None);
-    }
-    write_evidence(&mut tx, &rows).await?;
-    let written = Instant::now();
-    // Audit last: the chain's head is the last lock any transaction takes.
-    let guess = lock(&w.last_head).guess();
-    let head =
-        super::commit_audit::submitted(&mut tx, prepared.iter().map(|p| &p.detail), guess.as_ref())
-            .await?;
-    let audited = Instant::now();
-    tx.commit().await?;
+    let trip = match lazy.unbegun() {
+        Some(conn) => one_trip::commit((&w.db, conn), &writes, index.epoch, head.as_ref()).await?,
+        None => Trip::Declined,
+    };
+    let (left, trips) = match trip {
+        Trip::Committed(left) => (Some(left), 1),
+        Trip::Stale => {
+            lock(&w.last_head).missed();
+            return Ok(None);
+        }
+        // Decided again with every key looked up, as is a batch whose
+        // keys were left to a trip it did not take.
+        Trip::KeyUsed => return Ok(None),
+        Trip::Declined if keys_left => return Ok(None),
+        Trip::Declined => match several_trips(lazy, &writes, index.epoch, head.as_ref()).await? {
+            Some(left) => (left, 4),
+            None => return Ok(None),
+        },
+    };
     let committed = Instant::now();
-    lock(&w.last_head).left(guess.as_ref(), prepared.len(), head);
-    w.metrics.batch_committed(jobs.len(), committed - began);
+    lock(&w.last_head).left(head.as_ref(), prepared.len(), left);
+    w.metrics
+        .batch_committed(jobs.len(), committed - began, trips == 1);
     tracing::debug!(
         size = jobs.len(),
-        lock_us = (locked - began).as_micros() as u64,
+        trips,
+        read_us = (locked - began).as_micros() as u64,
         decide_us = (decided_at - locked).as_micros() as u64,
-        write_us = (written - decided_at).as_micros() as u64,
-        audit_us = (audited - written).as_micros() as u64,
-        commit_us = (committed - audited).as_micros() as u64,
+        commit_us = (committed - decided_at).as_micros() as u64,
         "batch committed"
     );
     let mut details: Vec<Option<ActionDetail>> =
@@ -289,16 +289,6 @@ async fn attempt(
         }
     }
     Ok(Some(answers))
-}
-
-/// BEGIN, and the lock a batch holds to its commit: SQLite's write lock
-/// (`IMMEDIATE`), PostgreSQL's epoch row (both statements in one trip).
-fn lock_statement(conn: &AnyConnection) -> &'static str {
-    if conn.backend_name() == "SQLite" {
-        "BEGIN IMMEDIATE"
-    } else {
-        "BEGIN; UPDATE policy_epoch SET value = value WHERE id = 1"
-    }
 }
 
 /// What a job gets once its batch has committed.
@@ -360,23 +350,4 @@ struct Prepared<'a> {
     /// Orders the approval queue.
     risk: i64,
     submission: &'a Submission,
-}
-
-/// The evidence of the requests the script wrote (after it: it refers to
-/// them). Most submissions carry none.
-async fn write_evidence(
-    tx: &mut crate::db::Tx<'_>,
-    items: &[NewRequest<'_>],
-) -> Result<(), AppError> {
-    for item in items {
-        let a = item.detail;
-        let pieces: Vec<(&str, &Evidence)> = a
-            .evidence
-            .iter()
-            .map(|info| info.id.as_str())
-            .zip(&item.submission.evidence)
-            .collect();
-        crate::evidence::store::insert(tx, &a.id, "request", &pieces, a.created_at_ms).await?;
-    }
-    Ok(())
 }

@@ -11,6 +11,8 @@ mod commit_audit;
 #[cfg(feature = "ssr")]
 mod commit_batch;
 #[cfg(feature = "ssr")]
+mod commit_write;
+#[cfg(feature = "ssr")]
 pub mod correction;
 #[cfg(feature = "ssr")]
 pub mod execute;

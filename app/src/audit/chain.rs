@@ -217,25 +217,31 @@ const COLUMNS: &str =
 /// Writes links made on a locked head, and moves the head to the last: one
 /// trip to the database (`Script`).
 pub async fn append(tx: &mut Tx<'_>, links: &[Link]) -> Result<(), AppError> {
-    let Some(last) = links.last() else {
-        return Ok(());
-    };
     let mut script = Script::new();
+    append_in(&mut script, links);
+    script.run(tx).await?;
+    Ok(())
+}
+
+/// `append` as parts of a caller's script, for a caller that holds the
+/// head in the same trip (see `audit::append_in`).
+pub fn append_in(script: &mut Script<'_>, links: &[Link]) {
+    let Some(last) = links.last() else {
+        return;
+    };
     for chunk in links.chunks(ROWS) {
         script.add(&format!(
             "INSERT INTO audit_events ({COLUMNS}) VALUES {}",
             placeholders(chunk.len(), 11)
         ));
         for l in chunk {
-            bind_link(&mut script, l);
+            bind_link(script, l);
         }
     }
     script
         .add("UPDATE audit_head SET chain_no = $1, hash = $2 WHERE id = 1")
         .bind(last.n)
         .bind(last.hash.clone());
-    script.run(tx).await?;
-    Ok(())
 }
 
 /// Seals events written before the chain existed into it, in the order

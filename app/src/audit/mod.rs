@@ -81,28 +81,7 @@ pub async fn record_after(
     if events.is_empty() {
         return Ok(None);
     }
-    let slack = crate::slack::outbox::wanted(
-        events
-            .iter()
-            .map(|e| (e.subject_kind, e.subject_id, e.what, &e.detail)),
-    );
-    let at = now_ms();
-    let mut links: Vec<Link> = events
-        .into_iter()
-        .map(|e| Link {
-            n: 0,
-            prev: String::new(),
-            id: new_id(),
-            at,
-            actor_kind: e.actor.kind().to_string(),
-            actor_id: e.actor.id().map(str::to_string),
-            what: e.what.to_string(),
-            subject_kind: e.subject_kind.to_string(),
-            subject_id: e.subject_id.to_string(),
-            detail: crate::canonical::json(&e.detail),
-            hash: String::new(),
-        })
-        .collect();
+    let (mut links, slack) = unsealed(events);
     let appended = match expected {
         Some(head) => {
             chain::seal(&mut links, head.clone());
@@ -121,4 +100,57 @@ pub async fn record_after(
     crate::webhooks::outbox::enqueue(tx, &links).await?;
     crate::slack::outbox::enqueue(tx, &slack).await?;
     Ok(links.last().map(|l| (l.n, l.hash.clone())))
+}
+
+/// `record_many` as parts of the caller's script (which writes to `db`),
+/// after `head`, for a caller that checks in the same script, under the
+/// write lock, that the head is still there (the submission writer's
+/// one-trip batches on SQLite). Answers the head the events leave, or `None`, adding nothing,
+/// when a webhook or Slack outbox wants one of them: those take trips of
+/// their own, so such a batch goes the usual way.
+pub fn record_in(
+    script: &mut crate::sql::Script<'_>,
+    db: &crate::db::Db,
+    events: Vec<Event<'_>>,
+    head: &chain::Head,
+) -> Option<chain::Head> {
+    let (mut links, slack) = unsealed(events);
+    chain::seal(&mut links, head.clone());
+    if !slack.is_empty() || crate::webhooks::outbox::wanted_in(db, &links) {
+        return None;
+    }
+    chain::append_in(script, &links);
+    Some(
+        links
+            .last()
+            .map_or_else(|| head.clone(), |l| (l.n, l.hash.clone())),
+    )
+}
+
+/// Events as links yet to be given their place, stamped now; and the
+/// requests among them Slack's outbox wants.
+fn unsealed(events: Vec<Event<'_>>) -> (Vec<Link>, Vec<String>) {
+    let slack = crate::slack::outbox::wanted(
+        events
+            .iter()
+            .map(|e| (e.subject_kind, e.subject_id, e.what, &e.detail)),
+    );
+    let at = now_ms();
+    let links = events
+        .into_iter()
+        .map(|e| Link {
+            n: 0,
+            prev: String::new(),
+            id: new_id(),
+            at,
+            actor_kind: e.actor.kind().to_string(),
+            actor_id: e.actor.id().map(str::to_string),
+            what: e.what.to_string(),
+            subject_kind: e.subject_kind.to_string(),
+            subject_id: e.subject_id.to_string(),
+            detail: crate::canonical::json(&e.detail),
+            hash: String::new(),
+        })
+        .collect();
+    (links, slack)
 }

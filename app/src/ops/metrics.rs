@@ -34,6 +34,7 @@ pub struct Metrics {
     queue_oldest: Gauge<f64, AtomicU64>,
     batch_size: Histogram,
     commit_seconds: Histogram,
+    batches: Family<Label, Counter>,
     claims: Family<Label, Counter>,
     outcomes: Family<Labels, Counter>,
     sign_in_refusals: Family<Label, Counter>,
@@ -59,6 +60,7 @@ impl Metrics {
             batch_size: Histogram::new(exponential_buckets(1.0, 2.0, 9)),
             // 0.25 ms to about 4 s.
             commit_seconds: Histogram::new(exponential_buckets(0.000_25, 2.0, 15)),
+            batches: Family::default(),
             claims: Family::default(),
             outcomes: Family::default(),
             sign_in_refusals: Family::default(),
@@ -94,6 +96,11 @@ impl Metrics {
             "writer_commit_seconds",
             "A writer batch's transaction, from BEGIN until its COMMIT is durable",
             m.commit_seconds.clone(),
+        );
+        r.register(
+            "writer_batches",
+            "Writer batches committed, by how: one_trip (BEGIN, writes, audit and COMMIT as one query, when nothing had to be read under the lock; SQLite) or several_trips",
+            m.batches.clone(),
         );
         r.register(
             "claims",
@@ -140,8 +147,14 @@ impl Metrics {
             .observe(seconds);
     }
 
-    /// One committed writer batch.
-    pub fn batch_committed(&self, size: usize, took: Duration) {
+    /// One committed writer batch, sent as one query or not.
+    pub fn batch_committed(&self, size: usize, took: Duration, one_trip: bool) {
+        let path = if one_trip {
+            "one_trip"
+        } else {
+            "several_trips"
+        };
+        self.batches.get_or_create(&[("path", path)]).inc();
         self.batch_size.observe(size as f64);
         self.commit_seconds.observe(took.as_secs_f64());
     }

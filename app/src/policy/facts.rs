@@ -4,14 +4,14 @@
 
 use super::store::PolicyCache;
 use super::Index;
-use crate::db::{now_ms, Tx};
+use crate::db::{now_ms, OnDemand, Tx};
 use crate::error::AppError;
 use sqlx::AnyConnection;
 use sqlx::Row;
 
 /// Has the agent used this capability before (an action allowed or approved)?
 pub async fn used_before(
-    conn: &mut AnyConnection,
+    conn: &mut impl OnDemand,
     cache: &PolicyCache,
     agent_id: &str,
     capability: &str,
@@ -19,6 +19,7 @@ pub async fn used_before(
     if cache.known_used(agent_id, capability) {
         return Ok(true);
     }
+    let conn = conn.conn().await.map_err(|e| e.to_string())?;
     let found =
         sqlx::query("SELECT 1 AS one FROM capability_uses WHERE agent_id = $1 AND capability = $2")
             .bind(agent_id)
@@ -111,7 +112,7 @@ async fn last_hour(
 /// Gathers the facts one decision needs, then decides. Lookups that fail
 /// are passed on as errors, which the decision fails closed on.
 pub async fn decide_now(
-    conn: &mut AnyConnection,
+    conn: &mut impl OnDemand,
     cache: &PolicyCache,
     index: &Index,
     agent_id: &str,
@@ -124,11 +125,12 @@ pub async fn decide_now(
         .and_then(|a| a.grants.get(req.capability))
         .is_some_and(|g| matches!(g, Ok(g) if g.max_per_hour.is_some()));
     let recent = if limited {
-        Some(
-            recent(conn, agent_id, req.capability, now)
+        Some(match conn.conn().await {
+            Ok(c) => recent(c, agent_id, req.capability, now)
                 .await
                 .map(|n| n.saturating_add(earlier_in_batch)),
-        )
+            Err(e) => Err(e.to_string()),
+        })
     } else {
         None
     };

@@ -5,7 +5,7 @@
 use super::limits::{own, Kind, Limits, Overrides};
 use super::usage::Usage;
 use crate::audit::{self, Actor};
-use crate::db::{Db, Tx};
+use crate::db::{Db, OnDemand, Tx};
 use crate::error::AppError;
 use sqlx::{AnyConnection, Row};
 use std::collections::HashMap;
@@ -85,7 +85,7 @@ pub async fn evidence_today(
 /// refuses (429, until midnight UTC) if they would pass it. The row stays
 /// locked until the transaction ends, so concurrent writers queue here.
 pub async fn charge_evidence(
-    tx: &mut Tx<'_>,
+    conn: &mut AnyConnection,
     usage: &Usage,
     limit: u64,
     agent_id: &str,
@@ -107,12 +107,12 @@ pub async fn charge_evidence(
         .bind(delta)
     };
     let delta = i64::try_from(bytes).unwrap_or(i64::MAX);
-    let total: i64 = add(delta).fetch_one(&mut **tx).await?.try_get("bytes")?;
+    let total: i64 = add(delta).fetch_one(&mut *conn).await?.try_get("bytes")?;
     if u64::try_from(total).unwrap_or(0) <= limit {
         return Ok(());
     }
     // Take it back: the rest of the transaction may still commit.
-    add(-delta).execute(&mut **tx).await?;
+    add(-delta).execute(&mut *conn).await?;
     usage.refused(agent_id, Kind::EvidenceBytes, limit);
     let used = u64::try_from(total - delta).unwrap_or(0);
     Err(AppError::TooManyRequests(
@@ -147,7 +147,7 @@ pub async fn charge_evidence_of(
         .quotas
         .for_agent(&own)
         .get(Kind::EvidenceBytes);
-    charge_evidence(tx, &state.quota, limit, agent_id, bytes as u64, now).await
+    charge_evidence(&mut *tx, &state.quota, limit, agent_id, bytes as u64, now).await
 }
 
 fn mib(bytes: u64) -> String {
@@ -188,7 +188,7 @@ impl<'a> Batch<'a> {
     /// this submission gets, `Err` a database failure.
     pub async fn admit(
         &mut self,
-        tx: &mut Tx<'_>,
+        conn: &mut impl OnDemand,
         (agent_id, own): (&str, &Overrides),
         waits: bool,
         evidence_bytes: u64,
@@ -199,7 +199,7 @@ impl<'a> Batch<'a> {
             let limit = limits.get(Kind::Pending);
             let waiting = match self.pending.get(agent_id) {
                 Some(n) => *n,
-                None => pending_now(tx, agent_id).await?,
+                None => pending_now(conn.conn().await?, agent_id).await?,
             };
             if waiting >= limit {
                 self.usage.refused(agent_id, Kind::Pending, limit);
@@ -214,9 +214,13 @@ impl<'a> Batch<'a> {
             self.pending.insert(agent_id.to_string(), waiting + 1);
         }
         let limit = limits.get(Kind::EvidenceBytes);
-        if let Err(refused) =
-            charge_evidence(tx, self.usage, limit, agent_id, evidence_bytes, now).await
-        {
+        let charged = match evidence_bytes {
+            0 => Ok(()),
+            bytes => {
+                charge_evidence(conn.conn().await?, self.usage, limit, agent_id, bytes, now).await
+            }
+        };
+        if let Err(refused) = charged {
             if !matches!(refused, AppError::TooManyRequests(..)) {
                 return Err(refused);
             }

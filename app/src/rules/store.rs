@@ -299,7 +299,7 @@ pub async fn simulate(
         target: target.trim(),
         params: &params,
     };
-    let d = decide_now(&mut conn, &state.policy, &index, agent_id, &req, 0).await;
+    let d = decide_now(&mut *conn, &state.policy, &index, agent_id, &req, 0).await;
     Ok(Simulation {
         agent_name,
         capability,

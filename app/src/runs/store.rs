@@ -8,6 +8,7 @@ use crate::actions::model::ActionDetail;
 use crate::actions::submission::Submission;
 use crate::db::{new_id, placeholders, Db, Tx};
 use crate::error::{stored, AppError};
+use crate::sql::Script;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 use std::collections::BTreeMap;
@@ -18,6 +19,19 @@ pub async fn touch<'a>(
     tx: &mut Tx<'_>,
     items: impl Iterator<Item = (&'a ActionDetail, &'a Submission)>,
 ) -> Result<(), AppError> {
+    let mut script = Script::new();
+    touch_in(&mut script, items);
+    script.run(tx).await?;
+    Ok(())
+}
+
+/// `touch` as a part of a script that writes the batch's requests after it
+/// (on SQLite, whose parts run in turn and see each other's rows); adds
+/// nothing when no submission names a run.
+pub fn touch_in<'a>(
+    script: &mut Script<'_>,
+    items: impl Iterator<Item = (&'a ActionDetail, &'a Submission)>,
+) {
     // One row per run (PostgreSQL refuses to upsert a row twice in one
     // statement), from its first to its latest time in the batch.
     let mut runs: BTreeMap<String, (&str, &str, i64, i64)> = BTreeMap::new();
@@ -33,26 +47,23 @@ pub async fn touch<'a>(
         entry.3 = entry.3.max(at);
     }
     if runs.is_empty() {
-        return Ok(());
+        return;
     }
-    let sql = format!(
+    script.add(&format!(
         "INSERT INTO runs (id, agent_id, run_key, started_at, last_at) VALUES {} \
          ON CONFLICT (id) DO UPDATE SET last_at = CASE WHEN excluded.last_at > runs.last_at \
          THEN excluded.last_at ELSE runs.last_at END, started_at = CASE WHEN \
          excluded.started_at < runs.started_at THEN excluded.started_at ELSE runs.started_at END",
         placeholders(runs.len(), 5)
-    );
-    let mut q = sqlx::query(&sql);
+    ));
     for (id, (agent_id, key, first, last)) in runs {
-        q = q
+        script
             .bind(id)
             .bind(agent_id.to_string())
             .bind(key.to_string())
             .bind(first)
             .bind(last);
     }
-    q.execute(&mut **tx).await?;
-    Ok(())
 }
 
 /// Records one event in the agent's run `key` (made now if it is new);

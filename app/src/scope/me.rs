@@ -119,7 +119,7 @@ pub async fn me(state: &AppState, agent_id: &str, name: &str) -> Result<Me, AppE
                 )?),
                 None => None,
             };
-        let first_use = !used_before(&mut conn, &state.policy, agent_id, capability)
+        let first_use = !used_before(&mut *conn, &state.policy, agent_id, capability)
             .await
             .unwrap_or(false);
         scope.push(ScopeEntry::Readable(GrantScope {

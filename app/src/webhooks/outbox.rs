@@ -72,18 +72,35 @@ pub async fn reload(db: &Db) -> Result<(), AppError> {
     Ok(())
 }
 
-/// One delivery per subscribed endpoint for each change in `links` that
-/// is an event some endpoint wants; nothing at all (no query) when the
-/// mask says nobody wants any of them.
-pub async fn enqueue(tx: &mut Tx<'_>, links: &[Link]) -> Result<(), AppError> {
-    let wanted = UNION.load(Ordering::SeqCst);
-    let candidates: Vec<(&Link, EventType, bool)> = links
+/// Whether an endpoint of `db` may want one of `links`: its own mask, not
+/// the union, for a caller that knows which database it writes to (the
+/// submission writer's one-trip batches).
+pub fn wanted_in(db: &Db, links: &[Link]) -> bool {
+    let masks = MASKS.lock().unwrap_or_else(|e| e.into_inner());
+    let mask = masks
+        .as_ref()
+        .and_then(|m| m.get(&key(db)).copied())
+        .unwrap_or(ALL);
+    !candidates(links, mask).is_empty()
+}
+
+/// The changes in `links` of a type in `wanted`; `unsure` ones are
+/// confirmed from their detail.
+fn candidates(links: &[Link], wanted: u32) -> Vec<(&Link, EventType, bool)> {
+    links
         .iter()
         .filter_map(|l| {
             let (t, unsure) = EventType::of_what(&l.what)?;
             (wanted & t.bit() != 0).then_some((l, t, unsure))
         })
-        .collect();
+        .collect()
+}
+
+/// One delivery per subscribed endpoint for each change in `links` that
+/// is an event some endpoint wants; nothing at all (no query) when the
+/// mask says nobody wants any of them.
+pub async fn enqueue(tx: &mut Tx<'_>, links: &[Link]) -> Result<(), AppError> {
+    let candidates = candidates(links, UNION.load(Ordering::SeqCst));
     if candidates.is_empty() {
         return Ok(());
     }

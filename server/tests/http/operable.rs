@@ -4,6 +4,7 @@
 
 use crate::common::TestApp;
 use crate::review::{id_of, mailer, send};
+use app::audit::verify;
 use app::auth::Role;
 use app::policy::Stage;
 use belay::config::ServeArgs;
@@ -257,4 +258,82 @@ async fn json_logs_put_the_request_id_on_the_requests_lines() {
         .as_array()
         .and_then(|spans| spans.iter().find(|s| s["name"] == "request"));
     assert_eq!(request.unwrap()["request_id"], id.as_str(), "{refused}");
+}
+
+/// An agent's calls one at a time, each allowed at once, need nothing read
+/// under the writer's lock: on SQLite each batch is one query, BEGIN to
+/// COMMIT, once the writer knows the audit head. An approval appends to
+/// the chain between two of them; the next query's guard stops it before
+/// its COMMIT, and that batch is decided again and written the usual way.
+/// The chain stays whole, with each submission in it once. An
+/// Idempotency-Key used again stops a trip the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_one_at_a_time_commit_in_one_trip_and_a_moved_head_sends_one_the_usual_way() {
+    let app = TestApp::spawn_with(with_metrics).await;
+    let sqlite = app.db.connect_options().database_url.scheme() == "sqlite";
+    app.user("rita", Role::Reviewer).await;
+    let (agent_id, key) = app.agent("summarizer", Stage::ActWithApproval).await;
+    app.grant_used(&agent_id, "docs.summarize").await;
+    app.grant_used(&agent_id, "email.send").await;
+    let held = app.submit_ok(&key, "email.send").await;
+    assert_eq!(held["decision"], "pending_approval");
+    let one = r#"belay_writer_batches_total{path="one_trip"}"#;
+    let several = r#"belay_writer_batches_total{path="several_trips"}"#;
+    let allowed = || async {
+        let sent = app.submit_ok(&key, "docs.summarize").await;
+        assert_eq!(sent["decision"], "allowed", "{sent}");
+        id_of(&sent)
+    };
+    // The first reads whether the agent has used the capability before
+    // (the answer is cached from then on).
+    let mut ids = vec![allowed().await];
+    let before = scrape(&app).await;
+    for _ in 0..5 {
+        ids.push(allowed().await);
+    }
+    let after = scrape(&app).await;
+    let trips = moved(&before, &after, one) + moved(&before, &after, several);
+    assert_eq!(trips, 5.0);
+    // PostgreSQL takes no statement with BEGIN and COMMIT in it.
+    let expected = if sqlite { 5.0 } else { 0.0 };
+    assert_eq!(moved(&before, &after, one), expected, "{after}");
+
+    // A new Idempotency-Key goes in the trip unlooked-up; used again, its
+    // row stops the trip, and the batch looks it up the usual way.
+    let keyed = |summary: &'static str| {
+        app.http
+            .post(format!("{}/api/v1/actions", app.base))
+            .bearer_auth(&key)
+            .header("Idempotency-Key", "k-1")
+            .json(&json!({"capability": "docs.summarize", "target": "customer-42", "summary": summary}))
+            .send()
+    };
+    let first = keyed("once").await.unwrap();
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let keyed_once = scrape(&app).await;
+    let again = keyed("once").await.unwrap();
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.json::<Value>().await.unwrap()["id"], first["id"]);
+    assert_eq!(keyed("other").await.unwrap().status(), 422);
+    let keyed_thrice = scrape(&app).await;
+    if sqlite {
+        assert_eq!(moved(&after, &keyed_once, one), 1.0, "{keyed_once}");
+    }
+    assert_eq!(moved(&keyed_once, &keyed_thrice, one), 0.0);
+    assert_eq!(moved(&keyed_once, &keyed_thrice, several), 2.0);
+    ids.push(id_of(&first));
+
+    let rita = app.browser("rita").await;
+    assert_eq!(rita.approve(&id_of(&held)).await.status(), 200);
+    ids.push(allowed().await);
+    let last = scrape(&app).await;
+    let stale = "the stale query did not commit";
+    assert_eq!(moved(&keyed_thrice, &last, one), 0.0, "{stale}");
+    assert_eq!(moved(&keyed_thrice, &last, several), 1.0);
+
+    assert!(verify::database(&app.db, None).await.unwrap().is_ok());
+    for id in &ids {
+        assert_eq!(app.audit_count("action.submitted", id).await, 1, "{id}");
+    }
 }
