@@ -81,6 +81,14 @@ impl<'q> Script<'q> {
             }
             _ => self.parts.join(";\n"),
         };
+        // SQLite looks a named parameter (`$n`) up in a list, when the
+        // statement is prepared and again for each value bound, so a
+        // statement's cost grows with the square of its values (a batch's
+        // request insert has hundreds). Anonymous `?` are found at once.
+        let sql = match conn.backend_name() {
+            "SQLite" => anonymous(&sql).unwrap_or(sql),
+            _ => sql,
+        };
         sqlx::query_with(&sql, self.args)
             .fetch_all(&mut *conn)
             .await
@@ -117,6 +125,39 @@ fn shift(sql: &str, by: usize) -> (String, usize) {
     (out, highest)
 }
 
+/// `sql` with each `$n` outside string literals made `?`, if they are
+/// `$1`, `$2`, … in the order they appear, each once, across all its
+/// statements: then the values go to the same places (sqlx numbers the
+/// `?` of a query's statements on from one statement to the next).
+fn anonymous(sql: &str) -> Option<String> {
+    let mut out = String::with_capacity(sql.len());
+    let mut next = 1;
+    let mut in_literal = false;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            in_literal = !in_literal;
+        }
+        if c != '$' || in_literal {
+            out.push(c);
+            continue;
+        }
+        let mut n = 0usize;
+        let mut digits = false;
+        while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
+            n = n * 10 + d as usize;
+            digits = true;
+            chars.next();
+        }
+        if !digits || n != next {
+            return None;
+        }
+        next += 1;
+        out.push('?');
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,5 +171,18 @@ mod tests {
         );
         assert_eq!(highest, 12);
         assert_eq!(shift("SELECT 1", 3), ("SELECT 1".to_string(), 0));
+    }
+
+    #[test]
+    fn placeholders_in_order_become_anonymous_and_any_other_order_stays() {
+        assert_eq!(
+            anonymous("INSERT INTO t VALUES ($1, '$9', $2);\nUPDATE u SET a = $3").as_deref(),
+            Some("INSERT INTO t VALUES (?, '$9', ?);\nUPDATE u SET a = ?")
+        );
+        assert_eq!(anonymous("SELECT 1").as_deref(), Some("SELECT 1"));
+        // Used twice, out of order, or with a gap: names are kept.
+        assert_eq!(anonymous("SELECT $1 WHERE a = $1"), None);
+        assert_eq!(anonymous("SELECT $2, $1"), None);
+        assert_eq!(anonymous("SELECT $1, $3"), None);
     }
 }
