@@ -98,31 +98,12 @@ impl<'q> Script<'q> {
 /// `sql` with every `$n` outside string literals made `$(n + by)`, and the
 /// highest `n` it held.
 fn shift(sql: &str, by: usize) -> (String, usize) {
-    let mut out = String::with_capacity(sql.len() + 16);
     let mut highest = 0;
-    let mut in_literal = false;
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        out.push(c);
-        if c == '\'' {
-            in_literal = !in_literal;
-        }
-        if c != '$' || in_literal {
-            continue;
-        }
-        let mut n = 0usize;
-        let mut digits = false;
-        while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
-            n = n * 10 + d as usize;
-            digits = true;
-            chars.next();
-        }
-        if digits {
-            highest = highest.max(n);
-            out.push_str(&(n + by).to_string());
-        }
-    }
-    (out, highest)
+    let out = rewrite(sql, |n| {
+        highest = highest.max(n);
+        Some(format!("${}", n + by))
+    });
+    (out.unwrap_or_default(), highest)
 }
 
 /// `sql` with each `$n` outside string literals made `?`, if they are
@@ -130,8 +111,19 @@ fn shift(sql: &str, by: usize) -> (String, usize) {
 /// statements: then the values go to the same places (sqlx numbers the
 /// `?` of a query's statements on from one statement to the next).
 fn anonymous(sql: &str) -> Option<String> {
-    let mut out = String::with_capacity(sql.len());
     let mut next = 1;
+    rewrite(sql, |n| {
+        (n == next).then(|| {
+            next += 1;
+            "?".to_string()
+        })
+    })
+}
+
+/// `sql` with each `$n` outside string literals replaced by what `each`
+/// makes of `n`; `None` as soon as it makes nothing.
+fn rewrite(sql: &str, mut each: impl FnMut(usize) -> Option<String>) -> Option<String> {
+    let mut out = String::with_capacity(sql.len() + 16);
     let mut in_literal = false;
     let mut chars = sql.chars().peekable();
     while let Some(c) = chars.next() {
@@ -149,11 +141,11 @@ fn anonymous(sql: &str) -> Option<String> {
             digits = true;
             chars.next();
         }
-        if !digits || n != next {
-            return None;
+        if digits {
+            out.push_str(&each(n)?);
+        } else {
+            out.push('$');
         }
-        next += 1;
-        out.push('?');
     }
     Some(out)
 }
