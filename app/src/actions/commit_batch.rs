@@ -1,10 +1,9 @@
 //! One batch of the group-commit writer (`commit.rs`): one transaction
 //! that authenticates and decides each submission against one consistent
 //! view of the policy, then writes every request, its evidence, rollups,
-//! idempotency key and audit row together. The writes go as two scripts
-//! (`crate::sql::Script`) rather than a statement per table and per few
-//! dozen rows: on PostgreSQL each statement is a network round trip, and
-//! the batch holds the policy lock through all of them.
+//! idempotency key and audit row together. This file decides; how the
+//! batch is written (one query on SQLite when nothing had to be read under
+//! the lock, else a few scripts) is in `commit_write.rs`.
 
 use super::commit_audit::{lock, LastHead};
 use super::commit_write::{self as one_trip, several_trips, Lazy, Trip, Writes};
