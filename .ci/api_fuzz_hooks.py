@@ -12,9 +12,28 @@ import binascii
 import hashlib
 import json
 
+import hypothesis.internal.lambda_sources as lambda_sources
 import schemathesis
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.transport.serialization import Binary
+
+# CPython 3.11's ast.parse can fail with "SystemError: AST constructor
+# recursion depth mismatch" when called deep in the stack
+# (python/cpython#106905). Hypothesis parses a lambda's source only to name
+# it in a strategy's repr; that failure crashed two fuzz runs here, with
+# every check passed. A lambda it cannot parse is named "<unknown>", as
+# Hypothesis itself names one it cannot make sense of.
+_describe_lambda = lambda_sources._lambda_description
+
+
+def _describe_lambda_or_unknown(f):
+    try:
+        return _describe_lambda(f)
+    except SystemError:
+        return "lambda: <unknown>"
+
+
+lambda_sources._lambda_description = _describe_lambda_or_unknown
 
 U64_MAX = 2**64 - 1
 JSON_KINDS = {"extracted_data", "events", "request_log"}
