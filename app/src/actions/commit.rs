@@ -148,7 +148,9 @@ async fn settle(w: Writer, conn: Conn, mut jobs: Vec<Job>) -> Conn {
             Some(conn)
         }
         Err(e) => {
-            // The connection may be what failed: the retries take others.
+            // The connection may be what failed (or be left inside a
+            // transaction): it is closed, and the retries take others.
+            conn.close_on_drop();
             drop(conn);
             // One bad submission must not sink the others: retry alone.
             tracing::warn!(error = %e, size = jobs.len(), "batch failed; committing one by one");

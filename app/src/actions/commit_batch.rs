@@ -110,8 +110,9 @@ async fn attempt(
     // A batch that may go in one trip leaves its Idempotency-Keys to the
     // trip: a key is new far more often than not, and the key's row is
     // unique, so a key already there stops the query before its COMMIT.
+    // If the batch goes the usual way after all, they are looked up then.
     let keys_to_trip = sqlite && guess.is_some() && head.is_some();
-    let mut keys_left = false;
+    let mut keys_left: Vec<(&str, &str)> = Vec::new();
     let index = match guess {
         Some(index) => index,
         None => cache.locked(lazy.conn().await?).await?,
@@ -144,7 +145,7 @@ async fn attempt(
             let seen = match keys_in_batch.get(&(agent_id, key)) {
                 Some((h, slot)) => Some((h.clone(), Earlier::InBatch(*slot))),
                 None if keys_to_trip && lazy.unbegun().is_some() => {
-                    keys_left = true;
+                    keys_left.push((agent_id, key));
                     None
                 }
                 None => idempotency::find(lazy.tx().await?, agent_id, key)
@@ -242,9 +243,9 @@ async fn attempt(
             return Ok(None);
         }
         // Decided again with every key looked up, as is a batch whose
-        // keys were left to a trip it did not take.
+        // keys left to a trip it did not take turn out to be used.
         Trip::KeyUsed => return Ok(None),
-        Trip::Declined if keys_left => return Ok(None),
+        Trip::Declined if idempotency::any_used(&mut lazy, &keys_left).await? => return Ok(None),
         Trip::Declined => match several_trips(lazy, &writes, index.epoch, head.as_ref()).await? {
             Some(left) => (left, 4),
             None => return Ok(None),

@@ -199,13 +199,23 @@ pub(super) async fn commit(
             // The query stopped at the failed statement, inside its
             // transaction (unless BEGIN itself failed).
             if let Err(again) = sqlx::query("ROLLBACK").execute(&mut *conn).await {
-                tracing::debug!(error = %again, "rolling back a one-trip batch");
+                // No transaction to roll back when BEGIN itself failed;
+                // otherwise the connection cannot be trusted (the writer
+                // closes a connection whose batch failed).
+                if !again.to_string().contains("no transaction is active") {
+                    tracing::error!(error = %again, "rolling back a one-trip batch");
+                    return Err(again.into());
+                }
             }
             match &e {
                 sqlx::Error::Database(db) if db.message().contains(STALE) => Ok(Trip::Stale),
                 // The only unique rows a batch writes that it did not
-                // check are its first-used keys'.
-                sqlx::Error::Database(db) if db.is_unique_violation() => Ok(Trip::KeyUsed),
+                // check are its first-used keys'; any other is an error.
+                sqlx::Error::Database(db)
+                    if db.is_unique_violation() && db.message().contains("idempotency_keys") =>
+                {
+                    Ok(Trip::KeyUsed)
+                }
                 _ => Err(e.into()),
             }
         }

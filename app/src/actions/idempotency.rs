@@ -49,6 +49,29 @@ pub async fn find(
         .transpose()
 }
 
+/// Whether any of these (agent, key) pairs was used before: one query,
+/// none when there are none.
+pub async fn any_used(
+    conn: &mut impl crate::db::OnDemand,
+    keys: &[(&str, &str)],
+) -> Result<bool, AppError> {
+    if keys.is_empty() {
+        return Ok(false);
+    }
+    let pairs: Vec<String> = (0..keys.len())
+        .map(|i| format!("(agent_id = ${} AND idem_key = ${})", 2 * i + 1, 2 * i + 2))
+        .collect();
+    let sql = format!(
+        "SELECT 1 AS used FROM idempotency_keys WHERE {} LIMIT 1",
+        pairs.join(" OR ")
+    );
+    let mut query = sqlx::query(&sql);
+    for (agent_id, key) in keys {
+        query = query.bind(*agent_id).bind(*key);
+    }
+    Ok(query.fetch_optional(conn.conn().await?).await?.is_some())
+}
+
 /// Remembers the keys first used in a batch, as a part of the writer's
 /// `script` (one multi-row INSERT per few dozen keys).
 pub fn remember(script: &mut Script<'_>, keys: &[NewKey], now: i64) {
