@@ -18,6 +18,12 @@ pub trait OnDemand: Send {
     ) -> impl std::future::Future<Output = Result<&mut sqlx::AnyConnection, crate::error::AppError>> + Send;
 }
 
+/// Whether `conn` is SQLite's (else PostgreSQL's): where the two differ
+/// in what one statement may carry, or in how a lock is taken.
+pub fn is_sqlite(conn: &sqlx::AnyConnection) -> bool {
+    conn.backend_name() == "SQLite"
+}
+
 impl OnDemand for sqlx::AnyConnection {
     async fn conn(&mut self) -> Result<&mut sqlx::AnyConnection, crate::error::AppError> {
         Ok(self)
@@ -180,7 +186,7 @@ pub struct Unflushed {
 impl Unflushed {
     pub async fn acquire(db: &Db) -> Result<Unflushed, sqlx::Error> {
         let conn = db.acquire().await?;
-        let sqlite = conn.backend_name() == "SQLite";
+        let sqlite = is_sqlite(&conn);
         // Guarded before the setting changes: a failure from here on closes it.
         let mut this = Unflushed {
             conn: Some(conn),

@@ -71,7 +71,7 @@ impl<'q> Script<'q> {
         let sql = match self.parts.len() {
             0 => return Ok(Vec::new()),
             1 => self.parts.concat(),
-            n if conn.backend_name() == "PostgreSQL" => {
+            n if !crate::db::is_sqlite(conn) => {
                 let ctes: Vec<String> = self.parts[..n - 1]
                     .iter()
                     .enumerate()
@@ -85,9 +85,9 @@ impl<'q> Script<'q> {
         // statement is prepared and again for each value bound, so a
         // statement's cost grows with the square of its values (a batch's
         // request insert has hundreds). Anonymous `?` are found at once.
-        let sql = match conn.backend_name() {
-            "SQLite" => anonymous(&sql).unwrap_or(sql),
-            _ => sql,
+        let sql = match crate::db::is_sqlite(conn) {
+            true => anonymous(&sql).unwrap_or(sql),
+            false => sql,
         };
         sqlx::query_with(&sql, self.args)
             .fetch_all(&mut *conn)

@@ -104,14 +104,14 @@ async fn attempt(
     // statement that needs it: at once when the index is read under the
     // lock, else at the first lookup the cached index cannot answer, or
     // with the writes (`commit_write.rs`).
-    let sqlite = conn.backend_name() == "SQLite";
-    let mut lazy = Lazy::new(conn);
     let head = lock(&w.last_head).guess();
     // A batch that may go in one trip leaves its Idempotency-Keys to the
-    // trip: a key is new far more often than not, and the key's row is
-    // unique, so a key already there stops the query before its COMMIT.
-    // If the batch goes the usual way after all, they are looked up then.
-    let keys_to_trip = sqlite && guess.is_some() && head.is_some();
+    // trip while nothing has begun: a key is new far more often than not,
+    // and the key's row is unique, so a key already there stops the query
+    // before its COMMIT. If the batch goes the usual way after all, they
+    // are looked up then.
+    let keys_to_trip = one_trip::possible(conn, head.as_ref());
+    let mut lazy = Lazy::new(conn);
     let mut keys_left: Vec<(&str, &str)> = Vec::new();
     let index = match guess {
         Some(index) => index,
@@ -236,8 +236,8 @@ async fn attempt(
         Some(conn) => one_trip::commit((&w.db, conn), &writes, index.epoch, head.as_ref()).await?,
         None => Trip::Declined,
     };
-    let (left, trips) = match trip {
-        Trip::Committed(left) => (Some(left), 1),
+    let (left, in_one_trip) = match trip {
+        Trip::Committed(left) => (Some(left), true),
         Trip::Stale => {
             lock(&w.last_head).missed();
             return Ok(None);
@@ -247,17 +247,17 @@ async fn attempt(
         Trip::KeyUsed => return Ok(None),
         Trip::Declined if idempotency::any_used(&mut lazy, &keys_left).await? => return Ok(None),
         Trip::Declined => match several_trips(lazy, &writes, index.epoch, head.as_ref()).await? {
-            Some(left) => (left, 4),
+            Some(left) => (left, false),
             None => return Ok(None),
         },
     };
     let committed = Instant::now();
     lock(&w.last_head).left(head.as_ref(), prepared.len(), left);
     w.metrics
-        .batch_committed(jobs.len(), committed - began, trips == 1);
+        .batch_committed(jobs.len(), committed - began, in_one_trip);
     tracing::debug!(
         size = jobs.len(),
-        trips,
+        one_trip = in_one_trip,
         read_us = (locked - began).as_micros() as u64,
         decide_us = (decided_at - locked).as_micros() as u64,
         commit_us = (committed - decided_at).as_micros() as u64,

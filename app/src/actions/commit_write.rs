@@ -17,7 +17,7 @@ use super::idempotency::{self, NewKey};
 use super::store::{self, NewRequest};
 use super::submission::Submission;
 use crate::audit::chain::Head;
-use crate::db::{OnDemand, Tx};
+use crate::db::{is_sqlite, OnDemand, Tx};
 use crate::error::AppError;
 use crate::evidence::parse::Evidence;
 use crate::sql::Script;
@@ -71,7 +71,7 @@ impl OnDemand for Lazy<'_> {
 /// BEGIN, and the lock a batch holds to its commit: SQLite's write lock
 /// (`IMMEDIATE`), PostgreSQL's epoch row (both statements in one trip).
 fn lock_statement(conn: &AnyConnection) -> &'static str {
-    if conn.backend_name() == "SQLite" {
+    if is_sqlite(conn) {
         "BEGIN IMMEDIATE"
     } else {
         "BEGIN; UPDATE policy_epoch SET value = value WHERE id = 1"
@@ -152,6 +152,13 @@ pub(super) async fn several_trips(
     Ok(Some(head))
 }
 
+/// Whether a batch on `conn` can go in one trip at all: on SQLite, after
+/// the head the writer's last batch left (what it decides and writes may
+/// still send it the usual way).
+pub(super) fn possible(conn: &AnyConnection, head: Option<&Head>) -> bool {
+    is_sqlite(conn) && head.is_some()
+}
+
 pub(super) enum Trip {
     /// On disk, leaving this audit head.
     Committed(Head),
@@ -172,13 +179,10 @@ pub(super) async fn commit(
     epoch: i64,
     head: Option<&Head>,
 ) -> Result<Trip, AppError> {
-    let Some(head) = head else {
+    let bare = writes.rows.iter().all(|r| r.detail.evidence.is_empty());
+    let Some(head) = head.filter(|_| bare && possible(conn, head)) else {
         return Ok(Trip::Declined);
     };
-    let bare = writes.rows.iter().all(|r| r.detail.evidence.is_empty());
-    if conn.backend_name() != "SQLite" || !bare {
-        return Ok(Trip::Declined);
-    }
     let mut script = Script::new();
     script.add(lock_statement(conn));
     script

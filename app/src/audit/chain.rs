@@ -130,7 +130,7 @@ pub async fn append_if_head(
     let Some(last) = links.last() else {
         return Ok(true);
     };
-    let sqlite = tx.backend_name() == "SQLite";
+    let sqlite = crate::db::is_sqlite(tx);
     let mut next = 4;
     let mut inserts = Vec::new();
     for chunk in links.chunks(ROWS) {

@@ -25,7 +25,7 @@ pub async fn bump_epoch(tx: &mut Tx<'_>) -> Result<(), AppError> {
     sqlx::query("UPDATE policy_epoch SET value = value + 1 WHERE id = 1")
         .execute(&mut **tx)
         .await?;
-    if tx.backend_name() == "PostgreSQL" {
+    if !crate::db::is_sqlite(tx) {
         sqlx::query("SELECT pg_notify('belay_policy', '')")
             .execute(&mut **tx)
             .await?;
