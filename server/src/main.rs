@@ -4,6 +4,10 @@ use belay::startup::{open_database, Application, StartupError};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
+// Small allocations per request are many; see Cargo.toml.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() {
     let mut args = Cli::parse();
@@ -16,7 +20,9 @@ async fn main() {
             EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn,rmcp=warn")),
         )
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colours for a terminal; a file or a log collector gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match args.log_format {
         LogFormat::Text => logs.init(),
         // Each line carries its spans' fields: the request id among them.

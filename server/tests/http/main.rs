@@ -37,6 +37,7 @@ mod spot_checks;
 mod trust;
 mod trust_metrics;
 mod two_person;
+mod upgrades;
 mod webhook_receiver;
 mod webhooks;
 mod webhooks_restart;
