@@ -291,6 +291,9 @@ test.describe('every page on a phone', () => {
   test.use({ viewport: { width: 390, height: 844 } });
 
   test('every section fits a 390 px screen and passes axe in light and dark', async ({ page }) => {
+    // Every page twice under axe: on a slow 2-core machine this alone took
+    // over the default minute.
+    test.slow();
     const admin = `ada-${run}`;
     createUser(admin, 'admin');
     const key = createAgent(`sweeper-${run}`, sponsor, 'act_with_approval');
