@@ -85,9 +85,10 @@ impl<'q> Script<'q> {
         // statement is prepared and again for each value bound, so a
         // statement's cost grows with the square of its values (a batch's
         // request insert has hundreds). Anonymous `?` are found at once.
-        let sql = match crate::db::is_sqlite(conn) {
-            true => anonymous(&sql).unwrap_or(sql),
-            false => sql,
+        let sql = if crate::db::is_sqlite(conn) {
+            anonymous(&sql).unwrap_or(sql)
+        } else {
+            sql
         };
         sqlx::query_with(&sql, self.args)
             .fetch_all(&mut *conn)
