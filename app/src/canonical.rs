@@ -5,7 +5,9 @@
 //! features; the tests pin it to fixed vectors.
 
 use serde::Serialize;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
+use std::io::Write;
 
 /// Largest integer JSON carries exactly everywhere (I-JSON, RFC 7493):
 /// canonical JSON writes numbers as IEEE doubles, so bigger integers would
@@ -56,6 +58,77 @@ pub fn sha256<S: Serialize>(value: &S) -> String {
     crate::text::hex(&hasher.0.finalize())
 }
 
+/// The canonical text of a JSON value: the same bytes as `json` (a test
+/// holds the two together), written straight from the value. The
+/// canonicalizer buffers each member of an object to sort it, which made
+/// the audit row's detail and the payload hash about a tenth of a durable
+/// decision's CPU; a `Value`'s members can be sorted as references.
+pub fn value_json(value: &Value) -> String {
+    let mut out = Vec::with_capacity(256);
+    write_value(&mut out, value).expect("writing to a Vec");
+    // Only JSON text, from valid strings, was written.
+    String::from_utf8(out).expect("canonical JSON is UTF-8")
+}
+
+/// SHA-256 of `value_json`, in hex, streamed into the hash.
+pub fn value_sha256(value: &Value) -> String {
+    let mut hasher = Hashing(Sha256::new());
+    write_value(&mut hasher, value).expect("hashing cannot fail");
+    crate::text::hex(&hasher.0.finalize())
+}
+
+/// SHA-256 of a flat record: a struct of strings, optional strings and
+/// integers within ±(2^53 − 1), its fields declared in sorted order. For
+/// such a record serde_json writes exactly the canonical text (same string
+/// escapes, integers in plain decimal, no whitespace), without the
+/// canonicalizer's buffering. Callers test their record against `sha256`.
+pub fn flat_sha256<S: Serialize>(record: &S) -> String {
+    let mut hasher = Hashing(Sha256::new());
+    serde_json::to_writer(&mut hasher, record).expect("hashing plain data cannot fail");
+    crate::text::hex(&hasher.0.finalize())
+}
+
+fn write_value<W: Write>(out: &mut W, value: &Value) -> std::io::Result<()> {
+    match value {
+        Value::Null => out.write_all(b"null"),
+        Value::Bool(true) => out.write_all(b"true"),
+        Value::Bool(false) => out.write_all(b"false"),
+        // Numbers print as ECMAScript prints the double: the canonicalizer's
+        // own formatting, with nothing to buffer for a lone number.
+        Value::Number(n) => serde_json_canonicalizer::to_writer(n, out).map_err(Into::into),
+        // serde_json escapes strings as RFC 8785 does: `"`, `\` and the
+        // control characters, the short forms where they exist, else
+        // `\u00xx` in lower case; nothing else.
+        Value::String(s) => serde_json::to_writer(out, s).map_err(Into::into),
+        Value::Array(items) => {
+            out.write_all(b"[")?;
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.write_all(b",")?;
+                }
+                write_value(out, item)?;
+            }
+            out.write_all(b"]")
+        }
+        Value::Object(map) => {
+            // Keys sort by UTF-16 code units, not by the map's UTF-8 order
+            // (they differ past U+FFFF).
+            let mut members: Vec<(&String, &Value)> = map.iter().collect();
+            members.sort_unstable_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+            out.write_all(b"{")?;
+            for (i, (key, item)) in members.into_iter().enumerate() {
+                if i > 0 {
+                    out.write_all(b",")?;
+                }
+                serde_json::to_writer(&mut *out, key)?;
+                out.write_all(b":")?;
+                write_value(out, item)?;
+            }
+            out.write_all(b"}")
+        }
+    }
+}
+
 struct Hashing(Sha256);
 
 impl std::io::Write for Hashing {
@@ -72,6 +145,7 @@ impl std::io::Write for Hashing {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
 
     #[test]
@@ -100,6 +174,39 @@ mod tests {
         assert!(check_exact(&json!([1e300]), "x").is_err());
     }
 
+    /// Any JSON value: every escape, keys past U+FFFF, numbers of every kind.
+    fn any_value() -> impl Strategy<Value = Value> {
+        let text = prop_oneof![
+            "[a-c\\u{0}-\\u{1f}\"\\\\/\\u{7f}]{0,6}",
+            "[a\\u{e000}-\\u{e002}\\u{fb33}\\u{ffff}\\u{10000}\\u{1f600}é]{0,4}",
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            (-1_000_000i64..1_000_000, 1..7u32)
+                .prop_map(|(m, e)| Value::from(m as f64 / 10f64.powi(e as i32))),
+            text.clone().prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 48, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+                prop::collection::btree_map(text.clone(), inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn a_value_written_directly_is_the_canonicalizers_text(v in any_value()) {
+            prop_assert_eq!(value_json(&v), json(&v));
+            prop_assert_eq!(value_sha256(&v), sha256(&v));
+        }
+    }
+
     #[test]
     fn the_hash_is_pinned() {
         let v = json!({"capability": "email.send", "params": {"amount": 500, "to": "a@b.c"}});
@@ -115,5 +222,7 @@ mod tests {
             sha256(&v),
             "77d5fd653f2c7169c14b43ee800cb7c68776014b32801b31cde86891a55d1e13"
         );
+        assert_eq!(value_json(&v), json(&v));
+        assert_eq!(value_sha256(&v), sha256(&v));
     }
 }

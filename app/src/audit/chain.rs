@@ -33,35 +33,42 @@ pub struct Link {
     pub hash: String,
 }
 
-/// What the hash covers: every field but the hash itself.
+/// What the hash covers: every field but the hash itself. Its fields are
+/// declared in sorted order and it holds only strings and integers, so
+/// serde_json writes its canonical text (`canonical::flat_sha256`; a test
+/// checks it against the canonicalizer).
 #[derive(Serialize)]
 struct Hashed<'a> {
+    actor_id: Option<&'a str>,
+    actor_kind: &'a str,
+    at: i64,
+    detail: &'a str,
+    id: &'a str,
     n: i64,
     prev: &'a str,
-    id: &'a str,
-    at: i64,
-    actor_kind: &'a str,
-    actor_id: Option<&'a str>,
-    what: &'a str,
-    subject_kind: &'a str,
     subject_id: &'a str,
-    detail: &'a str,
+    subject_kind: &'a str,
+    what: &'a str,
 }
 
 impl Link {
     pub fn digest(&self) -> String {
-        crate::canonical::sha256(&Hashed {
+        crate::canonical::flat_sha256(&self.hashed())
+    }
+
+    fn hashed(&self) -> Hashed<'_> {
+        Hashed {
+            actor_id: self.actor_id.as_deref(),
+            actor_kind: &self.actor_kind,
+            at: self.at,
+            detail: &self.detail,
+            id: &self.id,
             n: self.n,
             prev: &self.prev,
-            id: &self.id,
-            at: self.at,
-            actor_kind: &self.actor_kind,
-            actor_id: self.actor_id.as_deref(),
-            what: &self.what,
-            subject_kind: &self.subject_kind,
             subject_id: &self.subject_id,
-            detail: &self.detail,
-        })
+            subject_kind: &self.subject_kind,
+            what: &self.what,
+        }
     }
 
     fn from_row(r: &sqlx::any::AnyRow) -> Result<Link, AppError> {
@@ -320,4 +327,37 @@ pub async fn first_at_or_after(db: &Db, at_ms: i64) -> Result<Option<i64>, AppEr
     .fetch_one(db)
     .await?
     .try_get("n")?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Every link hashes as the canonicalizer would hash its record:
+        /// chains written before `flat_sha256` still verify.
+        #[test]
+        fn a_links_digest_is_the_canonical_hash_of_its_record(
+            n in 0..=crate::canonical::MAX_SAFE_INTEGER as i64,
+            at in -(crate::canonical::MAX_SAFE_INTEGER as i64)..=crate::canonical::MAX_SAFE_INTEGER as i64,
+            actor_id in proptest::option::of("[a-z0-9\u{0}-\u{1f}\"\\\\/\u{7f}é\u{fb33}\u{1f600}-]{0,12}"),
+            text in prop::collection::vec("[ -~\u{0}-\u{1f}\u{7f}-\u{ff}\u{e000}\u{ffff}\u{10000}\u{1f600}]{0,40}", 7),
+        ) {
+            let link = Link {
+                n,
+                prev: text[0].clone(),
+                id: text[1].clone(),
+                at,
+                actor_kind: text[2].clone(),
+                actor_id,
+                what: text[3].clone(),
+                subject_kind: text[4].clone(),
+                subject_id: text[5].clone(),
+                detail: text[6].clone(),
+                hash: String::new(),
+            };
+            prop_assert_eq!(link.digest(), crate::canonical::sha256(&link.hashed()));
+        }
+    }
 }
