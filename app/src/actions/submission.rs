@@ -195,7 +195,7 @@ pub fn payload_hash<'a>(
         "observation": observation,
         "evidence": evidence,
     });
-    crate::canonical::value_sha256(&canonical)
+    crate::canonical::sha256(&canonical)
 }
 
 /// What a reviewer sees of a stored request: its params as edited (or as

@@ -357,7 +357,7 @@ mod tests {
                 detail: text[6].clone(),
                 hash: String::new(),
             };
-            prop_assert_eq!(link.digest(), crate::canonical::sha256(&link.hashed()));
+            prop_assert_eq!(link.digest(), crate::canonical::reference_sha256(&link.hashed()));
         }
     }
 }

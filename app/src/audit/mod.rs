@@ -148,7 +148,7 @@ fn unsealed(events: Vec<Event<'_>>) -> (Vec<Link>, Vec<String>) {
             what: e.what.to_string(),
             subject_kind: e.subject_kind.to_string(),
             subject_id: e.subject_id.to_string(),
-            detail: crate::canonical::value_json(&e.detail),
+            detail: crate::canonical::json(&e.detail),
             hash: String::new(),
         })
         .collect();

@@ -120,7 +120,7 @@ pub async fn gate(tx: &mut Tx<'_>, by: &UserView, o: Open<'_>) -> Result<Gate, A
 /// Opens a change request in the caller's transaction and audits it.
 pub async fn open(tx: &mut Tx<'_>, by: &UserView, o: Open<'_>) -> Result<Proposed, AppError> {
     let id = new_id();
-    let json = crate::canonical::value_json;
+    let json = crate::canonical::json;
     let inserted = sqlx::query(
         "INSERT INTO change_requests (id, kind, agent_id, subject, before_value, after_value, rises, reason, \
            detail, approvals_needed, state, opened_by, opened_at) \
