@@ -15,7 +15,9 @@
 //! (default logging, to a file), and the controls, which are this program
 //! started again with `BELAY_BENCH_CONTROL` set. `BELAY_BIN_BEFORE=<an
 //! older belay>` adds that binary, on a database of its own, to the same
-//! run. The load generator (`shared/loadgen.rs`, also driving the
+//! run (the database is made by this build, so with this build's page
+//! size). `BELAY_BENCH_PAGE_SIZES=4096,1024` runs this build once per SQLite
+//! page size instead, each on a database made with it. The load generator (`shared/loadgen.rs`, also driving the
 //! `replicas` benchmark) keeps one keep-alive connection per simulated
 //! client and stops by itself.
 
@@ -50,12 +52,26 @@ fn main() {
             key: None,
         });
     }
-    let mut belays = vec![("belay", BELAY.to_string())];
+    // (name, binary, page size its database is made with: None leaves it
+    // to the binary that prepares it, i.e. this build's default).
+    let mut belays: Vec<(&'static str, String, Option<u32>)> = match page_sizes() {
+        None => vec![("belay", BELAY.to_string(), None)],
+        Some(sizes) => sizes
+            .into_iter()
+            .map(|size| {
+                let name: &'static str = format!("belay-{}k", size / 1024).leak();
+                (name, BELAY.to_string(), Some(size))
+            })
+            .collect(),
+    };
     if let Ok(before) = std::env::var("BELAY_BIN_BEFORE") {
-        belays.push(("before", before));
+        belays.push(("before", before, None));
     }
-    for (name, bin) in belays {
+    for (name, bin, page_size) in belays {
         let url = format!("sqlite://{}/{name}.db", dir.path().display());
+        if let Some(size) = page_size {
+            create_with_page_size(&url, size);
+        }
         let key = prepare(&dir.path().join(name), &url);
         let (process, url) = spawn_belay(&bin, &dir.path().join(name), &url, name);
         servers.push(process);
@@ -78,7 +94,7 @@ fn main() {
         );
         println!("load average at the start: {load1} (1 min), {load5} (5 min)\n");
         println!(
-            "{:<8} {:>5} {:>10} {:>9} {:>9} {:>9}",
+            "{:<9} {:>5} {:>10} {:>9} {:>9} {:>9}",
             "target", "conns", "req/s", "p50 ms", "p99 ms", "errors"
         );
         let mut results = Vec::new();
@@ -90,7 +106,7 @@ fn main() {
             for target in order {
                 let r = run(&[target], conns, Duration::from_secs(secs)).await;
                 println!(
-                    "{:<8} {:>5} {:>10.0} {:>9.2} {:>9.2} {:>9}",
+                    "{:<9} {:>5} {:>10.0} {:>9.2} {:>9.2} {:>9}",
                     target.name, conns, r.rate, r.p50_ms, r.p99_ms, r.errors
                 );
                 results.push((target.name, conns, r));
@@ -104,7 +120,12 @@ fn main() {
         };
         let (load1, _, _) = load_average();
         println!("\nload average at the end: {load1} (1 min)");
-        for name in ["belay", "before"] {
+        let names: Vec<&str> = targets
+            .iter()
+            .map(|t| t.name)
+            .filter(|n| !["control", "no-op"].contains(n))
+            .collect();
+        for name in names {
             let Some(one) = get(name, 1) else { continue };
             let control = get("control", 1).unwrap();
             println!(
@@ -140,4 +161,52 @@ fn load_average() -> (String, String, String) {
     let mut f = text.split_whitespace().map(str::to_string);
     let mut next = || f.next().unwrap_or_else(|| "?".into());
     (next(), next(), next())
+}
+
+/// `BELAY_BENCH_PAGE_SIZES` (e.g. `4096,1024`): one Belay per page size, same
+/// binary, same run, each on a database made with that page size before
+/// Belay first opens it (SQLite keeps a file's page size for good).
+fn page_sizes() -> Option<Vec<u32>> {
+    let text = std::env::var("BELAY_BENCH_PAGE_SIZES").ok()?;
+    let sizes = text
+        .split(',')
+        .map(|s| match s.trim().parse::<u32>() {
+            Ok(n) if n.is_power_of_two() && (512..=65536).contains(&n) => n,
+            _ => panic!(
+                "BELAY_BENCH_PAGE_SIZES: {s:?} is not a page size (512 to 65536, a power of two)"
+            ),
+        })
+        .collect();
+    Some(sizes)
+}
+
+/// An empty SQLite database at `url` whose pages are `size` bytes, in WAL
+/// mode, written to disk so the size holds.
+fn create_with_page_size(url: &str, size: u32) {
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
+    use sqlx::{ConnectOptions, Connection, Executor};
+    use std::str::FromStr;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut conn = SqliteConnectOptions::from_str(url)
+            .unwrap()
+            .create_if_missing(true)
+            .page_size(size)
+            .journal_mode(SqliteJournalMode::Wal)
+            .connect()
+            .await
+            .unwrap();
+        conn.execute("CREATE TABLE bench_page_size (x); DROP TABLE bench_page_size")
+            .await
+            .unwrap();
+        let (got,): (i64,) = sqlx::query_as("PRAGMA page_size")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(got, i64::from(size), "the database kept another page size");
+        conn.close().await.unwrap();
+    });
 }

@@ -23,6 +23,14 @@ pub async fn backup(source: &Path, dest: &Path) -> Result<Holds, StartupError> {
     let mut conn = super::open(source, false)
         .await
         .map_err(|e| format!("cannot open {}: {e}", source.display()))?;
+    // The copy gets the page size Belay gives a new database, whatever the
+    // source's (`VACUUM INTO` writes the page size the connection asked
+    // for; the source keeps its own): backing up and restoring is how a
+    // database made before changes its pages.
+    sqlx::query(&format!("PRAGMA page_size = {}", app::db::NEW_PAGE_SIZE))
+        .execute(&mut conn)
+        .await
+        .map_err(|e| format!("cannot open {}: {e}", source.display()))?;
     sqlx::query("VACUUM INTO $1")
         .bind(name)
         .execute(&mut conn)

@@ -238,3 +238,69 @@ async fn backup_and_restore_refuse_what_would_lose_data() {
     let out = run(&target, &["audit", "verify"]).await;
     assert!(out.status.success(), "{}", text(&out));
 }
+
+async fn page_size(url: &str) -> i64 {
+    let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+    let size = sqlx::query_scalar("PRAGMA page_size")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    c.close().await.unwrap();
+    size
+}
+
+/// A database made before Belay chose its page size keeps SQLite's 4 KiB
+/// (WAL cannot change it); its backup has Belay's, and restoring that
+/// backup is how it changes, with nothing lost.
+#[tokio::test]
+async fn a_backup_has_belays_page_size_and_restoring_it_converts_an_older_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = format!("sqlite://{}/old.db", dir.path().display());
+    let mut c = sqlx::SqliteConnection::connect(&format!("{old}?mode=rwc"))
+        .await
+        .unwrap();
+    sqlx::raw_sql(
+        "PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; CREATE TABLE t (x); DROP TABLE t",
+    )
+    .execute(&mut c)
+    .await
+    .unwrap();
+    c.close().await.unwrap();
+    for args in [
+        &["migrate"][..],
+        &["user", "create", "--username", "lee", "--role", "lead"],
+        &["agent", "create", "--name", "bot", "--sponsor", "lee"],
+    ] {
+        let out = run(&old, args).await;
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+    }
+    assert_eq!(
+        page_size(&old).await,
+        4096,
+        "an existing database keeps its pages"
+    );
+    let head = text(&run(&old, &["audit", "head"]).await);
+
+    let copy = dir.path().join("copy.db");
+    let out = run(&old, &["backup", copy.to_str().unwrap()]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let copy_url = format!("sqlite://{}", copy.display());
+    assert_eq!(
+        page_size(&copy_url).await,
+        i64::from(app::db::NEW_PAGE_SIZE)
+    );
+
+    let out = run(&old, &["restore", copy.to_str().unwrap()]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(page_size(&old).await, i64::from(app::db::NEW_PAGE_SIZE));
+    // The same trail, and it still verifies.
+    assert_eq!(text(&run(&old, &["audit", "head"]).await), head);
+    let out = run(&old, &["audit", "verify"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run(&old, &["agent", "quota", "--name", "bot"]).await;
+    assert!(
+        out.status.success(),
+        "the agent came through: {}",
+        text(&out)
+    );
+}
