@@ -16,10 +16,11 @@
 //! started again with `BELAY_BENCH_CONTROL` set. `BELAY_BIN_BEFORE=<an
 //! older belay>` adds that binary, on a database of its own, to the same
 //! run (the database is made by this build, so with this build's page
-//! size). `BELAY_BENCH_PAGE_SIZES=4096,1024` runs this build once per SQLite
-//! page size instead, each on a database made with it. The load generator (`shared/loadgen.rs`, also driving the
-//! `replicas` benchmark) keeps one keep-alive connection per simulated
-//! client and stops by itself.
+//! size). `BELAY_BENCH_PAGE_SIZES=4096,1024` runs this build once per
+//! SQLite page size instead, each on a database made with it. The load
+//! generator (`shared/loadgen.rs`, also driving the `replicas` benchmark)
+//! keeps one keep-alive connection per simulated client and stops by
+//! itself.
 
 #[path = "shared/loadgen.rs"]
 mod loadgen;
@@ -59,7 +60,11 @@ fn main() {
         Some(sizes) => sizes
             .into_iter()
             .map(|size| {
-                let name: &'static str = format!("belay-{}k", size / 1024).leak();
+                let name = match size % 1024 {
+                    0 => format!("belay-{}k", size / 1024),
+                    _ => format!("belay-{size}"),
+                };
+                let name: &'static str = name.leak();
                 (name, BELAY.to_string(), Some(size))
             })
             .collect(),

@@ -30,7 +30,7 @@ pub async fn backup(source: &Path, dest: &Path) -> Result<Holds, StartupError> {
     sqlx::query(&format!("PRAGMA page_size = {}", app::db::NEW_PAGE_SIZE))
         .execute(&mut conn)
         .await
-        .map_err(|e| format!("cannot open {}: {e}", source.display()))?;
+        .map_err(|e| format!("cannot copy {}: {e}", source.display()))?;
     sqlx::query("VACUUM INTO $1")
         .bind(name)
         .execute(&mut conn)
